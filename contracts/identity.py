@@ -1,0 +1,335 @@
+"""Identity contracts: command and query payloads, event data, subjects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from contracts import subjects
+from contracts.values import AccessKey, Limit, Offset, PolicyName, SortOrder, UserRole, UserStatus
+
+SERVICE = "identity"
+
+# Raw text fields are bounded generously here; the domain applies the exact rules with
+# their own error codes (too long, empty, invalid) so a caller learns which rule failed.
+Text = Annotated[str, StringConstraints(max_length=1024)]
+Secret = Annotated[str, StringConstraints(max_length=1024)]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+
+class Bootstrap(_Payload):
+    email: Text
+    password: Secret
+    domain: Text = "default"
+
+
+class CreateDomain(_Payload):
+    name: Text
+    description: Annotated[str, StringConstraints(max_length=512)] = ""
+
+
+class CreateProject(_Payload):
+    domain: Text = "default"
+    name: Text
+    description: Annotated[str, StringConstraints(max_length=512)] = ""
+    resource_policy: PolicyName = "default"
+
+
+class ProjectMember(_Payload):
+    project_id: str = Field(max_length=64)
+    email: Text
+
+
+class CreateUser(_Payload):
+    email: Text
+    username: Text | None = None
+    full_name: Text = ""
+    description: Text = ""
+    password: Secret | None = None
+    password_confirm: Secret | None = None
+    role: UserRole = UserRole.USER
+    status: UserStatus = UserStatus.ACTIVE
+    domain: Text = "default"
+    projects: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default_factory=list, max_length=100
+    )
+    resource_policy: PolicyName = "default"
+    need_password_change: bool = False
+
+
+class UpdateUser(_Payload):
+    email: Text
+    username: Text | None = None
+    full_name: Text | None = None
+    description: Text | None = None
+    password: Secret | None = None
+    password_confirm: Secret | None = None
+    status: UserStatus | None = None
+    role: UserRole | None = None
+    need_password_change: bool | None = None
+    resource_policy: PolicyName | None = None
+    projects: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
+        default=None, max_length=100
+    )
+
+
+class UserRef(_Payload):
+    email: Text
+
+
+class IssueKeypair(_Payload):
+    email: Text
+    resource_policy: PolicyName | None = None
+    rate_limit: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+
+
+class KeypairRef(_Payload):
+    access_key: AccessKey
+
+
+class AssignKeypairPolicy(_Payload):
+    access_key: AccessKey
+    resource_policy: PolicyName
+
+
+class SetKeypairRateLimit(_Payload):
+    access_key: AccessKey
+    rate_limit: Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+# ---- queries --------------------------------------------------------------------------------
+
+
+class GetUser(_Payload):
+    email: Text | None = None
+    user_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+UserSortKey = Literal["email", "username", "created_at", "updated_at", "role"]
+
+
+class ListUsers(_Payload):
+    status: UserStatus | None = UserStatus.ACTIVE
+    email_contains: Annotated[str, StringConstraints(max_length=64)] = ""
+    username_contains: Annotated[str, StringConstraints(max_length=64)] = ""
+    domain: Annotated[str, StringConstraints(max_length=64)] | None = None
+    sort: UserSortKey = "email"
+    order: SortOrder = SortOrder.ASC
+    offset: Offset = 0
+    limit: Limit = 50
+
+
+KeypairSortKey = Literal["access_key", "email", "created_at", "resource_policy"]
+
+
+class ListKeypairs(_Payload):
+    is_active: bool | None = True
+    email_contains: Annotated[str, StringConstraints(max_length=64)] = ""
+    sort: KeypairSortKey = "created_at"
+    order: SortOrder = SortOrder.ASC
+    offset: Offset = 0
+    limit: Limit = 50
+
+
+class ListDomains(_Payload):
+    pass
+
+
+class ListProjects(_Payload):
+    domain: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class Login(_Payload):
+    email: Text
+    password: Secret
+    domain: Text = "default"
+
+
+# ---- event data ------------------------------------------------------------------------------
+
+
+class UserCreated(_Payload):
+    user_id: str
+    email: str
+    username: str
+    full_name: str
+    description: str
+    role: UserRole
+    status: UserStatus
+    domain: str
+    projects: list[str]
+    resource_policy: str
+    need_password_change: bool
+    created_at: datetime
+
+
+class UserUpdated(_Payload):
+    user_id: str
+    email: str
+    changes: dict[str, object]
+
+
+class UserDeactivated(_Payload):
+    """The user can no longer log in; all its keypairs were deactivated with it."""
+
+    user_id: str
+    email: str
+    deactivated_keypairs: list[str]
+
+
+class UserActivated(_Payload):
+    user_id: str
+    email: str
+
+
+class PasswordChanged(_Payload):
+    user_id: str
+    email: str
+    changed_at: datetime
+
+
+class KeypairIssued(_Payload):
+    access_key: str
+    user_id: str
+    email: str
+    is_active: bool
+    is_admin: bool
+    is_default: bool
+    resource_policy: str
+    rate_limit: int
+
+
+class KeypairActivated(_Payload):
+    access_key: str
+    user_id: str
+
+
+class KeypairDeactivated(_Payload):
+    access_key: str
+    user_id: str
+    reason: str
+
+
+class KeypairPolicyAssigned(_Payload):
+    access_key: str
+    user_id: str
+    resource_policy: str
+    previous_policy: str
+
+
+class KeypairRateLimitChanged(_Payload):
+    access_key: str
+    user_id: str
+    rate_limit: int
+
+
+class DomainCreated(_Payload):
+    domain_id: str
+    name: str
+    description: str
+
+
+class ProjectCreated(_Payload):
+    project_id: str
+    domain: str
+    name: str
+    description: str
+    resource_policy: str
+
+
+class MemberAdded(_Payload):
+    project_id: str
+    user_id: str
+
+
+class MemberRemoved(_Payload):
+    project_id: str
+    user_id: str
+
+
+EVENT_TYPES: dict[str, tuple[str, str, type[_Payload]]] = {
+    # type name -> (aggregate token, event token, data model); subject = event(SERVICE, agg, evt)
+    "UserCreated": ("user", "created", UserCreated),
+    "UserUpdated": ("user", "updated", UserUpdated),
+    "UserDeactivated": ("user", "deactivated", UserDeactivated),
+    "UserActivated": ("user", "activated", UserActivated),
+    "PasswordChanged": ("user", "password-changed", PasswordChanged),
+    "KeypairIssued": ("keypair", "issued", KeypairIssued),
+    "KeypairActivated": ("keypair", "activated", KeypairActivated),
+    "KeypairDeactivated": ("keypair", "deactivated", KeypairDeactivated),
+    "KeypairPolicyAssigned": ("keypair", "policy-assigned", KeypairPolicyAssigned),
+    "KeypairRateLimitChanged": ("keypair", "rate-limit-changed", KeypairRateLimitChanged),
+    "DomainCreated": ("domain", "created", DomainCreated),
+    "ProjectCreated": ("project", "created", ProjectCreated),
+    "MemberAdded": ("project", "member-added", MemberAdded),
+    "MemberRemoved": ("project", "member-removed", MemberRemoved),
+}
+
+
+def event_subject(type_name: str) -> str:
+    aggregate, name, _ = EVENT_TYPES[type_name]
+    return subjects.event(SERVICE, aggregate, name)
+
+
+class Subjects:
+    """Every identity subject, built once."""
+
+    BOOTSTRAP = subjects.command(SERVICE, "system", "bootstrap")
+    DOMAIN_CREATE = subjects.command(SERVICE, "domain", "create")
+    PROJECT_CREATE = subjects.command(SERVICE, "project", "create")
+    PROJECT_ADD_MEMBER = subjects.command(SERVICE, "project", "add-member")
+    PROJECT_REMOVE_MEMBER = subjects.command(SERVICE, "project", "remove-member")
+    USER_CREATE = subjects.command(SERVICE, "user", "create")
+    USER_UPDATE = subjects.command(SERVICE, "user", "update")
+    USER_DEACTIVATE = subjects.command(SERVICE, "user", "deactivate")
+    USER_ACTIVATE = subjects.command(SERVICE, "user", "activate")
+    KEYPAIR_ISSUE = subjects.command(SERVICE, "keypair", "issue")
+    KEYPAIR_ACTIVATE = subjects.command(SERVICE, "keypair", "activate")
+    KEYPAIR_DEACTIVATE = subjects.command(SERVICE, "keypair", "deactivate")
+    KEYPAIR_ASSIGN_POLICY = subjects.command(SERVICE, "keypair", "assign-policy")
+    KEYPAIR_SET_RATE_LIMIT = subjects.command(SERVICE, "keypair", "set-rate-limit")
+
+    USER_GET = subjects.query(SERVICE, "users", "get")
+    USER_LIST = subjects.query(SERVICE, "users", "list")
+    KEYPAIR_LIST = subjects.query(SERVICE, "keypairs", "list")
+    DOMAIN_LIST = subjects.query(SERVICE, "domains", "list")
+    PROJECT_LIST = subjects.query(SERVICE, "projects", "list")
+    # Return secrets: NATS permissions let only the gateway's user publish these two.
+    KEYPAIR_RESOLVE = subjects.query(SERVICE, "keypairs", "resolve")
+    LOGIN = subjects.query(SERVICE, "auth", "login")
+
+
+COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
+    Subjects.BOOTSTRAP: Bootstrap,
+    Subjects.DOMAIN_CREATE: CreateDomain,
+    Subjects.PROJECT_CREATE: CreateProject,
+    Subjects.PROJECT_ADD_MEMBER: ProjectMember,
+    Subjects.PROJECT_REMOVE_MEMBER: ProjectMember,
+    Subjects.USER_CREATE: CreateUser,
+    Subjects.USER_UPDATE: UpdateUser,
+    Subjects.USER_DEACTIVATE: UserRef,
+    Subjects.USER_ACTIVATE: UserRef,
+    Subjects.KEYPAIR_ISSUE: IssueKeypair,
+    Subjects.KEYPAIR_ACTIVATE: KeypairRef,
+    Subjects.KEYPAIR_DEACTIVATE: KeypairRef,
+    Subjects.KEYPAIR_ASSIGN_POLICY: AssignKeypairPolicy,
+    Subjects.KEYPAIR_SET_RATE_LIMIT: SetKeypairRateLimit,
+}
+
+QUERY_PAYLOADS: dict[str, type[_Payload]] = {
+    Subjects.USER_GET: GetUser,
+    Subjects.USER_LIST: ListUsers,
+    Subjects.KEYPAIR_LIST: ListKeypairs,
+    Subjects.DOMAIN_LIST: ListDomains,
+    Subjects.PROJECT_LIST: ListProjects,
+    Subjects.KEYPAIR_RESOLVE: KeypairRef,
+    Subjects.LOGIN: Login,
+}

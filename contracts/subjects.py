@@ -1,0 +1,66 @@
+"""The only place where subject, stream and durable consumer names are built."""
+
+from __future__ import annotations
+
+import re
+
+PREFIX = "bai"
+_TOKEN = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+def _check(*tokens: str) -> None:
+    for token in tokens:
+        if not _TOKEN.match(token):
+            raise ValueError(f"invalid subject token: {token!r}")
+
+
+def command(service: str, aggregate: str, verb: str, version: int = 1) -> str:
+    _check(service, aggregate, verb)
+    return f"{PREFIX}.cmd.{service}.{aggregate}.{verb}.v{version}"
+
+
+def directed_command(agent_id: str, verb: str, version: int = 1) -> str:
+    _check(verb)
+    return f"{PREFIX}.cmd.agent.{agent_id}.{verb}.v{version}"
+
+
+def query(service: str, view: str, name: str, version: int = 1) -> str:
+    _check(service, view, name)
+    return f"{PREFIX}.qry.{service}.{view}.{name}.v{version}"
+
+
+def event(service: str, aggregate: str, name: str, version: int = 1) -> str:
+    _check(service, aggregate, name)
+    return f"{PREFIX}.evt.{service}.{aggregate}.{name}.v{version}"
+
+
+def heartbeat(agent_id: str) -> str:
+    return f"{PREFIX}.hb.agent.{agent_id}"
+
+
+def commands_of(service: str) -> str:
+    _check(service)
+    return f"{PREFIX}.cmd.{service}.>"
+
+
+def queries_of(service: str) -> str:
+    _check(service)
+    return f"{PREFIX}.qry.{service}.>"
+
+
+def events_of(service: str) -> str:
+    _check(service)
+    return f"{PREFIX}.evt.{service}.>"
+
+
+ALL_EVENTS = f"{PREFIX}.evt.>"
+
+
+def stream(service: str) -> str:
+    _check(service)
+    return f"BAI_EVT_{service.upper()}"
+
+
+def durable(consumer: str, producer: str, purpose: str = "main") -> str:
+    _check(consumer, producer, purpose)
+    return f"{consumer}__{producer}__{purpose}"

@@ -1,0 +1,1 @@
+"""The `baikal` command line."""

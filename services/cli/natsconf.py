@@ -1,0 +1,91 @@
+"""nats-server configuration for the embedded stack: one user per component, least privilege."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from contracts import subjects
+from contracts.identity import Subjects as IdentitySubjects
+from contracts.values import SERVICE_NAMES
+
+# Subjects that return secrets: only the gateway may ask.
+SECRET_QUERIES = [IdentitySubjects.KEYPAIR_RESOLVE, IdentitySubjects.LOGIN]
+CONSUMER_API = [
+    "$JS.API.INFO",
+    "$JS.API.STREAM.INFO.*",
+    "$JS.API.STREAM.MSG.GET.*",
+    "$JS.API.CONSUMER.CREATE.>",
+    "$JS.API.CONSUMER.DURABLE.CREATE.>",
+    "$JS.API.CONSUMER.INFO.>",
+    "$JS.API.CONSUMER.MSG.NEXT.>",
+    "$JS.ACK.>",
+]
+
+
+@dataclass
+class Principal:
+    user: str
+    password: str
+    publish: list[str]
+    subscribe: list[str]
+    deny_publish: list[str] = field(default_factory=list)
+
+    def block(self) -> dict[str, object]:
+        publish: dict[str, list[str]] = {"allow": self.publish}
+        if self.deny_publish:
+            publish["deny"] = self.deny_publish
+        return {
+            "user": self.user,
+            "password": self.password,
+            "permissions": {
+                "publish": publish,
+                "subscribe": {"allow": self.subscribe},
+                "allow_responses": True,
+            },
+        }
+
+
+def service_principal(service: str, password: str) -> Principal:
+    """A service publishes only its own events and answers only its own subjects."""
+    stream = subjects.stream(service)
+    return Principal(
+        user=service,
+        password=password,
+        publish=[subjects.events_of(service), f"$JS.API.STREAM.CREATE.{stream}",
+                 f"$JS.API.STREAM.UPDATE.{stream}", *CONSUMER_API],
+        subscribe=[subjects.commands_of(service), subjects.queries_of(service), "_INBOX.>"],
+    )
+
+
+def principals(passwords: dict[str, str]) -> list[Principal]:
+    result = [service_principal(s, passwords[s]) for s in SERVICE_NAMES if s != "gateway"]
+    result.append(Principal("gateway", passwords["gateway"],
+                            publish=["bai.cmd.>", "bai.qry.>", *CONSUMER_API],
+                            subscribe=["_INBOX.>"]))
+    # The operator: tools, `baikal events tail`, tests. Never sees secrets.
+    result.append(Principal("admin", passwords["admin"],
+                            publish=["bai.>", "$JS.API.>", "$JS.ACK.>"], subscribe=[">"],
+                            deny_publish=SECRET_QUERIES))
+    return result
+
+
+def new_passwords() -> dict[str, str]:
+    names = [*SERVICE_NAMES, "admin"]
+    return {name: secrets.token_urlsafe(24) for name in names}
+
+
+def render(port: int, monitor_port: int, store_dir: Path, passwords: dict[str, str],
+           server_name: str = "baikal") -> str:
+    users = json.dumps([p.block() for p in principals(passwords)], indent=2)
+    return (
+        f"server_name: {json.dumps(server_name)}\n"
+        f"listen: \"127.0.0.1:{port}\"\n"
+        f"http: \"127.0.0.1:{monitor_port}\"\n"
+        "max_payload: 1048576\n"
+        f"jetstream {{\n  store_dir: {json.dumps(str(store_dir))}\n"
+        "  max_memory_store: 268435456\n  max_file_store: 10737418240\n}\n"
+        f"authorization {{\n  users: {users}\n}}\n"
+    )

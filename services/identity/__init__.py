@@ -1,0 +1,1 @@
+"""Identity service: domains, projects, users, keypairs, login."""

@@ -1,0 +1,397 @@
+"""IdentityApplication: one method per command (load → decide → save)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from contracts import identity as c
+from contracts.envelope import Actor
+from services.identity.domain import access, rules
+from services.identity.domain.access import Principal
+from services.identity.domain.credentials import (
+    hash_password, new_access_key, new_secret_key, verify_password,
+)
+from services.identity.domain.errors import refuse
+from services.identity.domain.model import (
+    BOOTSTRAPPED_ID, Bootstrapped, Domain, EmailIndex, Keypair, Project, User, UsernameIndex, domain_id, email_index_id,
+    keypair_id, project_id, username_index_id,
+)
+from services.runtime.store import Decision, ServiceApplication, stable_id
+
+DEFAULT_RATE_LIMIT = 10_000
+BOOTSTRAP_ACTOR = "bootstrap"
+_ADMIN_ROLES = ("superadmin", "admin")
+
+
+class IdentityBase(ServiceApplication):
+    """Actors, lookups, domains, projects and user creation."""
+
+    name = "identity"
+
+    def __init__(self, env: dict[str, str] | None = None,
+                 default_keypair_policy: str = "default") -> None:
+        super().__init__(env)
+        self.default_keypair_policy = default_keypair_policy
+
+    # ---- actors --------------------------------------------------------------------------
+
+    def principal(self, actor: Actor) -> Principal:
+        """Resolve the actor from the store: active keypair of an active user."""
+        if actor.system == BOOTSTRAP_ACTOR:
+            return Principal("", "", "system", "", system=True)
+        keypair = self.find(keypair_id(actor.access_key)) if actor.access_key else None
+        if keypair is None:
+            raise refuse("auth.unauthenticated", "the actor's access key is unknown")
+        user = self.find(UUID(keypair.user_id))
+        if not keypair.is_active or user is None or not user.is_active:
+            raise refuse("auth.unauthenticated", "the actor's keypair or user is inactive")
+        return Principal(str(user.id), user.email, user.role, user.domain)
+
+    def user_by_email(self, email: str) -> User:
+        index = self.find(email_index_id(rules.normalize_email(email)))
+        user = self.find(UUID(index.user_id)) if index else None
+        if user is None:
+            raise refuse("user.not_found", "no user has this email", field="email")
+        return user
+
+    def keypair(self, access_key: str) -> Keypair:
+        keypair = self.find(keypair_id(access_key))
+        if keypair is None:
+            raise refuse("keypair.not_found", "no keypair has this access key",
+                         field="access_key")
+        return keypair
+
+    # ---- domains and projects -------------------------------------------------------------
+
+    def create_domain(self, command_id: str, actor: Actor, p: c.CreateDomain) -> dict[str, Any]:
+        def decide() -> Decision:
+            access.require_superadmin(self.principal(actor))
+            name = rules.check_slug(p.name, "domain")
+            if self.find(domain_id(name)) is not None:
+                raise refuse("domain.name_taken", "a domain with this name exists", field="name")
+            domain = Domain(name=name, description=p.description)
+            return Decision([domain], {"domain_id": str(domain.id), "name": name})
+
+        return self.execute(command_id, p.model_dump(), decide, _meta(actor, command_id))
+
+    def create_project(self, command_id: str, actor: Actor, p: c.CreateProject) -> dict[str, Any]:
+        def decide() -> Decision:
+            access.require_admin_of(self.principal(actor), p.domain)
+            name = rules.check_slug(p.name, "project")
+            self._require_domain(p.domain)
+            if self.find(project_id(p.domain, name)) is not None:
+                raise refuse("project.name_taken", "the domain has a project with this name",
+                             field="name")
+            project = Project(domain=p.domain, name=name, description=p.description,
+                              resource_policy=p.resource_policy)
+            return Decision([project], {"project_id": str(project.id), "name": name})
+
+        return self.execute(command_id, p.model_dump(), decide, _meta(actor, command_id))
+
+    def change_membership(self, command_id: str, actor: Actor, p: c.ProjectMember,
+                          add: bool) -> dict[str, Any]:
+        def decide() -> Decision:
+            project = self._project(p.project_id)
+            access.require_admin_of(self.principal(actor), project.domain)
+            user = self.user_by_email(p.email)
+            uid = str(user.id)
+            if add and uid not in project.members:
+                if user.domain != project.domain:
+                    raise refuse("project.other_domain", "the user belongs to another domain")
+                project.add_member(uid)
+                user.update({"projects": [*user.projects, str(project.id)]})
+            elif not add and uid in project.members:
+                project.remove_member(uid)
+                user.update({"projects": [x for x in user.projects if x != str(project.id)]})
+            return Decision([project, user], {"project_id": str(project.id), "user_id": uid,
+                                              "members": len(project.members)})
+
+        return self.execute(command_id, {"add": add, **p.model_dump()}, decide,
+                            _meta(actor, command_id))
+
+    def _require_domain(self, name: str) -> Domain:
+        domain = self.find(domain_id(name))
+        if domain is None:
+            raise refuse("domain.not_found", f"domain '{name}' does not exist", field="domain")
+        return domain
+
+    def _project(self, ref: str, domain: str | None = None) -> Project:
+        try:
+            project = self.find(UUID(ref))
+        except ValueError:
+            project = self.find(project_id(domain, ref)) if domain else None
+        if not isinstance(project, Project):
+            raise refuse("project.not_found", f"project '{ref}' does not exist",
+                         field="projects")
+        return project
+
+    # ---- users ------------------------------------------------------------------------------
+
+    def bootstrap(self, command_id: str, actor: Actor, p: c.Bootstrap) -> dict[str, Any]:
+        def decide() -> Decision:
+            if actor.system != BOOTSTRAP_ACTOR:
+                raise refuse("auth.forbidden", "bootstrap is for the stack supervisor")
+            if self.find(BOOTSTRAPPED_ID) is not None:
+                raise refuse("system.already_bootstrapped", "the first superadmin exists")
+            aggregates: list[Any] = []
+            if self.find(domain_id(p.domain)) is None:
+                aggregates.append(Domain(name=rules.check_slug(p.domain, "domain"),
+                                         description="default domain"))
+            user, keypair, created = self._new_user(c.CreateUser(
+                email=p.email, username=p.email.split("@")[0], password=p.password,
+                password_confirm=p.password, role="superadmin", domain=p.domain))
+            aggregates += [*created, Bootstrapped(user_id=str(user.id))]
+            return Decision(aggregates, _credentials(user, keypair))
+
+        return self.execute(command_id, {"email": p.email}, decide, _meta(actor, command_id))
+
+    def create_user(self, command_id: str, actor: Actor, p: c.CreateUser) -> dict[str, Any]:
+        def decide() -> Decision:
+            principal = self.principal(actor)
+            access.require_admin_of(principal, p.domain)
+            access.require_may_grant_role(principal, p.role)
+            self._require_domain(p.domain)
+            user, keypair, created = self._new_user(p)
+            return Decision(created, _credentials(user, keypair))
+
+        return self.execute(command_id, p.model_dump(mode="json"), decide,
+                            _meta(actor, command_id))
+
+    def _new_user(self, p: c.CreateUser) -> tuple[User, Keypair, list[Any]]:
+        email = rules.normalize_email(p.email)
+        username = rules.check_username(p.username if p.username else email.split("@")[0])
+        full_name = rules.check_text(p.full_name, "full_name", rules.FULL_NAME_MAX)
+        description = rules.check_text(p.description, "description", rules.DESCRIPTION_MAX)
+        password = rules.check_password(p.password, p.password_confirm)
+        if self.find(email_index_id(email)) is not None:
+            raise refuse("user.email_taken", "a user with this email exists", field="email")
+        name_index = self.find(username_index_id(username))
+        if name_index is not None and name_index.user_id is not None:
+            raise refuse("user.username_taken", "a user with this username exists",
+                         field="username")
+        projects = [self._project(ref, p.domain) for ref in p.projects]
+        user = User(email=email, username=username, full_name=full_name,
+                    description=description, password_hash=hash_password(password),
+                    role=p.role, status=p.status, domain=p.domain,
+                    projects=[str(x.id) for x in projects], resource_policy=p.resource_policy,
+                    need_password_change=p.need_password_change)
+        uid = str(user.id)
+        if name_index is None:
+            name_index = UsernameIndex(username=username, user_id=uid)
+        else:
+            name_index.reclaim(uid)
+        for project in projects:
+            project.add_member(uid)
+        keypair = self._new_keypair(user, is_default=True)
+        return user, keypair, [user, EmailIndex(email=email, user_id=uid), name_index, keypair,
+                               *projects]
+
+    def _new_keypair(self, user: User, is_default: bool, policy: str | None = None,
+                     rate_limit: int | None = None) -> Keypair:
+        access_key = new_access_key()
+        keypair = Keypair(access_key=access_key, secret_key=new_secret_key(),
+                          user_id=str(user.id), email=user.email, is_active=user.is_active,
+                          is_admin=user.role in _ADMIN_ROLES, is_default=is_default,
+                          resource_policy=policy or self.default_keypair_policy,
+                          rate_limit=rate_limit or DEFAULT_RATE_LIMIT)
+        user.attach_keypair(access_key)
+        return keypair
+
+
+def _meta(actor: Actor, command_id: str) -> dict[str, Any]:
+    return {"actor": actor.model_dump(exclude_none=True), "command_id": command_id}
+
+
+def _credentials(user: User, keypair: Keypair) -> dict[str, Any]:
+    return {"user_id": str(user.id), "email": user.email, "username": user.username,
+            "role": user.role, "access_key": keypair.access_key,
+            "secret_key": keypair.secret_key}
+
+
+class IdentityApplication(IdentityBase):
+    """Adds user updates, status, keypairs and authentication."""
+
+    name = "identity"
+
+    def update_user(self, command_id: str, actor: Actor, p: c.UpdateUser) -> dict[str, Any]:
+        def decide() -> Decision:
+            principal = self.principal(actor)
+            user = self.user_by_email(p.email)
+            access.require_may_manage_user(principal, user.role, user.domain)
+            if p.role is not None:
+                access.require_may_grant_role(principal, p.role)
+            aggregates: list[Any] = [user, *self._apply_changes(user, p)]
+            if p.password is not None or p.password_confirm is not None:
+                password = rules.check_password(p.password, p.password_confirm)
+                user.change_password(hash_password(password))
+            if p.status is not None and p.status != user.status:
+                aggregates += self._set_status(user, p.status)
+            return Decision(aggregates, _user_summary(user))
+
+        return self.execute(command_id, p.model_dump(mode="json"), decide,
+                            _meta(actor, command_id))
+
+    def _apply_changes(self, user: User, p: c.UpdateUser) -> list[Any]:
+        changes: dict[str, Any] = {}
+        touched: list[Any] = []
+        if p.username is not None and p.username.strip() != user.username:
+            username = rules.check_username(p.username)
+            touched += self._move_username(user, username)
+            changes["username"] = username
+        if p.full_name is not None:
+            changes["full_name"] = rules.check_text(p.full_name, "full_name",
+                                                    rules.FULL_NAME_MAX)
+        if p.description is not None:
+            changes["description"] = rules.check_text(p.description, "description",
+                                                      rules.DESCRIPTION_MAX)
+        for name in ("role", "need_password_change", "resource_policy"):
+            value = getattr(p, name)
+            if value is not None:
+                changes[name] = str(value) if name == "role" else value
+        if p.projects is not None:
+            touched += self._replace_projects(user, p.projects)
+            changes["projects"] = [str(self._project(x, user.domain).id) for x in p.projects]
+        changes = {k: v for k, v in changes.items() if getattr(user, k) != v}
+        if changes:
+            user.update(changes)
+        return touched
+
+    def _move_username(self, user: User, username: str) -> list[Any]:
+        target = self.find(username_index_id(username))
+        if target is not None and target.user_id not in (None, str(user.id)):
+            raise refuse("user.username_taken", "username is taken by another user",
+                         field="username")
+        old = self.find(username_index_id(user.username))
+        if old is not None and old.id == username_index_id(username):
+            return []
+        if target is None:
+            target = UsernameIndex(username=username, user_id=str(user.id))
+        else:
+            target.reclaim(str(user.id))
+        if old is not None:
+            old.release()
+        return [target] + ([old] if old is not None else [])
+
+    def _replace_projects(self, user: User, refs: list[str]) -> list[Any]:
+        wanted = {str(self._project(ref, user.domain).id) for ref in refs}
+        touched = []
+        for pid in set(user.projects) | wanted:
+            project = self._project(pid)
+            if project.domain != user.domain:
+                raise refuse("project.other_domain", "the project belongs to another domain")
+            if pid in wanted and str(user.id) not in project.members:
+                project.add_member(str(user.id))
+                touched.append(project)
+            elif pid not in wanted and str(user.id) in project.members:
+                project.remove_member(str(user.id))
+                touched.append(project)
+        return touched
+
+    def _set_status(self, user: User, status: str) -> list[Any]:
+        """Deactivation takes every keypair with it; activation leaves keypairs as they are."""
+        if status == "active":
+            user.activate()
+            return []
+        keypairs = [self.keypair(ak) for ak in user.keypairs]
+        active = [k for k in keypairs if k.is_active]
+        for keypair in active:
+            keypair.deactivate("user-deactivated")
+        user.deactivate([k.access_key for k in active])
+        return active
+
+    def set_user_status(self, command_id: str, actor: Actor, p: c.UserRef,
+                        status: str) -> dict[str, Any]:
+        def decide() -> Decision:
+            principal = self.principal(actor)
+            user = self.user_by_email(p.email)
+            access.require_may_manage_user(principal, user.role, user.domain)
+            if str(user.id) == principal.user_id and status != "active":
+                raise refuse("user.self_deactivation", "you cannot deactivate yourself")
+            touched = self._set_status(user, status) if user.status != status else []
+            return Decision([user, *touched], _user_summary(user))
+
+        return self.execute(command_id, {"status": status, **p.model_dump()}, decide,
+                            _meta(actor, command_id))
+
+    def issue_keypair(self, command_id: str, actor: Actor, p: c.IssueKeypair) -> dict[str, Any]:
+        def decide() -> Decision:
+            principal = self.principal(actor)
+            user = self.user_by_email(p.email)
+            access.require_may_manage_user(principal, user.role, user.domain)
+            keypair = self._new_keypair(user, is_default=not user.keypairs,
+                                        policy=p.resource_policy, rate_limit=p.rate_limit)
+            return Decision([user, keypair], _credentials(user, keypair))
+
+        return self.execute(command_id, p.model_dump(), decide, _meta(actor, command_id))
+
+    def change_keypair(self, command_id: str, actor: Actor, access_key: str,
+                       change: str, value: Any = None) -> dict[str, Any]:
+        """activate | deactivate | assign-policy | set-rate-limit on one keypair."""
+
+        def decide() -> Decision:
+            principal = self.principal(actor)
+            keypair = self.keypair(access_key)
+            user = self.find(UUID(keypair.user_id))
+            access.require_may_manage_user(principal, user.role, user.domain)
+            if change == "activate" and not keypair.is_active:
+                if not user.is_active:
+                    raise refuse("keypair.user_inactive",
+                                 "activate the user before its keypairs", field="access_key")
+                keypair.activate()
+            elif change == "deactivate" and keypair.is_active:
+                keypair.deactivate("admin-requested")
+            elif change == "assign-policy" and keypair.resource_policy != value:
+                keypair.assign_policy(value, keypair.resource_policy)
+            elif change == "set-rate-limit" and keypair.rate_limit != value:
+                keypair.set_rate_limit(value)
+            return Decision([keypair], _keypair_summary(keypair))
+
+        data = {"access_key": access_key, "change": change, "value": value}
+        return self.execute(command_id, data, decide, _meta(actor, command_id))
+
+    # ---- authentication (gateway only; NATS permissions guard the subjects) --------------
+
+    def login(self, p: c.Login) -> dict[str, Any]:
+        """Same refusal for unknown email, wrong password and inactive user: no enumeration."""
+        failure = refuse("auth.invalid_credentials", "email or password is wrong, "
+                         "or the account is inactive")
+        try:
+            user = self.user_by_email(p.email)
+        except Exception:
+            raise failure from None
+        if not verify_password(user.password_hash, p.password) or not user.is_active:
+            raise failure
+        if user.domain != p.domain:
+            raise failure
+        keypairs = [self.keypair(ak) for ak in user.keypairs]
+        active = sorted((k for k in keypairs if k.is_active), key=lambda k: not k.is_default)
+        if not active:
+            raise refuse("auth.no_active_keypair", "the user has no active keypair")
+        return {**_credentials(user, active[0]), "domain": user.domain,
+                "need_password_change": user.need_password_change}
+
+    def resolve_keypair(self, access_key: str) -> dict[str, Any]:
+        keypair = self.find(keypair_id(access_key))
+        user = self.find(UUID(keypair.user_id)) if keypair else None
+        if keypair is None or user is None:
+            raise refuse("keypair.not_found", "unknown access key")
+        if not keypair.is_active or not user.is_active:
+            raise refuse("keypair.inactive", "the keypair or its user is inactive")
+        return {**_keypair_summary(keypair), "secret_key": keypair.secret_key,
+                "role": user.role, "domain": user.domain, "user_status": user.status}
+
+
+def _user_summary(user: User) -> dict[str, Any]:
+    return {"user_id": str(user.id), "email": user.email, "username": user.username,
+            "full_name": user.full_name, "role": user.role, "status": user.status,
+            "domain": user.domain, "projects": list(user.projects),
+            "resource_policy": user.resource_policy,
+            "need_password_change": user.need_password_change}
+
+
+def _keypair_summary(keypair: Keypair) -> dict[str, Any]:
+    return {"access_key": keypair.access_key, "user_id": keypair.user_id,
+            "email": keypair.email, "is_active": keypair.is_active,
+            "is_admin": keypair.is_admin, "is_default": keypair.is_default,
+            "resource_policy": keypair.resource_policy, "rate_limit": keypair.rate_limit}

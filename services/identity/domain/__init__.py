@@ -1,0 +1,1 @@
+"""Identity domain: aggregates, validation rules and errors. Sync, no I/O."""

@@ -1,0 +1,91 @@
+"""Field rules for users: each violation has its own code and names the field."""
+
+from __future__ import annotations
+
+import re
+
+from services.identity.domain.errors import refuse
+
+EMAIL_MAX = 64
+USERNAME_MAX = 64
+FULL_NAME_MAX = 64
+DESCRIPTION_MAX = 500
+PASSWORD_MIN = 8
+PASSWORD_MAX = 64
+SLUG_MAX = 64
+
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_LETTER = re.compile(r"[A-Za-z]")
+_DIGIT = re.compile(r"[0-9]")
+_SPECIAL = re.compile(r"[^A-Za-z0-9\s]")
+
+
+def normalize_email(raw: str) -> str:
+    email = raw.strip()
+    if not email:
+        raise refuse("user.email_empty", "email is required", field="email")
+    if len(email) > EMAIL_MAX:
+        raise refuse("user.email_too_long", f"email must be at most {EMAIL_MAX} characters",
+                     field="email", max=EMAIL_MAX)
+    if not _EMAIL.match(email):
+        raise refuse("user.email_invalid", "email is not a valid address", field="email")
+    return email.lower()
+
+
+def check_username(username: str) -> str:
+    name = username.strip()
+    if not name:
+        raise refuse("user.username_empty", "username must not be empty", field="username")
+    if len(name) > USERNAME_MAX:
+        raise refuse("user.username_too_long",
+                     f"username must be at most {USERNAME_MAX} characters",
+                     field="username", max=USERNAME_MAX)
+    return name
+
+
+def check_text(value: str, field: str, limit: int) -> str:
+    if len(value) > limit:
+        raise refuse(f"user.{field}_too_long", f"{field} must be at most {limit} characters",
+                     field=field, max=limit)
+    return value
+
+
+def check_password(password: str | None, confirm: str | None) -> str:
+    """The seed's policy: ≥8 characters with a letter, a digit and a special character."""
+    if not password:
+        raise refuse("user.password_empty", "password is required", field="password")
+    if confirm is None or confirm == "":
+        raise refuse("user.password_confirmation_missing", "password confirmation is required",
+                     field="password_confirm")
+    if password != confirm:
+        raise refuse("user.password_confirmation_mismatch",
+                     "password confirmation does not match the password",
+                     field="password_confirm")
+    if len(password) > PASSWORD_MAX:
+        raise refuse("user.password_too_long",
+                     f"password must be at most {PASSWORD_MAX} characters",
+                     field="password", max=PASSWORD_MAX)
+    missing = [
+        rule
+        for rule, ok in (
+            (f"at least {PASSWORD_MIN} characters", len(password) >= PASSWORD_MIN),
+            ("a letter", bool(_LETTER.search(password))),
+            ("a digit", bool(_DIGIT.search(password))),
+            ("a special character", bool(_SPECIAL.search(password))),
+        )
+        if not ok
+    ]
+    if missing:
+        raise refuse("user.password_too_weak", "password needs " + ", ".join(missing),
+                     field="password", missing=missing)
+    return password
+
+
+def check_slug(value: str, field: str) -> str:
+    if not value or len(value) > SLUG_MAX or not _SLUG.match(value):
+        raise refuse(f"{field}.name_invalid",
+                     f"{field} name must be 1-{SLUG_MAX} letters, digits, '.', '_' or '-'",
+                     field="name", max=SLUG_MAX)
+    return value

@@ -1,0 +1,67 @@
+"""Bus handlers for bai.cmd.identity.* and bai.qry.identity.*: parse, authorize, call, reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts import identity as c
+from contracts.envelope import Command, Query
+from services.identity.app import IdentityApplication
+from services.identity.domain.errors import refuse
+from services.identity.views import IdentityView
+from services.runtime.dispatch import Dispatcher
+
+S = c.Subjects
+
+
+def register(dispatcher: Dispatcher, app: IdentityApplication, view: IdentityView) -> None:
+    def cmd(subject: str, call: Any) -> None:
+        def handle(envelope: Command, payload: Any) -> dict[str, Any]:
+            return call(envelope.id, envelope.actor, payload)  # type: ignore[no-any-return]
+
+        dispatcher.command(subject, c.COMMAND_PAYLOADS[subject], handle)
+
+    cmd(S.BOOTSTRAP, app.bootstrap)
+    cmd(S.DOMAIN_CREATE, app.create_domain)
+    cmd(S.PROJECT_CREATE, app.create_project)
+    cmd(S.PROJECT_ADD_MEMBER, lambda i, a, p: app.change_membership(i, a, p, add=True))
+    cmd(S.PROJECT_REMOVE_MEMBER, lambda i, a, p: app.change_membership(i, a, p, add=False))
+    cmd(S.USER_CREATE, app.create_user)
+    cmd(S.USER_UPDATE, app.update_user)
+    cmd(S.USER_DEACTIVATE, lambda i, a, p: app.set_user_status(i, a, p, "inactive"))
+    cmd(S.USER_ACTIVATE, lambda i, a, p: app.set_user_status(i, a, p, "active"))
+    cmd(S.KEYPAIR_ISSUE, app.issue_keypair)
+    cmd(S.KEYPAIR_ACTIVATE, lambda i, a, p: app.change_keypair(i, a, p.access_key, "activate"))
+    cmd(S.KEYPAIR_DEACTIVATE,
+        lambda i, a, p: app.change_keypair(i, a, p.access_key, "deactivate"))
+    cmd(S.KEYPAIR_ASSIGN_POLICY, lambda i, a, p: app.change_keypair(
+        i, a, p.access_key, "assign-policy", p.resource_policy))
+    cmd(S.KEYPAIR_SET_RATE_LIMIT, lambda i, a, p: app.change_keypair(
+        i, a, p.access_key, "set-rate-limit", p.rate_limit))
+    _register_queries(dispatcher, app, view)
+
+
+def _register_queries(dispatcher: Dispatcher, app: IdentityApplication,
+                      view: IdentityView) -> None:
+    def qry(subject: str, call: Any, reader: bool = True) -> None:
+        def handle(envelope: Query, payload: Any) -> dict[str, Any]:
+            if reader:
+                app.principal(envelope.actor)  # any active user may read; unknown actors not
+            return call(payload)  # type: ignore[no-any-return]
+
+        dispatcher.query(subject, c.QUERY_PAYLOADS[subject], handle)
+
+    def get_user(q: c.GetUser) -> dict[str, Any]:
+        found = view.get_user(q)
+        if found is None:
+            raise refuse("user.not_found", "no such user")
+        return found
+
+    qry(S.USER_GET, get_user)
+    qry(S.USER_LIST, view.list_users)
+    qry(S.KEYPAIR_LIST, view.list_keypairs)
+    qry(S.DOMAIN_LIST, lambda q: view.list_domains())
+    qry(S.PROJECT_LIST, view.list_projects)
+    # Secret-returning queries: the gateway has no actor yet; NATS permits only its user.
+    qry(S.KEYPAIR_RESOLVE, lambda q: app.resolve_keypair(q.access_key), reader=False)
+    qry(S.LOGIN, app.login, reader=False)

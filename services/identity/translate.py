@@ -1,0 +1,98 @@
+"""Stored identity events → published contract events (and which ones are published)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from contracts import identity as c
+from contracts.envelope import Event
+from services.identity.domain.model import Domain, Keypair, Project, User
+from services.runtime.relay import envelope_for
+from services.runtime.store import ServiceApplication
+
+
+class IdentityTranslator:
+    """Builds self-contained contract events.
+
+    Stored events carry only what changed; published ones also carry the immutable keys a
+    consumer needs (email, access key, user id). Those are remembered from the creation
+    events as the relay passes them, or read from the aggregate after a relay restart.
+    """
+
+    def __init__(self, app: ServiceApplication) -> None:
+        self.app = app
+        self._keys: dict[str, dict[str, str]] = {}
+
+    def __call__(self, e: Any) -> tuple[str, Event] | None:
+        found = self.data(e)
+        if found is None:
+            return None
+        type_name, data = found
+        model = c.EVENT_TYPES[type_name][2]
+        data = model.model_validate(data).model_dump(mode="json")
+        return c.event_subject(type_name), envelope_for(c.SERVICE, e, type_name, data)
+
+    def keys(self, aggregate_id: str) -> dict[str, str]:
+        if aggregate_id not in self._keys:
+            aggregate = self.app.repository.get(UUID(aggregate_id))
+            if isinstance(aggregate, User):
+                self._keys[aggregate_id] = {"user_id": aggregate_id, "email": aggregate.email}
+            else:
+                self._keys[aggregate_id] = {"access_key": aggregate.access_key,
+                                            "user_id": aggregate.user_id}
+        return self._keys[aggregate_id]
+
+    def data(self, e: Any) -> tuple[str, dict[str, Any]] | None:
+        oid = str(e.originator_id)
+        if isinstance(e, User.Created):
+            self._keys[oid] = {"user_id": oid, "email": e.email}
+            return "UserCreated", {
+                "user_id": oid, "email": e.email, "username": e.username,
+                "full_name": e.full_name, "description": e.description, "role": e.role,
+                "status": e.status, "domain": e.domain, "projects": e.projects,
+                "resource_policy": e.resource_policy,
+                "need_password_change": e.need_password_change, "created_at": e.timestamp}
+        if isinstance(e, User.Updated):
+            return "UserUpdated", {**self.keys(oid), "changes": e.changes}
+        if isinstance(e, User.Deactivated):
+            return "UserDeactivated", {**self.keys(oid),
+                                       "deactivated_keypairs": e.deactivated_keypairs}
+        if isinstance(e, User.Activated):
+            return "UserActivated", self.keys(oid)
+        if isinstance(e, User.PasswordChanged):  # never the hash
+            return "PasswordChanged", {**self.keys(oid), "changed_at": e.timestamp}
+        return self._keypair(e, oid) or _directory(e, oid)
+
+    def _keypair(self, e: Any, oid: str) -> tuple[str, dict[str, Any]] | None:
+        if isinstance(e, Keypair.Issued):  # never the secret
+            self._keys[oid] = {"access_key": e.access_key, "user_id": e.user_id}
+            return "KeypairIssued", {
+                "access_key": e.access_key, "user_id": e.user_id, "email": e.email,
+                "is_active": e.is_active, "is_admin": e.is_admin, "is_default": e.is_default,
+                "resource_policy": e.resource_policy, "rate_limit": e.rate_limit}
+        if isinstance(e, Keypair.Activated):
+            return "KeypairActivated", self.keys(oid)
+        if isinstance(e, Keypair.Deactivated):
+            return "KeypairDeactivated", {**self.keys(oid), "reason": e.reason}
+        if isinstance(e, Keypair.PolicyAssigned):
+            return "KeypairPolicyAssigned", {**self.keys(oid),
+                                             "resource_policy": e.resource_policy,
+                                             "previous_policy": e.previous_policy}
+        if isinstance(e, Keypair.RateLimitChanged):
+            return "KeypairRateLimitChanged", {**self.keys(oid), "rate_limit": e.rate_limit}
+        return None
+
+
+def _directory(e: Any, oid: str) -> tuple[str, dict[str, Any]] | None:
+    if isinstance(e, Domain.Created):
+        return "DomainCreated", {"domain_id": oid, "name": e.name, "description": e.description}
+    if isinstance(e, Project.Created):
+        return "ProjectCreated", {"project_id": oid, "domain": e.domain, "name": e.name,
+                                  "description": e.description,
+                                  "resource_policy": e.resource_policy}
+    if isinstance(e, Project.MemberAdded):
+        return "MemberAdded", {"project_id": oid, "user_id": e.user_id}
+    if isinstance(e, Project.MemberRemoved):
+        return "MemberRemoved", {"project_id": oid, "user_id": e.user_id}
+    return None

@@ -1,0 +1,153 @@
+"""Read models for identity queries, kept current by following the notification log."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from contracts import identity as c
+from services.identity.domain.model import Domain, Keypair, Project, User
+from services.runtime.store import ServiceApplication
+
+CATCH_UP_BATCH = 500
+
+
+class IdentityView:
+    """In-memory projection; rebuilt from the log at start, then advanced after each save.
+
+    It follows the log (not the saving thread's own events), so several instances writing
+    one store all converge, and events are applied in notification order exactly once.
+    """
+
+    def __init__(self, app: ServiceApplication) -> None:
+        self.app = app
+        self.position = 0
+        self.users: dict[str, dict[str, Any]] = {}
+        self.keypairs: dict[str, dict[str, Any]] = {}
+        self.domains: dict[str, dict[str, Any]] = {}
+        self.projects: dict[str, dict[str, Any]] = {}
+        self._keypair_ids: dict[str, str] = {}  # aggregate id -> access key
+        self._lock = threading.Lock()
+
+    def catch_up(self) -> int:
+        applied = 0
+        with self._lock:
+            for _ in range(1_000_000):  # bounded: at most a billion events per call
+                batch = self.app.process_recorder.select_notifications(
+                    self.position + 1, CATCH_UP_BATCH)
+                for notification in batch:
+                    self._apply(self.app.mapper.to_domain_event(notification))
+                    self.position = notification.id
+                applied += len(batch)
+                if len(batch) < CATCH_UP_BATCH:
+                    break
+        return applied
+
+    def _apply(self, e: Any) -> None:
+        oid = str(e.originator_id)
+        at = e.timestamp.isoformat()
+        if isinstance(e, User.Created):
+            self.users[oid] = {
+                "user_id": oid, "email": e.email, "username": e.username,
+                "full_name": e.full_name, "description": e.description, "role": e.role,
+                "status": e.status, "domain": e.domain, "projects": list(e.projects),
+                "resource_policy": e.resource_policy,
+                "need_password_change": e.need_password_change, "keypairs": [],
+                "created_at": at, "updated_at": at,
+            }
+        elif isinstance(e, User.Updated):
+            self.users[oid].update(e.changes, updated_at=at)
+        elif isinstance(e, User.Deactivated | User.Activated):
+            status = "active" if isinstance(e, User.Activated) else "inactive"
+            self.users[oid].update(status=status, updated_at=at)
+        elif isinstance(e, User.PasswordChanged):
+            self.users[oid].update(updated_at=at, password_changed_at=at)
+        elif isinstance(e, User.KeypairAttached):
+            self.users[oid]["keypairs"].append(e.access_key)
+        else:
+            self._apply_other(e, oid, at)
+
+    def _apply_other(self, e: Any, oid: str, at: str) -> None:
+        if isinstance(e, Keypair.Issued):
+            self.keypairs[e.access_key] = {
+                "access_key": e.access_key, "user_id": e.user_id, "email": e.email,
+                "is_active": e.is_active, "is_admin": e.is_admin, "is_default": e.is_default,
+                "resource_policy": e.resource_policy, "rate_limit": e.rate_limit,
+                "created_at": at, "_id": oid,
+            }
+            self._keypair_ids[oid] = e.access_key
+        elif isinstance(e, Keypair.Activated | Keypair.Deactivated):
+            self._keypair(oid)["is_active"] = isinstance(e, Keypair.Activated)
+        elif isinstance(e, Keypair.PolicyAssigned):
+            self._keypair(oid)["resource_policy"] = e.resource_policy
+        elif isinstance(e, Keypair.RateLimitChanged):
+            self._keypair(oid)["rate_limit"] = e.rate_limit
+        elif isinstance(e, Domain.Created):
+            self.domains[e.name] = {"domain_id": oid, "name": e.name,
+                                    "description": e.description, "created_at": at}
+        elif isinstance(e, Project.Created):
+            self.projects[oid] = {"project_id": oid, "domain": e.domain, "name": e.name,
+                                  "description": e.description,
+                                  "resource_policy": e.resource_policy, "members": [],
+                                  "created_at": at}
+        elif isinstance(e, Project.MemberAdded):
+            self.projects[oid]["members"].append(e.user_id)
+        elif isinstance(e, Project.MemberRemoved):
+            self.projects[oid]["members"].remove(e.user_id)
+
+    def _keypair(self, aggregate_id: str) -> dict[str, Any]:
+        return self.keypairs[self._keypair_ids[aggregate_id]]
+
+    # ---- queries --------------------------------------------------------------------------
+
+    def get_user(self, q: c.GetUser) -> dict[str, Any] | None:
+        with self._lock:
+            if q.user_id:
+                user = self.users.get(q.user_id)
+            else:
+                email = (q.email or "").strip().lower()
+                user = next((u for u in self.users.values() if u["email"] == email), None)
+            if user is None:
+                return None
+            keypairs = [_public_keypair(self.keypairs[ak]) for ak in user["keypairs"]]
+            projects = [{"project_id": p, "name": self.projects[p]["name"]}
+                        for p in user["projects"] if p in self.projects]
+            return {**user, "keypairs": keypairs, "projects": projects}
+
+    def list_users(self, q: c.ListUsers) -> dict[str, Any]:
+        with self._lock:
+            rows = [
+                u for u in self.users.values()
+                if (q.status is None or u["status"] == q.status)
+                and q.email_contains.lower() in u["email"]
+                and q.username_contains.lower() in u["username"].lower()
+                and (q.domain is None or u["domain"] == q.domain)
+            ]
+            rows.sort(key=lambda u: (u[q.sort], u["email"]), reverse=q.order == "desc")
+            page = [{k: v for k, v in u.items() if k != "keypairs"}
+                    for u in rows[q.offset:q.offset + q.limit]]
+        return {"total": len(rows), "offset": q.offset, "limit": q.limit, "items": page}
+
+    def list_keypairs(self, q: c.ListKeypairs) -> dict[str, Any]:
+        with self._lock:
+            rows = [
+                _public_keypair(k) for k in self.keypairs.values()
+                if (q.is_active is None or k["is_active"] == q.is_active)
+                and q.email_contains.lower() in k["email"]
+            ]
+        rows.sort(key=lambda k: (k[q.sort], k["access_key"]), reverse=q.order == "desc")
+        return {"total": len(rows), "offset": q.offset, "limit": q.limit,
+                "items": rows[q.offset:q.offset + q.limit]}
+
+    def list_domains(self) -> dict[str, Any]:
+        with self._lock:
+            return {"items": sorted(self.domains.values(), key=lambda d: d["name"])}
+
+    def list_projects(self, q: c.ListProjects) -> dict[str, Any]:
+        with self._lock:
+            rows = [p for p in self.projects.values() if q.domain in (None, p["domain"])]
+            return {"items": sorted(rows, key=lambda p: (p["domain"], p["name"]))}
+
+
+def _public_keypair(keypair: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in keypair.items() if not k.startswith("_")}

@@ -1,0 +1,1 @@
+"""Mechanism shared by every service: bus, event store, relay, consumers, metrics."""

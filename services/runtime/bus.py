@@ -1,0 +1,48 @@
+"""NATS connection with credentials, timeouts and bounded reconnects."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+
+log = logging.getLogger(__name__)
+
+
+async def connect(
+    url: str,
+    *,
+    user: str | None = None,
+    password: str | None = None,
+    name: str = "baikal",
+    connect_timeout: float = 5.0,
+    max_reconnect_attempts: int = 120,
+) -> Client:
+    """Connect or raise; reconnects are bounded (about two minutes of retries)."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats error (%s): %s", name, exc)
+
+    async def on_disconnected() -> None:
+        log.warning("nats disconnected (%s)", name)
+
+    async def on_reconnected() -> None:
+        log.info("nats reconnected (%s)", name)
+
+    options: dict[str, Any] = {
+        "servers": [url],
+        "name": name,
+        "connect_timeout": connect_timeout,
+        "allow_reconnect": True,
+        "max_reconnect_attempts": max_reconnect_attempts,
+        "reconnect_time_wait": 1.0,
+        "error_cb": on_error,
+        "disconnected_cb": on_disconnected,
+        "reconnected_cb": on_reconnected,
+    }
+    if user is not None:
+        options["user"] = user
+        options["password"] = password or ""
+    return await nats.connect(**options)

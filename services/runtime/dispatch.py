@@ -1,0 +1,126 @@
+"""Command and query dispatch: parse → authorize → call the app in a thread → reply."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from pydantic import BaseModel, ValidationError
+
+from contracts.envelope import Accepted, Command, Query, error_reply
+from services.runtime.errors import CodedError
+from services.runtime.observability import Metrics
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any, Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    subject: str
+    envelope: type[Command] | type[Query]
+    payload: type[BaseModel]
+    handler: Handler
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, str]]:
+    """Field paths and reasons only: input values are never echoed (they may be secrets)."""
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]), "reason": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_input=False, include_url=False)
+    ]
+
+
+class Dispatcher:
+    """Subscribes each route in the service's queue group and replies to every request."""
+
+    def __init__(self, service: str, metrics: Metrics, max_in_flight: int = 64) -> None:
+        self.service = service
+        self.metrics = metrics
+        self.routes: dict[str, Route] = {}
+        self._subscriptions: list[Subscription] = []
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix=f"{service}-cmd")
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def command(self, subject: str, payload: type[BaseModel], handler: Handler) -> None:
+        self.routes[subject] = Route(subject, Command, payload, handler)
+
+    def query(self, subject: str, payload: type[BaseModel], handler: Handler) -> None:
+        self.routes[subject] = Route(subject, Query, payload, handler)
+
+    async def start(self, nc: Client) -> None:
+        for subject in self.routes:
+            sub = await nc.subscribe(subject, queue=self.service, cb=self._on_message)
+            self._subscriptions.append(sub)
+
+    async def stop(self) -> None:
+        for sub in self._subscriptions:
+            await sub.unsubscribe()
+        self._subscriptions.clear()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _on_message(self, msg: Msg) -> None:
+        # Each request runs in its own task so a slow command does not hold the others;
+        # the semaphore bounds how many run at once.
+        await self._in_flight.acquire()
+        task = asyncio.create_task(self._handle(msg))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, msg: Msg) -> None:
+        started = time.perf_counter()
+        route = self.routes[msg.subject]
+        try:
+            reply, outcome = await self._decide(route, msg.data)
+            if msg.reply:
+                await msg.respond(reply)
+        finally:
+            self._in_flight.release()
+            self.metrics.requests(route.subject, outcome).inc()
+            self.metrics.latency(route.subject).observe(time.perf_counter() - started)
+
+    async def _decide(self, route: Route, raw: bytes) -> tuple[bytes, str]:
+        try:
+            envelope = route.envelope.model_validate_json(raw)
+            payload = route.payload.model_validate(envelope.data)
+        except ValidationError as exc:
+            return self._error("request.invalid", exc), "invalid"
+        except (ValueError, UnicodeDecodeError):
+            return self._error_bytes("request.malformed", "the message is not valid JSON"), "invalid"
+        try:
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self._pool, route.handler, envelope, payload)
+        except CodedError as exc:
+            return self._error_bytes(exc.code, exc.message, **exc.details), "refused"
+        except ValidationError as exc:
+            return self._error("request.invalid", exc), "invalid"
+        except Exception:
+            # Process edge for one request: log with traceback, count, answer; the
+            # command's transaction did not commit, so nothing half-done remains.
+            log.exception("unexpected error handling %s", route.subject)
+            self.metrics.errors("dispatch").inc()
+            return self._error_bytes("internal", "unexpected server error; see service logs"), "error"
+        return Accepted(data=result).model_dump_json().encode(), "accepted"
+
+    def _error(self, code: str, exc: ValidationError) -> bytes:
+        return self._error_bytes(code, "the request does not match the schema",
+                                 errors=validation_details(exc))
+
+    def _error_bytes(self, code: str, message: str, **details: Any) -> bytes:
+        if not code.startswith(f"{self.service}."):
+            code = f"{self.service}.{code}"
+        body = error_reply(code, message, **details)
+        return json.dumps(body.model_dump(mode="json"), default=str).encode()

@@ -1,0 +1,140 @@
+"""ServiceHost: wires bus, dispatcher, relay, consumers and health for one service process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nats.aio.client import Client
+
+from services.runtime.bus import connect
+from services.runtime.consumer import DurableConsumer, EventHandler
+from services.runtime.dispatch import Dispatcher
+from services.runtime.observability import HealthServer, Metrics
+from services.runtime.relay import OutboxRelay, Translate
+from services.runtime.settings import ServiceSettings
+from services.runtime.store import ServiceApplication
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A durable consumer of another service's events."""
+
+    producer: str
+    durable: str
+    handle: EventHandler
+
+
+class ServiceHost:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        app: ServiceApplication,
+        register: Callable[[Dispatcher], None],
+        translate: Translate,
+        subscriptions: list[Subscription] | None = None,
+        version: str = "0.1.0",
+    ) -> None:
+        self.settings = settings
+        self.app = app
+        self.version = version
+        self.metrics = Metrics(settings.service)
+        self.dispatcher = Dispatcher(settings.service, self.metrics, settings.max_in_flight)
+        register(self.dispatcher)
+        self.translate = translate
+        self.subscriptions = subscriptions or []
+        self.health = HealthServer(self.metrics, settings.http_host, settings.http_port)
+        self.nc: Client | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumers: list[DurableConsumer] = []
+        self.started_at = time.time()
+
+    async def start(self) -> None:
+        s = self.settings
+        self.nc = await connect(
+            s.nats_url,
+            user=s.nats_user,
+            password=s.nats_password.get_secret_value() if s.nats_password else None,
+            name=f"{s.service}-{s.instance}",
+            connect_timeout=s.nats_connect_timeout,
+        )
+        js = self.nc.jetstream(timeout=s.request_timeout)
+        self.relay = OutboxRelay(self.app, js, s.service, self.translate, self.metrics,
+                                 s.relay_batch, s.relay_poll_seconds)
+        await self.relay.start()
+        for sub in self.subscriptions:
+            consumer = DurableConsumer(self.app, js, sub.producer, sub.durable, sub.handle,
+                                       self.metrics)
+            await consumer.start()
+            self.consumers.append(consumer)
+        await self.dispatcher.start(self.nc)
+        self.health.add_check("nats", self._nats_check)
+        self.health.add_check("relay", self._relay_check)
+        self.health.add_check("service", self._service_check)
+        port = await self.health.start()
+        self._write_run_file(port)
+        log.info("%s ready (health on %s:%s)", s.service, s.http_host, port)
+
+    def _nats_check(self) -> dict[str, Any]:
+        connected = bool(self.nc and self.nc.is_connected)
+        version = self.nc.connected_server_version if self.nc and connected else None
+        return {"ok": connected, "server_version": str(version) if version else None}
+
+    def _relay_check(self) -> dict[str, Any]:
+        relay = self.relay
+        return {"ok": bool(relay and relay.healthy), "position": relay.position if relay else 0}
+
+    def _service_check(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "service": self.settings.service,
+            "version": self.version,
+            "store": "postgresql" if self.settings.store.startswith("postgres") else "sqlite",
+            "uptime_seconds": round(time.time() - self.started_at, 1),
+            "pid": os.getpid(),
+        }
+
+    def _write_run_file(self, port: int) -> None:
+        run_dir = self.settings.data_dir / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        info = {"service": self.settings.service, "pid": os.getpid(), "http_port": port,
+                "http_host": self.settings.http_host, "started_at": self.started_at}
+        path = run_dir / f"{self.settings.service}-{self.settings.instance}.json"
+        path.write_text(json.dumps(info))
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop()
+        for consumer in self.consumers:
+            await consumer.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+        if self.nc is not None and not self.nc.is_closed:
+            await asyncio.wait_for(self.nc.drain(), timeout=10)
+        await self.health.stop()
+        self.app.close()
+
+    async def run_until_signalled(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        await stop.wait()
+        log.info("%s stopping", self.settings.service)
+        await self.stop()
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

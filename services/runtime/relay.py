@@ -1,0 +1,180 @@
+"""Outbox relay: the service's notification log → its JetStream stream, with Nats-Msg-Id.
+
+The published position lives in the stream itself (the `Bai-Notification-Id` header of the
+stream's last message), so a crash between publishing and anything else re-publishes at
+most the events after that message, and JetStream's duplicate window drops repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from eventsourcing.persistence import Notification
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import StorageType, StreamConfig
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from contracts import subjects
+from contracts.envelope import Actor, Event
+from services.runtime.observability import Metrics
+from services.runtime.store import CommandRecord, ServiceApplication
+
+log = logging.getLogger(__name__)
+
+POSITION_HEADER = "Bai-Notification-Id"
+Translate = Callable[[Any], tuple[str, Event] | None]
+DUPLICATE_WINDOW_SECONDS = 300.0
+
+
+async def ensure_stream(js: JetStreamContext, service: str, replicas: int = 1) -> None:
+    config = StreamConfig(
+        name=subjects.stream(service),
+        subjects=[subjects.events_of(service)],
+        storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        num_replicas=replicas,
+    )
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
+        await js.add_stream(config)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        app: ServiceApplication,
+        js: JetStreamContext,
+        service: str,
+        translate: Translate,
+        metrics: Metrics,
+        batch: int = 200,
+        poll_seconds: float = 1.0,
+        publish_timeout: float = 5.0,
+    ) -> None:
+        self.app = app
+        self.js = js
+        self.service = service
+        self.translate = translate
+        self.metrics = metrics
+        self.batch = batch
+        self.poll_seconds = poll_seconds
+        self.publish_timeout = publish_timeout
+        self.position = 0
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._context: tuple[dict[str, Any], int] | None = None
+        self.healthy = False
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await ensure_stream(self.js, self.service)
+        self.position = await self.published_position()
+        self.app.on_saved(self.wake)
+        self._task = asyncio.create_task(self._run(), name=f"{self.service}-relay")
+
+    def wake(self) -> None:
+        """Thread-safe: called by the application after every save."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.wait_for(self._task, timeout=15)
+
+    async def published_position(self) -> int:
+        info = await self.js.stream_info(subjects.stream(self.service))
+        if info.state.messages == 0:
+            return 0
+        last = await self.js.get_msg(subjects.stream(self.service), seq=info.state.last_seq)
+        return int((last.headers or {}).get(POSITION_HEADER, "0"))
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.drain()
+                self.healthy = True
+            except (NatsTimeoutError, ConnectionError, OSError) as exc:
+                self.healthy = False
+                log.warning("relay %s cannot publish yet (%s); retrying", self.service, exc)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+        await self.drain()
+
+    async def drain(self) -> int:
+        """Publish everything stored after the position; bounded by the log's length."""
+        published = 0
+        while True:
+            notifications = await asyncio.to_thread(
+                self.app.process_recorder.select_notifications,
+                self.position + 1,
+                self.batch,
+            )
+            for notification in notifications:
+                await self._publish(notification)
+                self.position = notification.id
+                published += 1
+            last = await asyncio.to_thread(self.app.process_recorder.max_notification_id)
+            self.metrics.relay_lag.set(max(0, (last or 0) - self.position))
+            if len(notifications) < self.batch:
+                return published
+
+    async def _publish(self, notification: Notification) -> None:
+        domain_event = self.app.mapper.to_domain_event(notification)
+        if isinstance(domain_event, CommandRecord.Recorded):
+            self._context = (domain_event.meta, int(domain_event.meta.get("events", 0)))
+            return
+        meta = self._take_context()
+        translated = self.translate(domain_event)
+        if translated is None:
+            return
+        subject, envelope = translated
+        envelope = envelope.model_copy(
+            update={
+                "correlation_id": meta.get("correlation_id"),
+                "causation_id": meta.get("command_id"),
+                "actor": Actor.model_validate(meta["actor"]) if meta.get("actor") else None,
+            }
+        )
+        await self.js.publish(
+            subject,
+            envelope.model_dump_json().encode(),
+            timeout=self.publish_timeout,
+            headers={"Nats-Msg-Id": envelope.id, POSITION_HEADER: str(notification.id)},
+        )
+        self.metrics.relay_published.inc()
+
+    def _take_context(self) -> dict[str, Any]:
+        if self._context is None:
+            return {}
+        meta, remaining = self._context
+        self._context = (meta, remaining - 1) if remaining > 1 else None
+        return meta
+
+
+def envelope_for(service: str, domain_event: Any, type_name: str, data: dict[str, Any]) -> Event:
+    """A contract event for a stored domain event; the id depends only on its position."""
+    from services.runtime.store import stable_id
+
+    aggregate_id = str(domain_event.originator_id)
+    version = int(domain_event.originator_version)
+    return Event(
+        id=str(stable_id("event", service, aggregate_id, str(version))),
+        type=type_name,
+        source=service,
+        aggregate_id=aggregate_id,
+        sequence=version,
+        occurred_at=domain_event.timestamp,
+        data=data,
+    )

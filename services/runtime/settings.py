@@ -1,0 +1,30 @@
+"""Settings every service reads from its environment (prefix BAIKAL_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BAIKAL_", extra="ignore")
+
+    service: str = "unnamed"
+    instance: str = "0"
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    nats_connect_timeout: float = 5.0
+    request_timeout: float = 5.0
+    # "sqlite" (file per service under data_dir) or a postgresql:// DSN (schema per service).
+    store: str = "sqlite"
+    data_dir: Path = Path(".baikal")
+    cipher_key: SecretStr | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    max_in_flight: int = Field(default=64, ge=1, le=4096)
+    relay_batch: int = Field(default=200, ge=1, le=10_000)
+    relay_poll_seconds: float = 1.0
+    log_level: str = "INFO"

