@@ -20,7 +20,7 @@ def command(service: str, aggregate: str, verb: str, version: int = 1) -> str:
 
 
 def directed_command(agent_id: str, verb: str, version: int = 1) -> str:
-    _check(verb)
+    _check(agent_id, verb)
     return f"{PREFIX}.cmd.agent.{agent_id}.{verb}.v{version}"
 
 
@@ -35,6 +35,7 @@ def event(service: str, aggregate: str, name: str, version: int = 1) -> str:
 
 
 def heartbeat(agent_id: str) -> str:
+    _check(agent_id)
     return f"{PREFIX}.hb.agent.{agent_id}"
 
 

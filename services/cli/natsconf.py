@@ -22,6 +22,7 @@ CONSUMER_API = [
     "$JS.API.CONSUMER.INFO.>",
     "$JS.API.CONSUMER.MSG.NEXT.>",
     "$JS.ACK.>",
+    "$JS.FC.>",
 ]
 
 

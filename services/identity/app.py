@@ -10,14 +10,28 @@ from contracts.envelope import Actor
 from services.identity.domain import access, rules
 from services.identity.domain.access import Principal
 from services.identity.domain.credentials import (
-    hash_password, new_access_key, new_secret_key, verify_password,
+    hash_password,
+    new_access_key,
+    new_secret_key,
+    verify_password,
 )
-from services.identity.domain.errors import refuse
+from services.identity.domain.errors import IdentityError, refuse
 from services.identity.domain.model import (
-    BOOTSTRAPPED_ID, Bootstrapped, Domain, EmailIndex, Keypair, Project, User, UsernameIndex, domain_id, email_index_id,
-    keypair_id, project_id, username_index_id,
+    BOOTSTRAPPED_ID,
+    Bootstrapped,
+    Domain,
+    EmailIndex,
+    Keypair,
+    Project,
+    User,
+    UsernameIndex,
+    domain_id,
+    email_index_id,
+    keypair_id,
+    project_id,
+    username_index_id,
 )
-from services.runtime.store import Decision, ServiceApplication, stable_id
+from services.runtime.store import Decision, ServiceApplication
 
 DEFAULT_RATE_LIMIT = 10_000
 BOOTSTRAP_ACTOR = "bootstrap"
@@ -79,11 +93,11 @@ class IdentityBase(ServiceApplication):
         def decide() -> Decision:
             access.require_admin_of(self.principal(actor), p.domain)
             name = rules.check_slug(p.name, "project")
-            self._require_domain(p.domain)
-            if self.find(project_id(p.domain, name)) is not None:
+            domain = self._require_domain(p.domain).name
+            if self.find(project_id(domain, name)) is not None:
                 raise refuse("project.name_taken", "the domain has a project with this name",
                              field="name")
-            project = Project(domain=p.domain, name=name, description=p.description,
+            project = Project(domain=domain, name=name, description=p.description,
                               resource_policy=p.resource_policy)
             return Decision([project], {"project_id": str(project.id), "name": name})
 
@@ -151,8 +165,8 @@ class IdentityBase(ServiceApplication):
             principal = self.principal(actor)
             access.require_admin_of(principal, p.domain)
             access.require_may_grant_role(principal, p.role)
-            self._require_domain(p.domain)
-            user, keypair, created = self._new_user(p)
+            domain = self._require_domain(p.domain)
+            user, keypair, created = self._new_user(p.model_copy(update={"domain": domain.name}))
             return Decision(created, _credentials(user, keypair))
 
         return self.execute(command_id, p.model_dump(mode="json"), decide,
@@ -160,7 +174,7 @@ class IdentityBase(ServiceApplication):
 
     def _new_user(self, p: c.CreateUser) -> tuple[User, Keypair, list[Any]]:
         email = rules.normalize_email(p.email)
-        username = rules.check_username(p.username if p.username else email.split("@")[0])
+        username = rules.check_username(p.username or self._default_username(email))
         full_name = rules.check_text(p.full_name, "full_name", rules.FULL_NAME_MAX)
         description = rules.check_text(p.description, "description", rules.DESCRIPTION_MAX)
         password = rules.check_password(p.password, p.password_confirm)
@@ -173,7 +187,7 @@ class IdentityBase(ServiceApplication):
         projects = [self._project(ref, p.domain) for ref in p.projects]
         user = User(email=email, username=username, full_name=full_name,
                     description=description, password_hash=hash_password(password),
-                    role=p.role, status=p.status, domain=p.domain,
+                    role=str(p.role), status=str(p.status), domain=p.domain,
                     projects=[str(x.id) for x in projects], resource_policy=p.resource_policy,
                     need_password_change=p.need_password_change)
         uid = str(user.id)
@@ -186,6 +200,12 @@ class IdentityBase(ServiceApplication):
         keypair = self._new_keypair(user, is_default=True)
         return user, keypair, [user, EmailIndex(email=email, user_id=uid), name_index, keypair,
                                *projects]
+
+    def _default_username(self, email: str) -> str:
+        """The email's local part, or the whole email when that name is taken."""
+        local = email.split("@")[0]
+        index = self.find(username_index_id(local))
+        return email if index is not None and index.user_id is not None else local
 
     def _new_keypair(self, user: User, is_default: bool, policy: str | None = None,
                      rate_limit: int | None = None) -> Keypair:
@@ -333,6 +353,8 @@ class IdentityApplication(IdentityBase):
             principal = self.principal(actor)
             keypair = self.keypair(access_key)
             user = self.find(UUID(keypair.user_id))
+            if user is None:
+                raise refuse("keypair.orphaned", "the keypair's user does not exist")
             access.require_may_manage_user(principal, user.role, user.domain)
             if change == "activate" and not keypair.is_active:
                 if not user.is_active:
@@ -358,7 +380,7 @@ class IdentityApplication(IdentityBase):
                          "or the account is inactive")
         try:
             user = self.user_by_email(p.email)
-        except Exception:
+        except IdentityError:
             raise failure from None
         if not verify_password(user.password_hash, p.password) or not user.is_active:
             raise failure
@@ -379,7 +401,8 @@ class IdentityApplication(IdentityBase):
         if not keypair.is_active or not user.is_active:
             raise refuse("keypair.inactive", "the keypair or its user is inactive")
         return {**_keypair_summary(keypair), "secret_key": keypair.secret_key,
-                "role": user.role, "domain": user.domain, "user_status": user.status}
+                "is_admin": user.role in _ADMIN_ROLES, "role": user.role,
+                "domain": user.domain, "user_status": user.status}
 
 
 def _user_summary(user: User) -> dict[str, Any]:

@@ -42,10 +42,14 @@ class BusClient:
                                     timeout=self.timeout)
         return Reply.model_validate_json(msg.data)
 
-    async def command_or_raise(self, subject: str, data: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    async def command_or_raise(
+        self, subject: str, data: dict[str, Any], **kw: Any
+    ) -> dict[str, Any]:
         return unwrap(await self.command(subject, data, **kw))
 
-    async def query_or_raise(self, subject: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def query_or_raise(
+        self, subject: str, data: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         return unwrap(await self.query(subject, data))
 
 

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, Tracking
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from pydantic import ValidationError
 
@@ -43,114 +43,103 @@ class DeadLetter(Aggregate):
         return stable_id("dead-letter", durable, str(sequence))
 
 
-class DurableConsumer:
+class TrackedConsumer:
+    """Reads another service's stream strictly in order from the position in our own store.
+
+    The position is the tracking record committed with each effect, not a JetStream ack:
+    after a crash it resumes at position + 1 on an ordered consumer, so an event is never
+    skipped (redelivery cannot reorder) and never applied twice (its tracking record would
+    conflict). A failing event is retried with backoff, then dead-lettered.
+    """
+
     def __init__(
         self,
         app: ServiceApplication,
         js: JetStreamContext,
         producer: str,
-        durable: str,
+        name: str,
         handle: EventHandler,
         metrics: Metrics,
-        max_deliver: int = 5,
-        batch: int = 50,
-        fetch_timeout: float = 1.0,
+        max_attempts: int = 5,
+        queue_size: int = 256,
     ) -> None:
         self.app = app
         self.js = js
         self.stream = subjects.stream(producer)
         self.producer = producer
-        self.durable = durable
+        self.name = name
         self.handle = handle
         self.metrics = metrics
-        self.max_deliver = max_deliver
-        self.batch = batch
-        self.fetch_timeout = fetch_timeout
+        self.max_attempts = max_attempts
+        self._queue: asyncio.Queue[Msg] = asyncio.Queue(maxsize=queue_size)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._sub: JetStreamContext.PushSubscription | None = None
         self.processed = 0
 
     async def start(self) -> None:
         from services.runtime.relay import ensure_stream
 
         await ensure_stream(self.js, self.producer)
-        config = ConsumerConfig(
-            durable_name=self.durable,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            max_deliver=self.max_deliver + 1,
-            ack_wait=30,
-            max_ack_pending=1000,
+        position = await asyncio.to_thread(self.app.position, self.stream)
+        self._sub = await self.js.subscribe(
+            subjects.events_of(self.producer), stream=self.stream, ordered_consumer=True,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, cb=self._queue.put,
+            config=ConsumerConfig(opt_start_seq=position + 1),
         )
-        self._sub = await self.js.pull_subscribe(
-            subjects.events_of(self.producer), durable=self.durable, stream=self.stream,
-            config=config,
-        )
-        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.durable}")
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
 
     async def stop(self) -> None:
         self._stopping.set()
+        if self._sub is not None:
+            await self._sub.unsubscribe()
         if self._task is not None:
-            await asyncio.wait_for(self._task, timeout=15)
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
-            try:
-                messages = await self._sub.fetch(self.batch, timeout=self.fetch_timeout)
-            except NatsTimeoutError:
-                continue
-            except (ConnectionError, OSError) as exc:
-                log.warning("consumer %s fetch failed (%s)", self.durable, exc)
-                await asyncio.sleep(1)
-                continue
-            for index, msg in enumerate(messages):
-                if not await self._process(msg):
-                    # Keep order: put back this one and the rest of the batch.
-                    for rest in messages[index:]:
-                        await rest.nak(delay=min(2.0 * rest.metadata.num_delivered, 10.0))
-                    break
+            msg = await self._queue.get()
+            await self._process(msg)
 
-    async def _process(self, msg: object) -> bool:
-        meta = msg.metadata  # type: ignore[attr-defined]
+    async def _process(self, msg: Msg) -> None:
+        meta = msg.metadata
         sequence = meta.sequence.stream
-        self.metrics.consumer_lag(self.durable).set(meta.num_pending)
-        position = await asyncio.to_thread(self.app.position, self.stream)
-        if sequence <= position:
-            await msg.ack()  # type: ignore[attr-defined]
-            self.metrics.consumed(self.durable, "duplicate").inc()
-            return True
+        self.metrics.consumer_lag(self.name).set(meta.num_pending)
+        if sequence <= await asyncio.to_thread(self.app.position, self.stream):
+            self.metrics.consumed(self.name, "duplicate").inc()
+            return
         tracking = Tracking(application_name=self.stream, notification_id=sequence)
         try:
-            envelope = Event.model_validate_json(msg.data)  # type: ignore[attr-defined]
-            await asyncio.to_thread(self.handle, envelope, tracking)
-        except IntegrityError:
-            # Another instance committed this position first: the effect exists once.
-            await msg.ack()  # type: ignore[attr-defined]
-            self.metrics.consumed(self.durable, "duplicate").inc()
-            return True
+            envelope = Event.model_validate_json(msg.data)
         except (ValidationError, ValueError) as exc:
-            await self._dead_letter(msg, tracking, "unreadable", exc)
-            return True
-        except Exception as exc:
-            if meta.num_delivered >= self.max_deliver:
-                await self._dead_letter(msg, tracking, "failed", exc)
-                return True
-            log.exception("consumer %s failed on seq %s (try %s)", self.durable, sequence,
-                          meta.num_delivered)
-            self.metrics.consumed(self.durable, "retry").inc()
-            return False
-        await msg.ack()  # type: ignore[attr-defined]
-        self.processed += 1
-        self.metrics.consumed(self.durable, "applied").inc()
-        return True
+            await self._dead_letter(tracking, "unreadable", exc)
+            return
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                await asyncio.to_thread(self.handle, envelope, tracking)
+            except IntegrityError:
+                self.metrics.consumed(self.name, "duplicate").inc()  # another instance won
+                return
+            except Exception as exc:
+                if attempt == self.max_attempts:
+                    await self._dead_letter(tracking, envelope.type, exc)
+                    return
+                log.exception("consumer %s failed on %s seq %s (attempt %s)", self.name,
+                              self.stream, sequence, attempt)
+                self.metrics.consumed(self.name, "retry").inc()
+                await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+            else:
+                self.processed += 1
+                self.metrics.consumed(self.name, "applied").inc()
+                return
 
-    async def _dead_letter(self, msg: object, tracking: Tracking, kind: str, exc: Exception) -> None:
-        log.error("consumer %s dead-letters seq %s (%s): %s", self.durable,
+    async def _dead_letter(self, tracking: Tracking, kind: str, exc: Exception) -> None:
+        log.error("consumer %s dead-letters %s seq %s (%s): %s", self.name, self.stream,
                   tracking.notification_id, kind, exc)
         letter = DeadLetter(
-            durable=self.durable, stream=self.stream, sequence=tracking.notification_id,
+            durable=self.name, stream=self.stream, sequence=tracking.notification_id,
             event_type=kind, error=f"{type(exc).__name__}: {exc}"[:500],
         )
         await asyncio.to_thread(self.app.save_tracked, tracking, letter)
-        self.metrics.dead_letters(self.durable).inc()
-        await msg.term()  # type: ignore[attr-defined]
+        self.metrics.dead_letters(self.name).inc()

@@ -99,7 +99,8 @@ class Dispatcher:
         except ValidationError as exc:
             return self._error("request.invalid", exc), "invalid"
         except (ValueError, UnicodeDecodeError):
-            return self._error_bytes("request.malformed", "the message is not valid JSON"), "invalid"
+            malformed = self._error_bytes("request.malformed", "the message is not valid JSON")
+            return malformed, "invalid"
         try:
             loop = asyncio.get_running_loop()
             result = await loop.run_in_executor(self._pool, route.handler, envelope, payload)
@@ -112,7 +113,8 @@ class Dispatcher:
             # command's transaction did not commit, so nothing half-done remains.
             log.exception("unexpected error handling %s", route.subject)
             self.metrics.errors("dispatch").inc()
-            return self._error_bytes("internal", "unexpected server error; see service logs"), "error"
+            failed = self._error_bytes("internal", "unexpected server error; see service logs")
+            return failed, "error"
         return Accepted(data=result).model_dump_json().encode(), "accepted"
 
     def _error(self, code: str, exc: ValidationError) -> bytes:

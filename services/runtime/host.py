@@ -15,7 +15,7 @@ from typing import Any
 from nats.aio.client import Client
 
 from services.runtime.bus import connect
-from services.runtime.consumer import DurableConsumer, EventHandler
+from services.runtime.consumer import EventHandler, TrackedConsumer
 from services.runtime.dispatch import Dispatcher
 from services.runtime.observability import HealthServer, Metrics
 from services.runtime.relay import OutboxRelay, Translate
@@ -27,10 +27,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Subscription:
-    """A durable consumer of another service's events."""
+    """A tracked consumer of another service's events."""
 
     producer: str
-    durable: str
+    name: str
     handle: EventHandler
 
 
@@ -55,7 +55,7 @@ class ServiceHost:
         self.health = HealthServer(self.metrics, settings.http_host, settings.http_port)
         self.nc: Client | None = None
         self.relay: OutboxRelay | None = None
-        self.consumers: list[DurableConsumer] = []
+        self.consumers: list[TrackedConsumer] = []
         self.started_at = time.time()
 
     async def start(self) -> None:
@@ -72,7 +72,7 @@ class ServiceHost:
                                  s.relay_batch, s.relay_poll_seconds)
         await self.relay.start()
         for sub in self.subscriptions:
-            consumer = DurableConsumer(self.app, js, sub.producer, sub.durable, sub.handle,
+            consumer = TrackedConsumer(self.app, js, sub.producer, sub.name, sub.handle,
                                        self.metrics)
             await consumer.start()
             self.consumers.append(consumer)

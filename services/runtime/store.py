@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import threading
 from collections.abc import Callable
@@ -100,8 +101,10 @@ class Decision:
     reply: dict[str, Any] = field(default_factory=dict)
 
 
-def fingerprint(data: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+def fingerprint(data: dict[str, Any], key: bytes) -> str:
+    """Keyed digest of a command's data: comparable, but no oracle for its secrets."""
+    body = json.dumps(data, sort_keys=True, default=str).encode()
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
 class ServiceApplication(Application[UUID]):
@@ -111,6 +114,7 @@ class ServiceApplication(Application[UUID]):
         super().__init__(env)
         self._saved_listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
+        self._fingerprint_key = self.env.get("CIPHER_KEY", "").encode() or self.name.encode()
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
@@ -149,7 +153,7 @@ class ServiceApplication(Application[UUID]):
         fresh state; the command record is saved in the same transaction as its effects.
         """
         key = f"{self.name}:{command_id}"
-        print_ = fingerprint(data)
+        print_ = fingerprint(data, self._fingerprint_key)
         record_id = stable_id("command", key)
         for _ in range(MAX_ATTEMPTS):
             prior = self.find(record_id)

@@ -29,7 +29,7 @@ def normalize_email(raw: str) -> str:
     if len(email) > EMAIL_MAX:
         raise refuse("user.email_too_long", f"email must be at most {EMAIL_MAX} characters",
                      field="email", max=EMAIL_MAX)
-    if not _EMAIL.match(email):
+    if not _EMAIL.fullmatch(email):
         raise refuse("user.email_invalid", "email is not a valid address", field="email")
     return email.lower()
 
@@ -42,6 +42,9 @@ def check_username(username: str) -> str:
         raise refuse("user.username_too_long",
                      f"username must be at most {USERNAME_MAX} characters",
                      field="username", max=USERNAME_MAX)
+    if any(ch.isspace() or not ch.isprintable() for ch in name):
+        raise refuse("user.username_invalid", "username must not contain spaces or control "
+                     "characters", field="username")
     return name
 
 
@@ -84,7 +87,7 @@ def check_password(password: str | None, confirm: str | None) -> str:
 
 
 def check_slug(value: str, field: str) -> str:
-    if not value or len(value) > SLUG_MAX or not _SLUG.match(value):
+    if not value or len(value) > SLUG_MAX or not _SLUG.fullmatch(value):
         raise refuse(f"{field}.name_invalid",
                      f"{field} name must be 1-{SLUG_MAX} letters, digits, '.', '_' or '-'",
                      field="name", max=SLUG_MAX)

@@ -13,7 +13,11 @@ from contracts.envelope import Actor
 from contracts.identity import Subjects as S
 from services.runtime.client import BusClient
 from tests.support.identity import (
-    bootstrap, connect_as, new_id, start_identity, user_payload,
+    bootstrap,
+    connect_as,
+    new_id,
+    start_identity,
+    user_payload,
 )
 
 

@@ -1,0 +1,74 @@
+"""`baikal events tail`: an ordered, ephemeral JetStream consumer that prints events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+
+from nats.js.api import DeliverPolicy
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+from rich.console import Console
+
+from contracts import subjects
+from contracts.values import SERVICE_NAMES
+from services.cli.stack import StackLayout
+from services.runtime.bus import connect
+
+console = Console()
+
+
+async def tail_events(layout: StackLayout, subject: str, from_start: bool, limit: int,
+                      idle_exit: float) -> None:
+    config = json.loads(layout.config.read_text())
+    secrets_ = layout.load_secrets()
+    nc = await connect(f"nats://127.0.0.1:{config['nats_port']}", user="admin",
+                       password=secrets_["nats"]["admin"], name="baikal-events-tail")
+    js = nc.jetstream(timeout=5)
+    queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=10_000)
+    policy = DeliverPolicy.ALL if from_start else DeliverPolicy.NEW
+    for stream in await existing_streams(js):
+        await js.subscribe(subject, stream=stream, ordered_consumer=True, deliver_policy=policy,
+                           cb=enqueue(queue))
+    printed = 0
+    last = time.monotonic()
+    try:
+        while limit == 0 or printed < limit:
+            try:
+                data = await asyncio.wait_for(queue.get(), timeout=0.5)
+            except TimeoutError:
+                if idle_exit and time.monotonic() - last > idle_exit:
+                    break
+                continue
+            last = time.monotonic()
+            print_event(json.loads(data))
+            printed += 1
+    finally:
+        await nc.close()
+
+
+def enqueue(queue: asyncio.Queue[bytes]) -> Callable[[object], Awaitable[None]]:
+    async def on_message(msg: object) -> None:
+        await queue.put(msg.data)  # type: ignore[attr-defined]
+
+    return on_message
+
+
+async def existing_streams(js: JetStreamContext) -> list[str]:
+    names = []
+    for service in SERVICE_NAMES:
+        try:
+            await js.stream_info(subjects.stream(service))
+        except NotFoundError:  # a service that never published has no stream yet
+            continue
+        names.append(subjects.stream(service))
+    return names
+
+
+def print_event(event: dict[str, object]) -> None:
+    data = json.dumps(event.get("data"), separators=(",", ":"))
+    console.print(f"[dim]{event.get('occurred_at')}[/dim] [bold]{event.get('source')}"
+                  f"[/bold] {event.get('type')} [cyan]{event.get('aggregate_id')}[/cyan] {data}",
+                  highlight=False, soft_wrap=True)

@@ -1,0 +1,82 @@
+"""The `baikal` command: up, status, events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.cli.stack import StackLayout
+
+app = typer.Typer(help="Baikal: control plane for GPU compute sessions.", no_args_is_help=True)
+events_app = typer.Typer(help="Watch the event streams.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+console = Console()
+
+DataDir = typer.Option(Path(".baikal"), "--data-dir", "-d", help="Where the stack keeps state.")
+
+
+@app.command()
+def up(
+    data_dir: Path = DataDir,
+    store: str = typer.Option(None, help="'sqlite' (default) or a postgresql:// DSN."),
+    nats_port: int = typer.Option(0, help="NATS port (first start; default 4222 if free)."),
+    admin_email: str = typer.Option("admin@baikal.local", help="The first superadmin's email."),
+) -> None:
+    """Start nats-server and every service on this machine; Ctrl-C stops them."""
+    from services.cli.up import run_stack
+
+    raise typer.Exit(asyncio.run(run_stack(data_dir, store, nats_port, admin_email)))
+
+
+@app.command()
+def status(data_dir: Path = DataDir, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Print each service's health."""
+    layout = StackLayout(data_dir.resolve())
+    rows = []
+    for run_file in sorted(layout.run.glob("*.json")) if layout.run.exists() else []:
+        info = json.loads(run_file.read_text())
+        url = f"http://{info['http_host']}:{info['http_port']}/health"
+        try:
+            answer = httpx.get(url, timeout=2.0)
+            health = answer.json()
+            state = health["status"]
+        except (httpx.HTTPError, ValueError):
+            health, state = {}, "down"
+        rows.append({"service": info["service"], "pid": info["pid"], "status": state,
+                     "health_url": url, "checks": health.get("checks", {})})
+    if as_json:
+        console.print_json(json.dumps(rows))
+    else:
+        table = Table("service", "pid", "status", "health")
+        for row in rows:
+            color = "green" if row["status"] == "ok" else "red"
+            table.add_row(row["service"], str(row["pid"]), f"[{color}]{row['status']}[/]",
+                          row["health_url"])
+        console.print(table if rows else f"no services have run from {layout.root}")
+    if not rows or any(row["status"] != "ok" for row in rows):
+        raise typer.Exit(1)
+
+
+@events_app.command("tail")
+def tail(
+    data_dir: Path = DataDir,
+    subject: str = typer.Option("bai.evt.>", help="Subject filter."),
+    from_start: bool = typer.Option(False, "--from-start", help="Replay history first."),
+    limit: int = typer.Option(0, help="Stop after this many events (0: until Ctrl-C)."),
+    idle_exit: float = typer.Option(0.0, help="Stop after this many idle seconds (0: never)."),
+) -> None:
+    """Print events live from JetStream."""
+    from services.cli.events import tail_events
+
+    asyncio.run(tail_events(StackLayout(data_dir.resolve()), subject, from_start, limit,
+                            idle_exit))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,129 @@
+"""`baikal up`: run the whole stack on this machine until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from contracts.envelope import Actor
+from contracts.identity import Subjects
+from services.cli.natsconf import render
+from services.cli.stack import (
+    SERVICES,
+    Child,
+    StackLayout,
+    Supervisor,
+    nats_binary,
+    new_superadmin_password,
+    service_env,
+    wait_healthy,
+    write_private,
+)
+from services.runtime.bus import connect
+from services.runtime.client import BusClient, BusError
+
+console = Console()
+
+
+async def wait_for_nats(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1)
+            writer.close()
+            return
+        except (OSError, TimeoutError):
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"nats-server did not listen on 127.0.0.1:{port} within {timeout}s")
+
+
+async def bootstrap_once(layout: StackLayout, config: dict[str, Any],
+                         secrets_: dict[str, Any], email: str) -> dict[str, Any] | None:
+    """Create the first superadmin unless this data dir already has one."""
+    if layout.superadmin.exists():
+        return None
+    nc = await connect(f"nats://127.0.0.1:{config['nats_port']}", user="admin",
+                       password=secrets_["nats"]["admin"], name="baikal-up")
+    try:
+        client = BusClient(nc, Actor(system="bootstrap"), timeout=30)
+        password = new_superadmin_password()
+        try:
+            creds = await client.command_or_raise(
+                Subjects.BOOTSTRAP, {"email": email, "password": password},
+                command_id=f"bootstrap:{email}")
+        except BusError as exc:
+            if exc.code == "identity.system.already_bootstrapped":
+                console.print("[yellow]a superadmin exists but superadmin.json is gone; "
+                              "its credentials were printed at first start[/yellow]")
+                return None
+            raise
+    finally:
+        await nc.close()
+    record = {**creds, "password": password}
+    write_private(layout.superadmin, json.dumps(record, indent=2))
+    return record
+
+
+async def run_stack(data_dir: Path, store: str | None, nats_port: int, admin_email: str) -> int:
+    layout = StackLayout(data_dir.resolve())
+    layout.root.mkdir(parents=True, exist_ok=True)
+    secrets_ = layout.load_secrets()
+    config = layout.load_config(nats_port, store)
+    write_private(layout.nats_conf, render(config["nats_port"], config["monitor_port"],
+                                           layout.root / "nats" / "jetstream",
+                                           secrets_["nats"]))
+    supervisor = Supervisor(console.print)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, supervisor.stopping.set)
+    try:
+        await start_children(layout, config, secrets_, supervisor)
+        admin = await bootstrap_once(layout, config, secrets_, admin_email)
+        print_ready(layout, config, admin)
+        await supervisor.stopping.wait()
+    finally:
+        console.print("stopping…")
+        await supervisor.stop()
+        console.print("stopped")
+    return 1 if supervisor.failed else 0
+
+
+async def start_children(layout: StackLayout, config: dict[str, Any],
+                         secrets_: dict[str, Any], supervisor: Supervisor) -> None:
+    console.print(f"starting nats-server on 127.0.0.1:{config['nats_port']}")
+    await supervisor.add(Child("nats-server", [nats_binary(), "-c", str(layout.nats_conf)],
+                               {}, layout.logs / "nats-server.log"))
+    await wait_for_nats(config["nats_port"])
+    for service in SERVICES:
+        since = time.time()
+        console.print(f"starting {service}")
+        await supervisor.add(Child(service, [sys.executable, "-m", f"services.{service}"],
+                                   service_env(layout, config, secrets_, service),
+                                   layout.logs / f"{service}.log"))
+        info = await wait_healthy(layout, service, since)
+        console.print(f"  {service} healthy on http://127.0.0.1:{info['http_port']}/health")
+
+
+def print_ready(layout: StackLayout, config: dict[str, Any], admin: dict[str, Any] | None) -> None:
+    console.print("\n[bold green]Baikal is ready.[/bold green]")
+    console.print(f"  NATS       nats://127.0.0.1:{config['nats_port']}  "
+                  f"(operator user 'admin'; passwords in {layout.secrets})")
+    console.print(f"  Monitor    http://127.0.0.1:{config['monitor_port']}/varz")
+    console.print(f"  Store      {config['store']}  (data dir {layout.root})")
+    if admin is not None:
+        console.print("\n[bold]First superadmin — shown once, saved to "
+                      f"{layout.superadmin} (0600):[/bold]")
+        console.print(f"  email       {admin['email']}")
+        console.print(f"  password    {admin['password']}")
+        console.print(f"  access key  {admin['access_key']}")
+        console.print(f"  secret key  {admin['secret_key']}")
+    else:
+        console.print(f"  Superadmin  see {layout.superadmin}")
+    console.print("\nCtrl-C stops everything.  `baikal status` shows health.", highlight=False)
