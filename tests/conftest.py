@@ -28,3 +28,26 @@ def postgres_dsn() -> str | None:
     return os.environ.get("BAIKAL_TEST_POSTGRES_DSN")
 
 
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_dsn(request: pytest.FixtureRequest) -> Iterator[str]:
+    """'sqlite', or a fresh PostgreSQL database (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    base = postgres_dsn()
+    if base is None:
+        pytest.skip("PostgreSQL not available: set BAIKAL_TEST_POSTGRES_DSN "
+                    "(.ci/run starts one with deploy/ci/start-postgres.sh)")
+    import uuid
+    from urllib.parse import urlparse, urlunparse
+
+    import psycopg
+
+    name = f"baikal_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield urlunparse(urlparse(base)._replace(path=f"/{name}"))
+    with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
