@@ -26,8 +26,7 @@ def build(settings: IdentitySettings) -> ServiceHost:
     app = IdentityApplication(store_env(settings, "identity"),
                               default_keypair_policy=settings.default_keypair_policy)
     view = IdentityView(app)
-    view.catch_up()
-    app.on_saved(view.catch_up)
+    view.attach()
     return ServiceHost(settings, app, lambda d: register(d, app, view), IdentityTranslator(app))
 
 

@@ -2,46 +2,27 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from contracts import identity as c
 from services.identity.domain.model import Domain, Keypair, Project, User
 from services.runtime.store import ServiceApplication
+from services.runtime.views import FollowingView
 
-CATCH_UP_BATCH = 500
 
-
-class IdentityView:
-    """In-memory projection; rebuilt from the log at start, then advanced after each save.
-
-    It follows the log (not the saving thread's own events), so several instances writing
-    one store all converge, and events are applied in notification order exactly once.
-    """
+class IdentityView(FollowingView):
+    """Users, keypairs, domains and projects for the identity queries."""
 
     def __init__(self, app: ServiceApplication) -> None:
-        self.app = app
-        self.position = 0
+        super().__init__(app)
         self.users: dict[str, dict[str, Any]] = {}
         self.keypairs: dict[str, dict[str, Any]] = {}
         self.domains: dict[str, dict[str, Any]] = {}
         self.projects: dict[str, dict[str, Any]] = {}
         self._keypair_ids: dict[str, str] = {}  # aggregate id -> access key
-        self._lock = threading.Lock()
 
-    def catch_up(self) -> int:
-        applied = 0
-        with self._lock:
-            for _ in range(1_000_000):  # bounded: at most a billion events per call
-                batch = self.app.process_recorder.select_notifications(
-                    self.position + 1, CATCH_UP_BATCH)
-                for notification in batch:
-                    self._apply(self.app.mapper.to_domain_event(notification))
-                    self.position = notification.id
-                applied += len(batch)
-                if len(batch) < CATCH_UP_BATCH:
-                    break
-        return applied
+    def apply(self, e: Any) -> None:
+        self._apply(e)
 
     def _apply(self, e: Any) -> None:
         oid = str(e.originator_id)
@@ -101,7 +82,7 @@ class IdentityView:
     # ---- queries --------------------------------------------------------------------------
 
     def get_user(self, q: c.GetUser) -> dict[str, Any] | None:
-        with self._lock:
+        with self.lock:
             if q.user_id:
                 user = self.users.get(q.user_id)
             else:
@@ -115,7 +96,7 @@ class IdentityView:
             return {**user, "keypairs": keypairs, "projects": projects}
 
     def list_users(self, q: c.ListUsers) -> dict[str, Any]:
-        with self._lock:
+        with self.lock:
             rows = [
                 u for u in self.users.values()
                 if (q.status is None or u["status"] == q.status)
@@ -129,7 +110,7 @@ class IdentityView:
         return {"total": len(rows), "offset": q.offset, "limit": q.limit, "items": page}
 
     def list_keypairs(self, q: c.ListKeypairs) -> dict[str, Any]:
-        with self._lock:
+        with self.lock:
             rows = [
                 _public_keypair(k) for k in self.keypairs.values()
                 if (q.is_active is None or k["is_active"] == q.is_active)
@@ -140,11 +121,11 @@ class IdentityView:
                 "items": rows[q.offset:q.offset + q.limit]}
 
     def list_domains(self) -> dict[str, Any]:
-        with self._lock:
+        with self.lock:
             return {"items": sorted(self.domains.values(), key=lambda d: d["name"])}
 
     def list_projects(self, q: c.ListProjects) -> dict[str, Any]:
-        with self._lock:
+        with self.lock:
             rows = [p for p in self.projects.values() if q.domain in (None, p["domain"])]
             return {"items": sorted(rows, key=lambda p: (p["domain"], p["name"]))}
 

@@ -78,16 +78,20 @@ class TrackedConsumer:
         self.processed = 0
 
     async def start(self) -> None:
-        from services.runtime.relay import ensure_stream
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
 
-        await ensure_stream(self.js, self.producer)
+    async def _subscribe(self) -> bool:
+        from services.runtime.relay import wait_for_stream
+
+        if not await wait_for_stream(self.js, self.producer, self._stopping):
+            return False
         position = await asyncio.to_thread(self.app.position, self.stream)
         self._sub = await self.js.subscribe(
             subjects.events_of(self.producer), stream=self.stream, ordered_consumer=True,
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE, cb=self._queue.put,
             config=ConsumerConfig(opt_start_seq=position + 1),
         )
-        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
+        return True
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -98,6 +102,8 @@ class TrackedConsumer:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
+        if not await self._subscribe():
+            return
         while not self._stopping.is_set():
             msg = await self._queue.get()
             await self._process(msg)

@@ -56,6 +56,8 @@ class ServiceHost:
         self.nc: Client | None = None
         self.relay: OutboxRelay | None = None
         self.consumers: list[TrackedConsumer] = []
+        # Extra parts started after connecting (e.g. an ActorDirectory): start(js), stop().
+        self.components: list[Any] = []
         self.started_at = time.time()
 
     async def start(self) -> None:
@@ -71,6 +73,8 @@ class ServiceHost:
         self.relay = OutboxRelay(self.app, js, s.service, self.translate, self.metrics,
                                  s.relay_batch, s.relay_poll_seconds)
         await self.relay.start()
+        for component in self.components:
+            await component.start(js)
         for sub in self.subscriptions:
             consumer = TrackedConsumer(self.app, js, sub.producer, sub.name, sub.handle,
                                        self.metrics)
@@ -115,6 +119,8 @@ class ServiceHost:
         await self.dispatcher.stop()
         for consumer in self.consumers:
             await consumer.stop()
+        for component in self.components:
+            await component.stop()
         if self.relay is not None:
             await self.relay.stop()
         if self.nc is not None and not self.nc.is_closed:

@@ -44,6 +44,25 @@ async def ensure_stream(js: JetStreamContext, service: str, replicas: int = 1) -
         await js.add_stream(config)
 
 
+async def wait_for_stream(js: JetStreamContext, service: str, stopping: asyncio.Event) -> bool:
+    """Wait until the producer has created its stream (a consumer may start first)."""
+    delay = 0.1
+    while not stopping.is_set():
+        try:
+            await js.stream_info(subjects.stream(service))
+            return True
+        except NotFoundError:
+            log.info("stream %s does not exist yet; waiting for %s", subjects.stream(service),
+                     service)
+        except NatsTimeoutError:
+            log.warning("no answer about stream %s; retrying", subjects.stream(service))
+        try:
+            await asyncio.wait_for(stopping.wait(), timeout=delay)
+        except TimeoutError:
+            delay = min(delay * 2, 5.0)
+    return False
+
+
 class OutboxRelay:
     def __init__(
         self,

@@ -1,0 +1,196 @@
+"""Quota contracts: resource policies (keypair, user, project), effective limits, events.
+
+Wire conventions (one representation each):
+- "unlimited" (the string) is the only way to say unlimited, for slots and scalar limits alike;
+  commands also accept the reference system's 0 for idle_timeout / max_session_lifetime /
+  max_vfolder_count / max_vfolder_size and null for max_pending_session_count, and the service
+  normalizes them to "unlimited" in events and replies.
+- Slot quantities are decimal strings. In commands `mem` is GiB; in events and replies `mem` is
+  bytes (an integer string).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from contracts import subjects
+from contracts.values import AccessKey, Limit, Offset, SortOrder
+
+SERVICE = "quota"
+UNLIMITED = "unlimited"
+SLOT_NAMES = ("cpu", "mem", "cuda.device", "cuda.shares")
+
+# Raw policy field values arrive as JSON scalars; the domain checks type and range so each
+# refusal names the field and its range.
+Scalar = int | float | str | None
+PolicyNameText = Annotated[str, StringConstraints(max_length=1024)]
+
+
+class PolicyKind(StrEnum):
+    KEYPAIR = "keypair"
+    USER = "user"
+    PROJECT = "project"
+
+
+class DefaultForUnspecified(StrEnum):
+    LIMITED = "limited"
+    UNLIMITED = "unlimited"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KeypairPolicyFields(_Payload):
+    total_resource_slots: dict[Annotated[str, StringConstraints(max_length=64)], Scalar] | None = (
+        Field(default=None, max_length=16))
+    default_for_unspecified: DefaultForUnspecified | None = None
+    max_containers_per_session: Scalar = None
+    idle_timeout: Scalar = None
+    max_concurrent_sessions: Scalar = None
+    max_session_lifetime: Scalar = None
+    max_pending_session_count: Scalar = None
+    allowed_vfolder_hosts: dict[
+        Annotated[str, StringConstraints(max_length=128)],
+        list[Annotated[str, StringConstraints(max_length=64)]],
+    ] | None = Field(default=None, max_length=64)
+    max_vfolder_count: Scalar = None
+    max_vfolder_size: Scalar = None
+
+
+class UserPolicyFields(_Payload):
+    max_vfolder_count: Scalar = None
+    max_quota_scope_size: Scalar = None
+    max_session_count_per_model_session: Scalar = None
+    max_customized_image_count: Scalar = None
+    max_concurrent_logins: Scalar = None
+
+
+class ProjectPolicyFields(_Payload):
+    max_vfolder_count: Scalar = None
+    max_quota_scope_size: Scalar = None
+    max_network_count: Scalar = None
+
+
+class CreateKeypairPolicy(KeypairPolicyFields):
+    name: PolicyNameText
+
+
+class UpdateKeypairPolicy(KeypairPolicyFields):
+    name: PolicyNameText
+    new_name: PolicyNameText | None = None  # always refused: the name is the primary key
+
+
+class CreateUserPolicy(UserPolicyFields):
+    name: PolicyNameText
+
+
+class UpdateUserPolicy(UserPolicyFields):
+    name: PolicyNameText
+    new_name: PolicyNameText | None = None
+
+
+class CreateProjectPolicy(ProjectPolicyFields):
+    name: PolicyNameText
+
+
+class UpdateProjectPolicy(ProjectPolicyFields):
+    name: PolicyNameText
+    new_name: PolicyNameText | None = None
+
+
+class PolicyRef(_Payload):
+    name: PolicyNameText
+
+
+class ListPolicies(_Payload):
+    name_contains: Annotated[str, StringConstraints(max_length=64)] = ""
+    sort: Literal["name", "created_at", "updated_at"] = "name"
+    order: SortOrder = SortOrder.ASC
+    offset: Offset = 0
+    limit: Limit = 50
+
+
+class EffectiveLimits(_Payload):
+    access_key: AccessKey
+
+
+# ---- events ----------------------------------------------------------------------------------
+
+
+class PolicyCreated(_Payload):
+    kind: PolicyKind
+    name: str
+    policy: dict[str, Any]
+
+
+class PolicyUpdated(_Payload):
+    """Carries the whole new policy, so a consumer needs no query."""
+
+    kind: PolicyKind
+    name: str
+    policy: dict[str, Any]
+    changed: list[str]
+
+
+class PolicyDeleted(_Payload):
+    kind: PolicyKind
+    name: str
+
+
+EVENT_TYPES: dict[str, tuple[str, str, type[_Payload]]] = {
+    "PolicyCreated": ("policy", "created", PolicyCreated),
+    "PolicyUpdated": ("policy", "updated", PolicyUpdated),
+    "PolicyDeleted": ("policy", "deleted", PolicyDeleted),
+}
+
+
+def event_subject(type_name: str) -> str:
+    aggregate, name, _ = EVENT_TYPES[type_name]
+    return subjects.event(SERVICE, aggregate, name)
+
+
+class Subjects:
+    KEYPAIR_POLICY_CREATE = subjects.command(SERVICE, "keypair-policy", "create")
+    KEYPAIR_POLICY_UPDATE = subjects.command(SERVICE, "keypair-policy", "update")
+    KEYPAIR_POLICY_DELETE = subjects.command(SERVICE, "keypair-policy", "delete")
+    USER_POLICY_CREATE = subjects.command(SERVICE, "user-policy", "create")
+    USER_POLICY_UPDATE = subjects.command(SERVICE, "user-policy", "update")
+    USER_POLICY_DELETE = subjects.command(SERVICE, "user-policy", "delete")
+    PROJECT_POLICY_CREATE = subjects.command(SERVICE, "project-policy", "create")
+    PROJECT_POLICY_UPDATE = subjects.command(SERVICE, "project-policy", "update")
+    PROJECT_POLICY_DELETE = subjects.command(SERVICE, "project-policy", "delete")
+
+    KEYPAIR_POLICY_GET = subjects.query(SERVICE, "keypair-policies", "get")
+    KEYPAIR_POLICY_LIST = subjects.query(SERVICE, "keypair-policies", "list")
+    USER_POLICY_GET = subjects.query(SERVICE, "user-policies", "get")
+    USER_POLICY_LIST = subjects.query(SERVICE, "user-policies", "list")
+    PROJECT_POLICY_GET = subjects.query(SERVICE, "project-policies", "get")
+    PROJECT_POLICY_LIST = subjects.query(SERVICE, "project-policies", "list")
+    EFFECTIVE_LIMITS = subjects.query(SERVICE, "limits", "effective")
+
+
+COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
+    Subjects.KEYPAIR_POLICY_CREATE: CreateKeypairPolicy,
+    Subjects.KEYPAIR_POLICY_UPDATE: UpdateKeypairPolicy,
+    Subjects.KEYPAIR_POLICY_DELETE: PolicyRef,
+    Subjects.USER_POLICY_CREATE: CreateUserPolicy,
+    Subjects.USER_POLICY_UPDATE: UpdateUserPolicy,
+    Subjects.USER_POLICY_DELETE: PolicyRef,
+    Subjects.PROJECT_POLICY_CREATE: CreateProjectPolicy,
+    Subjects.PROJECT_POLICY_UPDATE: UpdateProjectPolicy,
+    Subjects.PROJECT_POLICY_DELETE: PolicyRef,
+}
+
+QUERY_PAYLOADS: dict[str, type[_Payload]] = {
+    Subjects.KEYPAIR_POLICY_GET: PolicyRef,
+    Subjects.KEYPAIR_POLICY_LIST: ListPolicies,
+    Subjects.USER_POLICY_GET: PolicyRef,
+    Subjects.USER_POLICY_LIST: ListPolicies,
+    Subjects.PROJECT_POLICY_GET: PolicyRef,
+    Subjects.PROJECT_POLICY_LIST: ListPolicies,
+    Subjects.EFFECTIVE_LIMITS: EffectiveLimits,
+}

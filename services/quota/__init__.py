@@ -1,0 +1,1 @@
+"""Quota service: resource policies, their references, effective limits."""

@@ -1,0 +1,1 @@
+"""Quota domain: policy field rules, aggregates, errors. Sync, no I/O."""

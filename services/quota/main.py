@@ -1,0 +1,45 @@
+"""Composition root of the quota service."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic_settings import SettingsConfigDict
+
+from services.quota.app import QuotaApplication
+from services.quota.handlers import register
+from services.quota.reactions import subscriptions
+from services.quota.translate import QuotaTranslator
+from services.quota.views import PolicyView
+from services.runtime.actors import ActorDirectory
+from services.runtime.host import ServiceHost, configure_logging
+from services.runtime.settings import ServiceSettings
+from services.runtime.store import store_env
+
+
+class QuotaSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BAIKAL_", extra="ignore")
+
+    service: str = "quota"
+
+
+def build(settings: QuotaSettings) -> ServiceHost:
+    directory = ActorDirectory()
+    app = QuotaApplication(store_env(settings, "quota"), directory)
+    app.bootstrap_defaults()
+    view = PolicyView(app)
+    view.attach()
+    host = ServiceHost(settings, app, lambda d: register(d, app, view), QuotaTranslator(app),
+                       subscriptions(app))
+    host.components.append(directory)
+    return host
+
+
+def main() -> None:
+    settings = QuotaSettings()
+    configure_logging(settings.log_level)
+    asyncio.run(build(settings).run_until_signalled())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Read models that follow their service's own notification log."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from typing import Any
+
+from services.runtime.store import ServiceApplication
+
+CATCH_UP_BATCH = 500
+MAX_BATCHES_PER_CALL = 1_000_000
+
+
+class FollowingView(ABC):
+    """In-memory projection, rebuilt from the log at start and advanced after each save.
+
+    It follows the log rather than the saving thread's own events, so several instances
+    writing one store converge, and events apply in notification order exactly once.
+    Subclasses read under `self.lock`.
+    """
+
+    def __init__(self, app: ServiceApplication) -> None:
+        self.app = app
+        self.position = 0
+        self.lock = threading.RLock()
+
+    def attach(self) -> None:
+        self.catch_up()
+        self.app.on_saved(self.catch_up)
+
+    def catch_up(self) -> int:
+        applied = 0
+        with self.lock:
+            for _ in range(MAX_BATCHES_PER_CALL):
+                batch = self.app.process_recorder.select_notifications(
+                    self.position + 1, CATCH_UP_BATCH)
+                for notification in batch:
+                    self.apply(self.app.mapper.to_domain_event(notification))
+                    self.position = notification.id
+                applied += len(batch)
+                if len(batch) < CATCH_UP_BATCH:
+                    break
+        return applied
+
+    @abstractmethod
+    def apply(self, domain_event: Any) -> None:
+        """Fold one stored event into the view."""
