@@ -23,7 +23,7 @@ from services.cli.natsconf import new_passwords
 log = logging.getLogger("baikal.stack")
 
 # Services that exist today, in start order. Later services join this list.
-SERVICES = ["identity"]
+SERVICES = ["quota", "identity"]
 MAX_RESTARTS = 10
 RESTART_WINDOW_SECONDS = 300.0
 READY_TIMEOUT_SECONDS = 60.0

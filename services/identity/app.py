@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import Tracking
+
 from contracts import identity as c
-from contracts.envelope import Actor
+from contracts.envelope import Actor, Event
 from services.identity.domain import access, rules
 from services.identity.domain.access import Principal
 from services.identity.domain.credentials import (
@@ -22,6 +24,7 @@ from services.identity.domain.model import (
     Domain,
     EmailIndex,
     Keypair,
+    PolicyCatalog,
     Project,
     User,
     UsernameIndex,
@@ -94,6 +97,7 @@ class IdentityBase(ServiceApplication):
             access.require_admin_of(self.principal(actor), p.domain)
             name = rules.check_slug(p.name, "project")
             domain = self._require_domain(p.domain).name
+            self.require_policy("project", p.resource_policy)
             if self.find(project_id(domain, name)) is not None:
                 raise refuse("project.name_taken", "the domain has a project with this name",
                              field="name")
@@ -123,6 +127,32 @@ class IdentityBase(ServiceApplication):
 
         return self.execute(command_id, {"add": add, **p.model_dump()}, decide,
                             _meta(actor, command_id))
+
+    def require_policy(self, kind: str, name: str, field: str = "resource_policy") -> str:
+        """Only names quota announced; `default` always exists (quota creates it first)."""
+        if name == "default" or (kind == "keypair" and name == self.default_keypair_policy):
+            return name
+        catalog = self.find(PolicyCatalog.create_id(kind))
+        if catalog is None or name not in catalog.names:
+            raise refuse("policy.unknown", f"there is no {kind} resource policy '{name}'",
+                         field=field, kind=kind)
+        return name
+
+    def on_quota_event(self, envelope: Event, tracking: Tracking) -> None:
+        """PolicyCreated / PolicyDeleted keep the catalogs of known policy names."""
+        data = envelope.data
+        touched: list[Any] = []
+        if envelope.type in ("PolicyCreated", "PolicyDeleted"):
+            catalog = self.find(PolicyCatalog.create_id(data["kind"]))
+            if catalog is None:
+                catalog = PolicyCatalog(kind=data["kind"])
+            known = data["name"] in catalog.names
+            if envelope.type == "PolicyCreated" and not known:
+                catalog.add(data["name"])
+            elif envelope.type == "PolicyDeleted" and known:
+                catalog.remove(data["name"])
+            touched = [catalog]
+        self.save_tracked(tracking, *touched)
 
     def _require_domain(self, name: str) -> Domain:
         domain = self.find(domain_id(name))
@@ -178,6 +208,7 @@ class IdentityBase(ServiceApplication):
         full_name = rules.check_text(p.full_name, "full_name", rules.FULL_NAME_MAX)
         description = rules.check_text(p.description, "description", rules.DESCRIPTION_MAX)
         password = rules.check_password(p.password, p.password_confirm)
+        self.require_policy("user", p.resource_policy)
         if self.find(email_index_id(email)) is not None:
             raise refuse("user.email_taken", "a user with this email exists", field="email")
         name_index = self.find(username_index_id(username))
@@ -241,6 +272,8 @@ class IdentityApplication(IdentityBase):
             access.require_may_manage_user(principal, user.role, user.domain)
             if p.role is not None:
                 access.require_may_grant_role(principal, p.role)
+            if p.resource_policy is not None:
+                self.require_policy("user", p.resource_policy)
             aggregates: list[Any] = [user, *self._apply_changes(user, p)]
             if p.password is not None or p.password_confirm is not None:
                 password = rules.check_password(p.password, p.password_confirm)
@@ -339,6 +372,8 @@ class IdentityApplication(IdentityBase):
             principal = self.principal(actor)
             user = self.user_by_email(p.email)
             access.require_may_manage_user(principal, user.role, user.domain)
+            if p.resource_policy is not None:
+                self.require_policy("keypair", p.resource_policy)
             keypair = self._new_keypair(user, is_default=not user.keypairs,
                                         policy=p.resource_policy, rate_limit=p.rate_limit)
             return Decision([user, keypair], _credentials(user, keypair))
@@ -364,6 +399,7 @@ class IdentityApplication(IdentityBase):
             elif change == "deactivate" and keypair.is_active:
                 keypair.deactivate("admin-requested")
             elif change == "assign-policy" and keypair.resource_policy != value:
+                self.require_policy("keypair", value)
                 keypair.assign_policy(value, keypair.resource_policy)
             elif change == "set-rate-limit" and keypair.rate_limit != value:
                 keypair.set_rate_limit(value)

@@ -8,6 +8,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.identity.app import IdentityApplication
 from services.identity.handlers import register
+from services.identity.reactions import subscriptions
 from services.identity.translate import IdentityTranslator
 from services.identity.views import IdentityView
 from services.runtime.host import ServiceHost, configure_logging
@@ -27,7 +28,8 @@ def build(settings: IdentitySettings) -> ServiceHost:
                               default_keypair_policy=settings.default_keypair_policy)
     view = IdentityView(app)
     view.attach()
-    return ServiceHost(settings, app, lambda d: register(d, app, view), IdentityTranslator(app))
+    return ServiceHost(settings, app, lambda d: register(d, app, view), IdentityTranslator(app),
+                       subscriptions(app))
 
 
 def main() -> None:

@@ -10,7 +10,13 @@ from contracts.envelope import Actor, Event
 from services.quota.domain import fields
 from services.quota.domain.errors import refuse
 from services.quota.domain.model import (
-    BOOTSTRAPPED, Assignment, Bootstrapped, Policy, PolicyUsage, assignment_id, policy_id,
+    BOOTSTRAPPED,
+    Assignment,
+    Bootstrapped,
+    Policy,
+    PolicyUsage,
+    assignment_id,
+    policy_id,
     usage_id,
 )
 from services.runtime.actors import ActorDirectory

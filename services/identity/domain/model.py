@@ -211,3 +211,24 @@ class Bootstrapped(Aggregate):
 
 
 BOOTSTRAPPED_ID = stable_id("identity-bootstrapped")
+
+
+class PolicyCatalog(Aggregate):
+    """Names of one tier's resource policies, as quota announced them."""
+
+    @event("Started")
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.names: list[str] = []
+
+    @staticmethod
+    def create_id(kind: str) -> UUID:
+        return stable_id("policy-catalog", kind)
+
+    @event("Added")
+    def add(self, name: str) -> None:
+        self.names.append(name)
+
+    @event("Removed")
+    def remove(self, name: str) -> None:
+        self.names.remove(name)

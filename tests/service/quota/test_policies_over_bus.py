@@ -87,13 +87,15 @@ async def test_delete_refused_while_a_deactivated_users_keypair_uses_it(stack):
     await client.command_or_raise(QS.KEYPAIR_POLICY_CREATE, {
         "name": "student", "total_resource_slots": {"cpu": 1}, "max_concurrent_sessions": 2})
     created = await client.command_or_raise(IS.USER_CREATE, user_payload(1))
-    await client.command_or_raise(IS.KEYPAIR_ASSIGN_POLICY, {
-        "access_key": created["access_key"], "resource_policy": "student"})
+    await eventually(lambda: client.command(IS.KEYPAIR_ASSIGN_POLICY, {
+        "access_key": created["access_key"], "resource_policy": "student"}), lambda r: r.ok)
     await client.command_or_raise(IS.USER_DEACTIVATE, {"email": "user1@example.com"})
 
-    refused = await eventually(
-        lambda: client.command(QS.KEYPAIR_POLICY_DELETE, {"name": "student"}),
-        lambda r: not r.ok and r.error.code == "quota.policy.in_use")
+    # quota learns references from identity's events: wait until it has seen this one
+    await eventually(lambda: client.query(QS.KEYPAIR_POLICY_GET, {"name": "student"}),
+                     lambda r: r.ok and r.data["references"] == 1)
+    refused = await client.command(QS.KEYPAIR_POLICY_DELETE, {"name": "student"})
+    assert refused.error.code == "quota.policy.in_use"
     assert refused.error.details["references"]["keypairs"] == 1
     assert created["access_key"] in refused.error.details["examples"][0]
 
@@ -136,3 +138,14 @@ async def test_policy_commands_need_a_superadmin(stack):
         lambda: as_admin.command(QS.KEYPAIR_POLICY_CREATE, {"name": "mine"}),
         lambda r: not r.ok and r.error.code != "quota.auth.unauthenticated")
     assert refused.error.code == "quota.auth.forbidden"
+
+
+async def test_identity_refuses_policy_names_quota_never_announced(stack):
+    client, _, _ = stack
+    created = await client.command_or_raise(IS.USER_CREATE, user_payload(3))
+    refused = await client.command(IS.KEYPAIR_ASSIGN_POLICY, {
+        "access_key": created["access_key"], "resource_policy": "ghost"})
+    assert refused.error.code == "identity.policy.unknown"
+    await client.command_or_raise(QS.KEYPAIR_POLICY_CREATE, {"name": "ghost"})
+    await eventually(lambda: client.command(IS.KEYPAIR_ASSIGN_POLICY, {
+        "access_key": created["access_key"], "resource_policy": "ghost"}), lambda r: r.ok)
