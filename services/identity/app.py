@@ -34,7 +34,7 @@ from services.identity.domain.model import (
     project_id,
     username_index_id,
 )
-from services.runtime.store import Decision, ServiceApplication
+from services.runtime.store import Decision, ServiceApplication, command_meta
 
 DEFAULT_RATE_LIMIT = 10_000
 BOOTSTRAP_ACTOR = "bootstrap"
@@ -90,7 +90,7 @@ class IdentityBase(ServiceApplication):
             domain = Domain(name=name, description=p.description)
             return Decision([domain], {"domain_id": str(domain.id), "name": name})
 
-        return self.execute(command_id, p.model_dump(), decide, _meta(actor, command_id))
+        return self.execute(command_id, p.model_dump(), decide, command_meta(actor, command_id))
 
     def create_project(self, command_id: str, actor: Actor, p: c.CreateProject) -> dict[str, Any]:
         def decide() -> Decision:
@@ -105,7 +105,7 @@ class IdentityBase(ServiceApplication):
                               resource_policy=p.resource_policy)
             return Decision([project], {"project_id": str(project.id), "name": name})
 
-        return self.execute(command_id, p.model_dump(), decide, _meta(actor, command_id))
+        return self.execute(command_id, p.model_dump(), decide, command_meta(actor, command_id))
 
     def change_membership(self, command_id: str, actor: Actor, p: c.ProjectMember,
                           add: bool) -> dict[str, Any]:
@@ -126,7 +126,7 @@ class IdentityBase(ServiceApplication):
                                               "members": len(project.members)})
 
         return self.execute(command_id, {"add": add, **p.model_dump()}, decide,
-                            _meta(actor, command_id))
+                            command_meta(actor, command_id))
 
     def require_policy(self, kind: str, name: str, field: str = "resource_policy") -> str:
         """Only names quota announced; `default` always exists (quota creates it first)."""
@@ -188,7 +188,7 @@ class IdentityBase(ServiceApplication):
             aggregates += [*created, Bootstrapped(user_id=str(user.id))]
             return Decision(aggregates, _credentials(user, keypair))
 
-        return self.execute(command_id, {"email": p.email}, decide, _meta(actor, command_id))
+        return self.execute(command_id, {"email": p.email}, decide, command_meta(actor, command_id))
 
     def create_user(self, command_id: str, actor: Actor, p: c.CreateUser) -> dict[str, Any]:
         def decide() -> Decision:
@@ -200,7 +200,7 @@ class IdentityBase(ServiceApplication):
             return Decision(created, _credentials(user, keypair))
 
         return self.execute(command_id, p.model_dump(mode="json"), decide,
-                            _meta(actor, command_id))
+                            command_meta(actor, command_id))
 
     def _new_user(self, p: c.CreateUser) -> tuple[User, Keypair, list[Any]]:
         email = rules.normalize_email(p.email)
@@ -250,9 +250,6 @@ class IdentityBase(ServiceApplication):
         return keypair
 
 
-def _meta(actor: Actor, command_id: str) -> dict[str, Any]:
-    return {"actor": actor.model_dump(exclude_none=True), "command_id": command_id}
-
 
 def _credentials(user: User, keypair: Keypair) -> dict[str, Any]:
     return {"user_id": str(user.id), "email": user.email, "username": user.username,
@@ -283,7 +280,7 @@ class IdentityApplication(IdentityBase):
             return Decision(aggregates, _user_summary(user))
 
         return self.execute(command_id, p.model_dump(mode="json"), decide,
-                            _meta(actor, command_id))
+                            command_meta(actor, command_id))
 
     def _apply_changes(self, user: User, p: c.UpdateUser) -> list[Any]:
         changes: dict[str, Any] = {}
@@ -365,7 +362,7 @@ class IdentityApplication(IdentityBase):
             return Decision([user, *touched], _user_summary(user))
 
         return self.execute(command_id, {"status": status, **p.model_dump()}, decide,
-                            _meta(actor, command_id))
+                            command_meta(actor, command_id))
 
     def issue_keypair(self, command_id: str, actor: Actor, p: c.IssueKeypair) -> dict[str, Any]:
         def decide() -> Decision:
@@ -378,7 +375,7 @@ class IdentityApplication(IdentityBase):
                                         policy=p.resource_policy, rate_limit=p.rate_limit)
             return Decision([user, keypair], _credentials(user, keypair))
 
-        return self.execute(command_id, p.model_dump(), decide, _meta(actor, command_id))
+        return self.execute(command_id, p.model_dump(), decide, command_meta(actor, command_id))
 
     def change_keypair(self, command_id: str, actor: Actor, access_key: str,
                        change: str, value: Any = None) -> dict[str, Any]:
@@ -406,7 +403,7 @@ class IdentityApplication(IdentityBase):
             return Decision([keypair], _keypair_summary(keypair))
 
         data = {"access_key": access_key, "change": change, "value": value}
-        return self.execute(command_id, data, decide, _meta(actor, command_id))
+        return self.execute(command_id, data, decide, command_meta(actor, command_id))
 
     # ---- authentication (gateway only; NATS permissions guard the subjects) --------------
 

@@ -20,7 +20,7 @@ from services.quota.domain.model import (
     usage_id,
 )
 from services.runtime.actors import ActorDirectory
-from services.runtime.store import Decision, ServiceApplication
+from services.runtime.store import Decision, ServiceApplication, command_meta
 
 DEFAULT_POLICY = "default"
 NAMES_SHOWN = 5
@@ -71,7 +71,8 @@ class QuotaApplication(ServiceApplication):
                 policy = existing
             return Decision([policy], _summary(policy))
 
-        return self.execute(command_id, {"kind": kind, **given}, decide, _meta(actor, command_id))
+        meta = command_meta(actor, command_id)
+        return self.execute(command_id, {"kind": kind, **given}, decide, meta)
 
     def update_policy(self, command_id: str, actor: Actor, kind: str,
                       given: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +89,8 @@ class QuotaApplication(ServiceApplication):
                 policy.update(values, changed)
             return Decision([policy], _summary(policy))
 
-        return self.execute(command_id, {"kind": kind, **given}, decide, _meta(actor, command_id))
+        meta = command_meta(actor, command_id)
+        return self.execute(command_id, {"kind": kind, **given}, decide, meta)
 
     def delete_policy(self, command_id: str, actor: Actor, kind: str,
                       name: str) -> dict[str, Any]:
@@ -102,7 +104,7 @@ class QuotaApplication(ServiceApplication):
             return Decision([policy], {"kind": kind, "name": name, "deleted": True})
 
         return self.execute(command_id, {"kind": kind, "name": name}, decide,
-                            _meta(actor, command_id))
+                            command_meta(actor, command_id))
 
     # ---- reactions to identity (effects + position in one transaction) ------------------
 
@@ -174,6 +176,3 @@ def in_use(kind: str, name: str, usage: PolicyUsage) -> Exception:
 def _summary(policy: Policy) -> dict[str, Any]:
     return {"kind": policy.kind, "name": policy.name, "policy": dict(policy.values)}
 
-
-def _meta(actor: Actor, command_id: str) -> dict[str, Any]:
-    return {"actor": actor.model_dump(exclude_none=True), "command_id": command_id}

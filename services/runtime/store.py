@@ -93,6 +93,11 @@ class CommandRecord(Aggregate):
         return stable_id("command", key)
 
 
+def command_meta(actor: Any, command_id: str) -> dict[str, Any]:
+    """What the relay stamps on the events a command produced."""
+    return {"actor": actor.model_dump(exclude_none=True), "command_id": command_id}
+
+
 @dataclass
 class Decision:
     """What a command decided: the changed aggregates and the reply to send."""

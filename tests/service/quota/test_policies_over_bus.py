@@ -46,8 +46,10 @@ async def test_seed_walkthrough_default_policy_limited_to_2_cpu_4_gib_1_fgpu(sta
     client, _, creds = stack
     default = await client.query_or_raise(QS.KEYPAIR_POLICY_GET, {"name": "default"})
     assert default["policy"]["default_for_unspecified"] == "unlimited"
-    limits = await client.query_or_raise(QS.EFFECTIVE_LIMITS, {"access_key": creds["access_key"]})
-    assert set(limits["slots"].values()) == {"unlimited"}
+    limits = await eventually(
+        lambda: client.query(QS.EFFECTIVE_LIMITS, {"access_key": creds["access_key"]}),
+        lambda r: r.ok)  # quota learns the keypair from identity's KeypairIssued
+    assert set(limits.data["slots"].values()) == {"unlimited"}
 
     listener = await connect_as(nats_server, "admin")
     received: list[dict] = []

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import Tracking
 
 from contracts import identity as c
-from contracts.envelope import Actor
+from contracts.envelope import Actor, Event
 from services.identity.app import IdentityApplication
 from services.identity.domain.errors import IdentityError
 from services.identity.domain.model import Keypair, User, keypair_id, username_index_id
@@ -271,9 +273,27 @@ def test_renaming_back_reclaims_the_own_name(h: Harness) -> None:
 # ---- keypairs and authentication -----------------------------------------------------------
 
 
+def announce_policy(h: Harness, name: str, kind: str = "keypair", seq: int = 1) -> None:
+    """What the quota consumer does when quota publishes PolicyCreated."""
+    event = Event(id=new_id(), type="PolicyCreated", source="quota", aggregate_id=new_id(),
+                  sequence=1, occurred_at=datetime.now(UTC),
+                  data={"kind": kind, "name": name, "policy": {}})
+    h.app.on_quota_event(event, Tracking(application_name="BAI_EVT_QUOTA", notification_id=seq))
+
+
+def test_unknown_policy_names_are_refused_until_quota_announces_them(h: Harness) -> None:
+    ak = h.create_user(1)["access_key"]
+    refused("identity.policy.unknown",
+            lambda: h.app.change_keypair(new_id(), h.admin, ak, "assign-policy", "gpu-large"))
+    announce_policy(h, "gpu-large")
+    h.app.change_keypair(new_id(), h.admin, ak, "assign-policy", "gpu-large")
+    assert h.app.find(keypair_id(ak)).resource_policy == "gpu-large"
+
+
 def test_keypair_changes(h: Harness) -> None:
     created = h.create_user(1)
     ak = created["access_key"]
+    announce_policy(h, "gpu-large")
     h.app.change_keypair(new_id(), h.admin, ak, "assign-policy", "gpu-large")
     h.app.change_keypair(new_id(), h.admin, ak, "set-rate-limit", 500)
     h.app.change_keypair(new_id(), h.admin, ak, "deactivate")
