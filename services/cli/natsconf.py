@@ -61,8 +61,35 @@ def service_principal(service: str, password: str) -> Principal:
     )
 
 
+# What some services may do beyond their own subjects.
+EXTRA_PUBLISH = {"scheduler": ["bai.cmd.agent.>"]}
+EXTRA_SUBSCRIBE = {"scheduler": ["bai.hb.agent.*"]}
+AGENT_IDS = ("local",)
+
+
+def agent_principal(agent_id: str, password: str) -> Principal:
+    """An agent publishes only its own events and heartbeat, and hears only its own commands."""
+    stream = subjects.stream("agent")
+    return Principal(
+        user=f"agent-{agent_id}",
+        password=password,
+        publish=[f"bai.evt.agent.{agent_id}.>", subjects.heartbeat(agent_id),
+                 f"$JS.API.STREAM.CREATE.{stream}", f"$JS.API.STREAM.UPDATE.{stream}",
+                 *CONSUMER_API],
+        subscribe=[f"bai.cmd.agent.{agent_id}.>", "_INBOX.>"],
+    )
+
+
 def principals(passwords: dict[str, str]) -> list[Principal]:
-    result = [service_principal(s, passwords[s]) for s in SERVICE_NAMES if s != "gateway"]
+    result = []
+    for service in SERVICE_NAMES:
+        if service in ("gateway", "agent"):
+            continue
+        principal = service_principal(service, passwords[service])
+        principal.publish += EXTRA_PUBLISH.get(service, [])
+        principal.subscribe += EXTRA_SUBSCRIBE.get(service, [])
+        result.append(principal)
+    result += [agent_principal(a, passwords[f"agent-{a}"]) for a in AGENT_IDS]
     result.append(Principal("gateway", passwords["gateway"],
                             publish=["bai.cmd.>", "bai.qry.>", *CONSUMER_API],
                             subscribe=["_INBOX.>"]))
@@ -74,7 +101,7 @@ def principals(passwords: dict[str, str]) -> list[Principal]:
 
 
 def new_passwords() -> dict[str, str]:
-    names = [*SERVICE_NAMES, "admin"]
+    names = [*SERVICE_NAMES, "admin", *(f"agent-{a}" for a in AGENT_IDS)]
     return {name: secrets.token_urlsafe(24) for name in names}
 
 

@@ -74,6 +74,7 @@ class OutboxRelay:
         batch: int = 200,
         poll_seconds: float = 1.0,
         publish_timeout: float = 5.0,
+        subject_filter: str | None = None,
     ) -> None:
         self.app = app
         self.js = js
@@ -83,6 +84,9 @@ class OutboxRelay:
         self.batch = batch
         self.poll_seconds = poll_seconds
         self.publish_timeout = publish_timeout
+        # Several producers may share a stream (every agent writes BAI_EVT_AGENT): each finds
+        # its own position from the last message on its own subjects.
+        self.subject_filter = subject_filter or subjects.events_of(service)
         self.position = 0
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -110,10 +114,10 @@ class OutboxRelay:
             await asyncio.wait_for(self._task, timeout=15)
 
     async def published_position(self) -> int:
-        info = await self.js.stream_info(subjects.stream(self.service))
-        if info.state.messages == 0:
+        try:
+            last = await self.js.get_last_msg(subjects.stream(self.service), self.subject_filter)
+        except NotFoundError:
             return 0
-        last = await self.js.get_msg(subjects.stream(self.service), seq=info.state.last_seq)
         return int((last.headers or {}).get(POSITION_HEADER, "0"))
 
     async def _run(self) -> None:

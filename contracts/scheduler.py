@@ -1,0 +1,144 @@
+"""Scheduler contracts: session requests, status lifecycle, queries, events.
+
+Requested slots use the quota wire form: decimal strings, `mem` in bytes.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from contracts import subjects
+from contracts.values import AccessKey, Limit, Offset
+
+SERVICE = "scheduler"
+
+
+class SessionStatus(StrEnum):
+    PENDING = "PENDING"
+    SCHEDULED = "SCHEDULED"
+    PREPARING = "PREPARING"
+    RUNNING = "RUNNING"
+    TERMINATING = "TERMINATING"
+    TERMINATED = "TERMINATED"
+    CANCELLED = "CANCELLED"
+    ERROR = "ERROR"
+
+
+TERMINAL = (SessionStatus.TERMINATED, SessionStatus.CANCELLED, SessionStatus.ERROR)
+
+
+class SessionType(StrEnum):
+    INTERACTIVE = "interactive"
+    BATCH = "batch"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Text = Annotated[str, StringConstraints(max_length=256)]
+
+
+class RequestSession(_Payload):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    image: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    command: list[Annotated[str, StringConstraints(max_length=4096)]] = Field(
+        default_factory=list, max_length=256)
+    session_type: SessionType = SessionType.INTERACTIVE
+    slots: dict[Annotated[str, StringConstraints(max_length=32)], int | float | str] = Field(
+        max_length=16)
+    cluster_size: Annotated[int, Field(ge=1, le=1000)] = 1
+    project: Text | None = None
+    agent: Text | None = None
+    priority: Annotated[int, Field(ge=0, le=100)] = 10
+
+
+class SessionRef(_Payload):
+    session_id: Annotated[str, StringConstraints(max_length=64)]
+
+
+class TerminateSession(SessionRef):
+    reason: Annotated[str, StringConstraints(max_length=64)] = "user-requested"
+
+
+class ListSessions(_Payload):
+    status: list[SessionStatus] | None = None
+    access_key: AccessKey | None = None
+    user_id: Text | None = None
+    project: Text | None = None
+    offset: Offset = 0
+    limit: Limit = 50
+
+
+class ListAgents(_Payload):
+    status: Literal["ALIVE", "LOST"] | None = None
+
+
+class ResourceIndicator(_Payload):
+    access_key: AccessKey
+
+
+class SessionRequested(_Payload):
+    session_id: str
+    name: str
+    access_key: str
+    user_id: str
+    project: str | None
+    image: str
+    session_type: SessionType
+    slots: dict[str, str]
+    cluster_size: int
+
+
+class SessionStatusChanged(_Payload):
+    session_id: str
+    access_key: str
+    status: SessionStatus
+    previous: SessionStatus | None
+    reason: str
+    agent_id: str | None = None
+    slots: dict[str, str] = Field(default_factory=dict)
+
+
+EVENT_TYPES: dict[str, tuple[str, str, type[_Payload]]] = {
+    "SessionRequested": ("session", "requested", SessionRequested),
+    "SessionScheduled": ("session", "scheduled", SessionStatusChanged),
+    "SessionPreparing": ("session", "preparing", SessionStatusChanged),
+    "SessionStarted": ("session", "started", SessionStatusChanged),
+    "SessionTerminating": ("session", "terminating", SessionStatusChanged),
+    "SessionTerminated": ("session", "terminated", SessionStatusChanged),
+    "SessionCancelled": ("session", "cancelled", SessionStatusChanged),
+    "SessionErrored": ("session", "errored", SessionStatusChanged),
+}
+
+
+def event_subject(type_name: str) -> str:
+    aggregate, name, _ = EVENT_TYPES[type_name]
+    return subjects.event(SERVICE, aggregate, name)
+
+
+class Subjects:
+    SESSION_REQUEST = subjects.command(SERVICE, "session", "request")
+    SESSION_TERMINATE = subjects.command(SERVICE, "session", "terminate")
+    SESSION_TOUCH = subjects.command(SERVICE, "session", "touch")
+    SESSION_LIST = subjects.query(SERVICE, "sessions", "list")
+    SESSION_GET = subjects.query(SERVICE, "sessions", "get")
+    AGENT_LIST = subjects.query(SERVICE, "agents", "list")
+    RESOURCE_INDICATOR = subjects.query(SERVICE, "resources", "indicator")
+
+
+COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
+    Subjects.SESSION_REQUEST: RequestSession,
+    Subjects.SESSION_TERMINATE: TerminateSession,
+    Subjects.SESSION_TOUCH: SessionRef,
+}
+
+QUERY_PAYLOADS: dict[str, type[_Payload]] = {
+    Subjects.SESSION_LIST: ListSessions,
+    Subjects.SESSION_GET: SessionRef,
+    Subjects.AGENT_LIST: ListAgents,
+    Subjects.RESOURCE_INDICATOR: ResourceIndicator,
+}
