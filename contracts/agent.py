@@ -4,6 +4,10 @@ Agents share the stream BAI_EVT_AGENT; each publishes only under its own id:
 `bai.evt.agent.<agent_id>.<event>.v1` (its NATS user may publish nothing else), and receives
 directed commands on `bai.cmd.agent.<agent_id>.<verb>.v1`. Slot quantities are decimal strings:
 `cpu` cores, `mem` bytes, `cuda.device` whole GPUs, `cuda.shares` fractions of a GPU.
+
+`start-container` and `stop-container` take a `Command` envelope (its actor must be a trusted
+system, e.g. `Actor(system="scheduler")`) and reply `ContainerState`; `list-containers` takes a
+`Query` envelope and replies `ContainerListing`: what the engine really runs, not the store.
 """
 
 from __future__ import annotations
@@ -27,6 +31,24 @@ class RuntimeKind(StrEnum):
     SIMULATED = "simulated"
 
 
+class ContainerStatus(StrEnum):
+    REQUESTED = "requested"
+    RUNNING = "running"
+    EXITED = "exited"
+    FAILED = "failed"
+
+
+class ExitReason(StrEnum):
+    """Reasons the agent itself gives; a stop carries the caller's reason instead."""
+
+    EXITED = "exited"  # the command ended by itself (see exit_code)
+    KILLED = "killed"  # a signal the agent did not send (e.g. `docker kill` from outside)
+    OOM_KILLED = "oom-killed"
+    USER_REQUESTED = "user-requested"  # StopContainer's default reason
+    LOST_WHILE_AGENT_DOWN = "lost-while-agent-down"  # gone, no trace of how it ended
+    ORPHAN_REMOVED = "orphan-removed"  # labelled for this agent, unknown to its store
+
+
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -45,6 +67,8 @@ class RunningContainer(_Payload):
     session_id: str
     container_id: str
     slots: Slots
+    access_key: str | None = None
+    gpu_devices: list[int] = Field(default_factory=list)
 
 
 class Heartbeat(_Payload):
@@ -59,6 +83,8 @@ class Heartbeat(_Payload):
     containers: list[RunningContainer] = Field(default_factory=list)
     interval_seconds: float
     sent_at: datetime
+    occupied: Slots = Field(default_factory=dict)  # sum of the running containers' slots
+    reserved: Slots = Field(default_factory=dict)  # kept back for the host, not in capacity
 
 
 class StartContainer(_Payload):
@@ -73,6 +99,7 @@ class StartContainer(_Payload):
                  Annotated[str, StringConstraints(max_length=256)]] = Field(
         default_factory=dict, max_length=64)
     network: bool = False
+    access_key: Annotated[str, StringConstraints(max_length=20)] | None = None
 
 
 class StopContainer(_Payload):
@@ -81,7 +108,37 @@ class StopContainer(_Payload):
 
 
 class ListContainers(_Payload):
-    pass
+    """A query (send a `Query` envelope): the containers the engine really has."""
+
+    include_exited: bool = False
+
+
+class ContainerState(_Payload):
+    """Reply to start/stop: the session's container as the agent's store knows it."""
+
+    agent_id: str
+    session_id: str
+    status: ContainerStatus
+    container_id: str | None = None
+    slots: Slots = Field(default_factory=dict)
+    gpu_devices: list[int] = Field(default_factory=list)
+    exit_code: int | None = None
+    reason: str | None = None
+
+
+class ListedContainer(_Payload):
+    session_id: str
+    container_id: str
+    running: bool
+    slots: Slots = Field(default_factory=dict)
+    access_key: str | None = None
+    known: bool  # the agent's store has this session (false: an orphan being reported)
+
+
+class ContainerListing(_Payload):
+    agent_id: str
+    runtime: RuntimeKind
+    containers: list[ListedContainer] = Field(default_factory=list)
 
 
 # ---- events ------------------------------------------------------------------------------------
@@ -93,6 +150,9 @@ class ContainerStarted(_Payload):
     container_id: str
     slots: Slots  # what was actually allocated
     gpu_devices: list[int] = Field(default_factory=list)
+    gpu_shares: dict[str, str] = Field(default_factory=dict)  # device index -> cuda.shares
+    access_key: str | None = None
+    runtime: RuntimeKind | None = None
 
 
 class ContainerExited(_Payload):
@@ -100,13 +160,18 @@ class ContainerExited(_Payload):
     session_id: str
     container_id: str
     exit_code: int | None
-    reason: str
+    reason: str  # an ExitReason, or the reason a StopContainer gave
+    slots: Slots = Field(default_factory=dict)  # released by this exit
+    access_key: str | None = None
+    while_agent_down: bool = False  # noticed at the agent's restart, not as it happened
 
 
 class ContainerFailed(_Payload):
     agent_id: str
     session_id: str
-    reason: str
+    reason: str  # e.g. image-not-found, start-failed, agent-restarted-during-start
+    detail: str = ""
+    access_key: str | None = None
 
 
 EVENT_TYPES: dict[str, tuple[str, type[_Payload]]] = {

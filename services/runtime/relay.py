@@ -59,7 +59,7 @@ async def wait_for_stream(js: JetStreamContext, service: str, stopping: asyncio.
         try:
             await asyncio.wait_for(stopping.wait(), timeout=delay)
         except TimeoutError:
-            delay = min(delay * 2, 5.0)
+            delay = min(delay * 2, 1.0)
     return False
 
 

@@ -11,6 +11,10 @@ from services.quota.domain.errors import refuse
 
 UNLIMITED = "unlimited"
 GIB = 1024**3
+GB = 1000**3
+DEFAULT_FOR_UNSPECIFIED = ("limited", UNLIMITED)
+# Below every step: refused before arithmetic, whose result would underflow to 0.
+SMALLEST_EXPONENT = -30
 NAME_MAX = 64
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 VFOLDER_HOST_PERMISSIONS = frozenset({
@@ -32,7 +36,7 @@ class Rule:
     default: Any = UNLIMITED
 
     def describe(self) -> str:
-        unit = " GiB" if self.unit_bytes else ""
+        unit = {GIB: " GiB", GB: " GB"}.get(self.unit_bytes, "")
         return f"{self.minimum}..{self.maximum}{unit} (step {self.step}) or '{UNLIMITED}'"
 
 
@@ -55,7 +59,7 @@ SCALAR_RULES: dict[str, dict[str, Rule]] = {
         "max_session_lifetime": rule(315_360_000, zero_is_unlimited=True),
         "max_pending_session_count": rule(10_000, none_is_unlimited=True),
         "max_vfolder_count": rule(50, zero_is_unlimited=True),
-        "max_vfolder_size": rule(1024, unit_bytes=1000**3, zero_is_unlimited=True),
+        "max_vfolder_size": rule(1024, unit_bytes=GB, zero_is_unlimited=True),
     },
     "user": {
         "max_vfolder_count": rule(50, zero_is_unlimited=True),
@@ -102,7 +106,9 @@ def read_quantity(field: str, raw: Any, r: Rule) -> str | int:
     if value > r.maximum:
         raise refuse("policy.out_of_range", f"{field} must be in {r.describe()}",
                      field=field, range=r.describe())
-    if value % r.step != 0:
+    if value == 0:
+        value = Decimal(0)  # "-0", "0E-9", ... have one form
+    elif value.adjusted() < SMALLEST_EXPONENT or value % r.step != 0:
         raise refuse("policy.bad_step", f"{field} must be a multiple of {r.step}",
                      field=field, range=r.describe())
     if value == 0 and r.zero_is_unlimited:
@@ -141,13 +147,23 @@ def read_fields(kind: str, given: dict[str, Any]) -> dict[str, Any]:
         if field in given:
             values[field] = read_quantity(field, given[field], r)
     if kind == "keypair":
-        if "total_resource_slots" in given:
+        # null is the contract's "not given" for these three (never stored as a value)
+        if given.get("total_resource_slots") is not None:
             values["total_resource_slots"] = read_slots(given["total_resource_slots"])
-        if "default_for_unspecified" in given:
-            values["default_for_unspecified"] = str(given["default_for_unspecified"])
-        if "allowed_vfolder_hosts" in given:
+        if given.get("default_for_unspecified") is not None:
+            values["default_for_unspecified"] = read_choice(
+                "default_for_unspecified", given["default_for_unspecified"],
+                DEFAULT_FOR_UNSPECIFIED)
+        if given.get("allowed_vfolder_hosts") is not None:
             values["allowed_vfolder_hosts"] = read_vfolder_hosts(given["allowed_vfolder_hosts"])
     return values
+
+
+def read_choice(field: str, raw: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(raw, str) or raw not in choices:
+        raise refuse("policy.bad_choice", f"{field} must be one of {', '.join(choices)}",
+                     field=field, allowed=list(choices))
+    return raw
 
 
 def defaults(kind: str) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Scheduler service: compute sessions, admission against policies, placement on agents."""

@@ -1,0 +1,198 @@
+"""SchedulerApplication: session commands, placement, and reactions to agents and identity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from contracts import scheduler as c
+from contracts.envelope import Actor
+from services.runtime.actors import ActorDirectory
+from services.runtime.errors import CodedError
+from services.runtime.store import Decision, ServiceApplication, command_meta
+from services.scheduler.domain import admission, placement
+from services.scheduler.domain import slots as s
+from services.scheduler.domain.errors import refuse
+from services.scheduler.domain.model import (
+    PENDING,
+    PREPARING,
+    RUNNING,
+    SCHEDULED,
+    Ledger,
+    Session,
+    ledger_id,
+)
+from services.scheduler.views import AgentRegistry, PolicyBook, SessionView
+
+ADMINS = ("superadmin", "admin")
+
+
+@dataclass
+class Placement:
+    algorithm: str = "fifo"       # fifo | lifo | drf
+    selector: str = "dispersed"   # dispersed | concentrated | round-robin
+
+
+class SchedulerApplication(ServiceApplication):
+    name = "scheduler"
+
+    def __init__(self, env: dict[str, str] | None = None,
+                 directory: ActorDirectory | None = None, policies: PolicyBook | None = None,
+                 agents: AgentRegistry | None = None, placement_: Placement | None = None
+                 ) -> None:
+        super().__init__(env)
+        self.directory = directory or ActorDirectory()
+        self.policies = policies or PolicyBook()
+        self.agents = agents or AgentRegistry(timeout=40)
+        self.placement = placement_ or Placement()
+        self.view = SessionView(self)
+        self._rr_cursor = 0
+
+    def session(self, session_id: str) -> Session:
+        try:
+            found = self.find(UUID(session_id))
+        except ValueError:
+            found = None
+        if not isinstance(found, Session):
+            raise refuse("session.not_found", "no such session", field="session_id")
+        return found
+
+    def limits_of(self, access_key: str) -> admission.Limits:
+        keypair = self.directory.keypair(access_key)
+        if keypair is None:
+            raise refuse("auth.unauthenticated", "unknown access key")
+        limits = self.policies.limits(keypair.resource_policy)
+        if limits is None:
+            raise refuse("policy.unknown", f"policy '{keypair.resource_policy}' is not known "
+                         "to the scheduler yet; retry", policy=keypair.resource_policy)
+        return limits
+
+    # ---- commands -----------------------------------------------------------------------------
+
+    def request_session(self, command_id: str, actor: Actor,
+                        p: c.RequestSession) -> dict[str, Any]:
+        def decide() -> Decision:
+            principal = self.directory.resolve(actor)
+            assert actor.access_key is not None
+            request = s.parse_request(p.slots)
+            limits = self.limits_of(actor.access_key)
+            admission.refuse_at_once(request, p.cluster_size, limits,
+                                     self.view.usage(actor.access_key), self.agents.largest())
+            session = Session(
+                name=p.name, access_key=actor.access_key, user_id=principal.user_id,
+                project=p.project, image=p.image, command=p.command,
+                session_type=str(p.session_type), slots=s.to_wire(request),
+                cluster_size=p.cluster_size, priority=p.priority, designated_agent=p.agent)
+            return Decision([session], {"session_id": str(session.id), "status": PENDING})
+
+        return self.execute(command_id, p.model_dump(mode="json"), decide,
+                            command_meta(actor, command_id))
+
+    def terminate_session(self, command_id: str, actor: Actor,
+                          p: c.TerminateSession) -> dict[str, Any]:
+        def decide() -> Decision:
+            principal = self.directory.resolve(actor)
+            session = self.session(p.session_id)
+            if session.access_key != actor.access_key and principal.role not in ADMINS:
+                raise refuse("auth.forbidden", "only the owner or an admin may terminate it")
+            return Decision(self._end(session, p.reason),
+                            {"session_id": p.session_id, "status": session.status})
+
+        return self.execute(command_id, p.model_dump(), decide, command_meta(actor, command_id))
+
+    def touch(self, actor: Actor, session_id: str) -> dict[str, Any]:
+        self.directory.resolve(actor)
+        session = self.session(session_id)
+        if session.access_key != actor.access_key:
+            raise refuse("auth.forbidden", "only the owner interacts with a session")
+        if session.status == RUNNING:
+            session.touch()
+            self.save(session)
+        return {"session_id": session_id, "status": session.status}
+
+    def _end(self, session: Session, reason: str) -> list[Any]:
+        """Pending → CANCELLED; placed or running → TERMINATING (the worker stops it)."""
+        if session.status == PENDING:
+            session.cancel(reason)
+        elif session.status in (SCHEDULED, PREPARING, RUNNING):
+            session.begin_termination(reason)
+        return [session]
+
+    # ---- placement ------------------------------------------------------------------------
+
+    def schedule_once(self, budget: int = 1000) -> list[tuple[str, str]]:
+        """Place what can be placed now; each placement commits session + both ledgers."""
+        self.view.catch_up()
+        queue = [placement.Pending(r["session_id"], r["access_key"], r["requested_at"],
+                                   s.scale(s.from_wire(r["slots"]), 1), r["designated_agent"])
+                 for r in self.view.by_status(PENDING)]
+        usage = {p.access_key: self.view.usage(p.access_key).slots for p in queue}
+        ordered = placement.order(queue, self.placement.algorithm, usage,
+                                  self.agents.cluster_capacity())
+        placed: list[tuple[str, str]] = []
+        for pending in ordered[:budget]:
+            agent_id = self._try_place(pending)
+            if agent_id is not None:
+                placed.append((pending.session_id, agent_id))
+        return placed
+
+    def _try_place(self, pending: placement.Pending) -> str | None:
+        session = self.session(pending.session_id)
+        try:
+            limits = self.limits_of(session.access_key)
+        except CodedError as exc:  # recorded as a failed check, retried next tick
+            return self._record_checks(session, [f"policy: {exc.message}"])
+        usage = self.view.usage(session.access_key)
+        failed = admission.failed_predicates(pending.request, session.cluster_size, limits,
+                                             usage)
+        room = None
+        if not failed:
+            room = placement.select_agent(s.scale(pending.request, session.cluster_size),
+                                          self._rooms(), self.placement.selector,
+                                          self._rr_cursor, pending.designated_agent)
+            if room is None:
+                failed = ["agent_capacity: no agent has room for the request now"]
+        if room is None:
+            return self._record_checks(session, failed)
+        self._rr_cursor += 1
+        slots = s.to_wire(s.scale(pending.request, session.cluster_size))
+        session.schedule(room.agent_id)
+        keypair_ledger = self._ledger("keypair", session.access_key)
+        agent_ledger = self._ledger("agent", room.agent_id)
+        keypair_ledger.reserve(pending.session_id, slots)
+        agent_ledger.reserve(pending.session_id, slots)
+        try:
+            self.save(session, keypair_ledger, agent_ledger)
+        except IntegrityError:
+            return None  # another scheduler moved first; the next tick decides again
+        return room.agent_id
+
+    def _record_checks(self, session: Session, failed: list[str]) -> None:
+        if failed != session.failed_checks:
+            session.record_checks(failed)
+            self.save(session)
+        return None
+
+    def _rooms(self) -> list[placement.AgentRoom]:
+        rooms = []
+        for agent in self.agents.alive():
+            capacity = self.agents.capacity(agent)
+            free = s.sub(capacity, self.view.agent_reserved(agent["agent_id"]))
+            rooms.append(placement.AgentRoom(agent["agent_id"], capacity, free))
+        return rooms
+
+    def _ledger(self, kind: str, key: str) -> Ledger:
+        found = self.find(ledger_id(kind, key))
+        return found if found is not None else Ledger(kind=kind, key=key)
+
+    def _release(self, session: Session) -> list[Any]:
+        ledgers = [self._ledger("keypair", session.access_key)]
+        if session.agent_id:
+            ledgers.append(self._ledger("agent", session.agent_id))
+        for ledger in ledgers:
+            if str(session.id) in ledger.reservations:
+                ledger.release(str(session.id))
+        return ledgers

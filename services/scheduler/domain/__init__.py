@@ -1,0 +1,1 @@
+"""Scheduler domain: sessions, ledgers, slot arithmetic, admission and placement. No I/O."""

@@ -1,0 +1,92 @@
+"""Bus handlers for bai.cmd.scheduler.* and bai.qry.scheduler.*."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts import scheduler as c
+from contracts.envelope import Command, Query
+from services.runtime.dispatch import Dispatcher
+from services.scheduler.domain import slots as s
+from services.scheduler.domain.errors import refuse
+from services.scheduler.lifecycle import Scheduler
+
+S = c.Subjects
+
+
+def register(dispatcher: Dispatcher, app: Scheduler) -> None:
+    def request(envelope: Command, p: c.RequestSession) -> dict[str, Any]:
+        return app.request_session(envelope.id, envelope.actor, p)
+
+    def terminate(envelope: Command, p: c.TerminateSession) -> dict[str, Any]:
+        return app.terminate_session(envelope.id, envelope.actor, p)
+
+    def touch(envelope: Command, p: c.SessionRef) -> dict[str, Any]:
+        return app.touch(envelope.actor, p.session_id)
+
+    def list_sessions(envelope: Query, q: c.ListSessions) -> dict[str, Any]:
+        principal = app.directory.resolve(envelope.actor)
+        if principal.role not in ("superadmin", "admin", "monitor"):
+            q = q.model_copy(update={"access_key": envelope.actor.access_key})
+        return app.view.list(q)
+
+    def get_session(envelope: Query, q: c.SessionRef) -> dict[str, Any]:
+        principal = app.directory.resolve(envelope.actor)
+        found = app.view.get(q.session_id)
+        if found is None or (found["access_key"] != envelope.actor.access_key
+                             and principal.role not in ("superadmin", "admin", "monitor")):
+            raise refuse("session.not_found", "no such session", field="session_id")
+        return found
+
+    def list_agents(envelope: Query, q: c.ListAgents) -> dict[str, Any]:
+        app.directory.resolve(envelope.actor)
+        rows = []
+        for agent in app.agents.agents.values():
+            if q.status not in (None, agent["status"]):
+                continue
+            occupied = s.to_wire(app.view.agent_reserved(agent["agent_id"]))
+            rows.append({k: v for k, v in agent.items() if k != "last_seen"} |
+                        {"occupied": occupied})
+        return {"items": sorted(rows, key=lambda a: a["agent_id"])}
+
+    dispatcher.command(S.SESSION_REQUEST, c.RequestSession, request)
+    dispatcher.command(S.SESSION_TERMINATE, c.TerminateSession, terminate)
+    dispatcher.command(S.SESSION_TOUCH, c.SessionRef, touch)
+    dispatcher.query(S.SESSION_LIST, c.ListSessions, list_sessions)
+    dispatcher.query(S.SESSION_GET, c.SessionRef, get_session)
+    dispatcher.query(S.AGENT_LIST, c.ListAgents, list_agents)
+    dispatcher.query(S.RESOURCE_INDICATOR, c.ResourceIndicator,
+                     lambda e, q: resource_indicator(app, e, q))
+
+
+def resource_indicator(app: Scheduler, envelope: Query, q: c.ResourceIndicator
+                       ) -> dict[str, Any]:
+    """Cluster capacity, the keypair's limit and use, and what it can allocate right now."""
+    principal = app.directory.resolve(envelope.actor)
+    if q.access_key != envelope.actor.access_key and principal.role not in ("superadmin",
+                                                                             "admin"):
+        raise refuse("auth.forbidden", "you may see only your own resources")
+    limits = app.limits_of(q.access_key)
+    usage = app.view.usage(q.access_key)
+    capacity = app.agents.cluster_capacity()
+    free = s.sub(capacity, _cluster_reserved(app))
+    remaining = s.sub(limits.slots, usage.slots)
+    allocatable = {k: min(remaining.get(k, s.INF), free.get(k, 0)) for k in s.KNOWN}
+    largest = app.agents.largest() or {}
+    return {"access_key": q.access_key, "capacity": s.to_wire(capacity),
+            "limit": s.to_wire(limits.slots), "used": s.to_wire(usage.slots),
+            "allocatable": s.to_wire({k: max(v, 0) for k, v in allocatable.items()}),
+            "largest_agent": s.to_wire(largest),
+            "sessions": {"active": usage.active_sessions, "pending": usage.pending_sessions,
+                         "max_concurrent": _scalar(limits.max_concurrent_sessions)}}
+
+
+def _scalar(value: Any) -> str:
+    return s.UNLIMITED if value == s.INF else str(value)
+
+
+def _cluster_reserved(app: Scheduler) -> s.Slots:
+    total: s.Slots = {}
+    for agent in app.agents.alive():
+        total = s.add(total, app.view.agent_reserved(agent["agent_id"]))
+    return total

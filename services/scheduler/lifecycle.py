@@ -1,0 +1,126 @@
+"""Session lifecycle driven by agents, identity and time: the rest of SchedulerApplication."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from contracts.envelope import Event
+from services.runtime.errors import CodedError
+from services.scheduler.app import SchedulerApplication
+from services.scheduler.domain.model import (
+    PENDING,
+    PREPARING,
+    RUNNING,
+    SCHEDULED,
+    TERMINAL,
+    TERMINATING,
+    Session,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler(SchedulerApplication):
+    """Adds what happens after placement."""
+
+    name = "scheduler"
+
+    def mark_preparing(self, session_id: str) -> None:
+        session = self.session(session_id)
+        if session.status == SCHEDULED:
+            session.prepare()
+            self.save(session)
+
+    def fail(self, session_id: str, reason: str) -> None:
+        session = self.session(session_id)
+        if session.status not in TERMINAL:
+            session.fail(reason)
+            self.save(session, *self._release(session))
+
+    def finish(self, session_id: str, reason: str, exit_code: int | None = None) -> None:
+        """The container is gone: TERMINATED, usage released."""
+        session = self.session(session_id)
+        if session.status not in TERMINAL:
+            session.terminate(session.reason if session.status == TERMINATING else reason,
+                              exit_code)
+            self.save(session, *self._release(session))
+
+    # ---- reactions ----------------------------------------------------------------------------
+
+    def on_agent_event(self, envelope: Event, tracking: Tracking) -> None:
+        data = envelope.data
+        touched: list[Any] = []
+        session = self._known(data.get("session_id", ""))
+        if session is not None and session.status not in TERMINAL:
+            if envelope.type == "ContainerStarted" and session.status in (SCHEDULED, PREPARING):
+                session.start(data["container_id"], data["slots"])
+                touched = [session]
+            elif envelope.type == "ContainerExited":
+                reason = session.reason if session.status == TERMINATING else data["reason"]
+                session.terminate(reason, data.get("exit_code"))
+                touched = [session, *self._release(session)]
+            elif envelope.type == "ContainerFailed":
+                session.fail(data["reason"])
+                touched = [session, *self._release(session)]
+        self.save_tracked(tracking, *touched)
+
+    def on_identity_event(self, envelope: Event, tracking: Tracking) -> None:
+        """A deactivated user or keypair: no new sessions, running ones end."""
+        data = envelope.data
+        if envelope.type == "UserDeactivated":
+            rows = [r for r in self.view.sessions.values() if r["user_id"] == data["user_id"]]
+        elif envelope.type == "KeypairDeactivated":
+            rows = [r for r in self.view.sessions.values()
+                    if r["access_key"] == data["access_key"]]
+        else:
+            rows = []
+        touched: list[Any] = []
+        for row in rows:
+            session = self.session(row["session_id"])
+            touched += self._end(session, "user-deactivated")
+        self.save_tracked(tracking, *touched)
+
+    def _known(self, session_id: str) -> Session | None:
+        try:
+            return self.session(session_id)
+        except CodedError:  # events about sessions this scheduler never had are ignored
+            return None
+
+    # ---- time -----------------------------------------------------------------------------
+
+    def expire_idle(self, now: float | None = None) -> list[str]:
+        """RUNNING sessions past their policy's idle timeout or lifetime → TERMINATING."""
+        now = now or time.time()
+        ended = []
+        for row in self.view.by_status(RUNNING):
+            try:
+                limits = self.limits_of(row["access_key"])
+            except CodedError as exc:  # unknown keypair or policy: nothing to enforce yet
+                log.debug("no limits for %s: %s", row["session_id"], exc.code)
+                continue
+            reason = None
+            if now - row["last_activity"] > limits.idle_timeout:
+                reason = "idle-timeout"
+            elif now - (row["started_at"] or now) > limits.max_session_lifetime:
+                reason = "max-lifetime"
+            if reason:
+                session = self.session(row["session_id"])
+                session.begin_termination(reason)
+                self.save(session)
+                ended.append(row["session_id"])
+        return ended
+
+    def agent_lost(self, agent_id: str) -> list[str]:
+        ended = []
+        for row in self.view.by_status(SCHEDULED, PREPARING, RUNNING, TERMINATING):
+            if row["agent_id"] == agent_id:
+                self.fail(row["session_id"], "agent-lost")
+                ended.append(row["session_id"])
+        return ended
+
+    def pending_count(self) -> int:
+        return len(self.view.by_status(PENDING))

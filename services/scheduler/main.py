@@ -1,0 +1,52 @@
+"""Composition root of the scheduler service."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic_settings import SettingsConfigDict
+
+from services.runtime.actors import ActorDirectory
+from services.runtime.host import ServiceHost, configure_logging
+from services.runtime.settings import ServiceSettings
+from services.runtime.store import store_env
+from services.scheduler.app import Placement
+from services.scheduler.handlers import register
+from services.scheduler.lifecycle import Scheduler
+from services.scheduler.reactions import subscriptions
+from services.scheduler.translate import SchedulerTranslator
+from services.scheduler.views import AgentRegistry, PolicyBook
+from services.scheduler.worker import SchedulerWorker
+
+
+class SchedulerSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BAIKAL_", extra="ignore")
+
+    service: str = "scheduler"
+    scheduling_algorithm: str = "fifo"     # fifo | lifo | drf
+    agent_selector: str = "dispersed"      # dispersed | concentrated | round-robin
+    heartbeat_timeout: float = 40.0
+    tick_seconds: float = 0.5
+
+
+def build(settings: SchedulerSettings) -> tuple[ServiceHost, Scheduler]:
+    directory, policies = ActorDirectory(), PolicyBook()
+    app = Scheduler(store_env(settings, "scheduler"), directory, policies,
+                    AgentRegistry(settings.heartbeat_timeout),
+                    Placement(settings.scheduling_algorithm, settings.agent_selector))
+    app.view.attach()
+    host = ServiceHost(settings, app, lambda d: register(d, app), SchedulerTranslator(app),
+                       subscriptions(app))
+    host.components += [directory, policies, SchedulerWorker(app, settings.tick_seconds)]
+    return host, app
+
+
+def main() -> None:
+    settings = SchedulerSettings()
+    configure_logging(settings.log_level)
+    host, _ = build(settings)
+    asyncio.run(host.run_until_signalled())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Scheduler read models: sessions and reservations (own log), policies (quota replica),
+agents (heartbeats)."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from contracts.scheduler import ListSessions
+from services.runtime.replica import StreamReplica
+from services.runtime.store import ServiceApplication
+from services.runtime.views import FollowingView
+from services.scheduler.domain import slots as s
+from services.scheduler.domain.admission import Limits, Usage
+from services.scheduler.domain.model import PENDING, Ledger, Session
+
+
+class SessionView(FollowingView):
+    def __init__(self, app: ServiceApplication) -> None:
+        super().__init__(app)
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.ledgers: dict[str, tuple[str, str]] = {}  # ledger id -> (kind, key)
+        self.reserved: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
+
+    def apply(self, e: Any) -> None:
+        oid = str(e.originator_id)
+        at = e.timestamp.timestamp()
+        if isinstance(e, Session.Requested):
+            self.sessions[oid] = {
+                "session_id": oid, "name": e.name, "access_key": e.access_key,
+                "user_id": e.user_id, "project": e.project, "image": e.image,
+                "session_type": e.session_type, "slots": dict(e.slots),
+                "cluster_size": e.cluster_size, "designated_agent": e.designated_agent,
+                "status": PENDING, "agent_id": None, "container_id": None,
+                "failed_checks": [], "requested_at": at, "started_at": None,
+                "terminated_at": None, "last_activity": at, "reason": "requested",
+                "history": [{"status": PENDING, "reason": "requested", "at": at}],
+            }
+        elif isinstance(e, Session.Event) and oid in self.sessions:
+            self._apply_session(self.sessions[oid], e, at)
+        elif isinstance(e, Ledger.Opened):
+            self.ledgers[oid] = (e.kind, e.key)
+            self.reserved[(e.kind, e.key)] = {}
+        elif isinstance(e, Ledger.Reserved):
+            self.reserved[self.ledgers[oid]][e.session_id] = dict(e.slots)
+        elif isinstance(e, Ledger.Released):
+            self.reserved[self.ledgers[oid]].pop(e.session_id, None)
+
+    def _apply_session(self, row: dict[str, Any], e: Any, at: float) -> None:
+        if isinstance(e, Session.ChecksFailed):
+            row["failed_checks"] = list(e.failed)
+            return
+        if isinstance(e, Session.Touched):
+            row["last_activity"] = at
+            return
+        status, reason = _STATUS_OF[type(e).__name__], getattr(e, "reason", "")
+        reason = reason or {"Scheduled": "placed", "Preparing": "agent-accepted",
+                            "Started": "container-started"}.get(type(e).__name__, "")
+        row.update(status=status, reason=reason, last_activity=at)
+        row["history"].append({"status": status, "reason": reason, "at": at})
+        if isinstance(e, Session.Scheduled):
+            row["agent_id"] = e.agent_id
+            row["failed_checks"] = []
+        elif isinstance(e, Session.Started):
+            row.update(container_id=e.container_id, started_at=at,
+                       slots=dict(e.allocated) or row["slots"])
+        elif status in ("TERMINATED", "CANCELLED", "ERROR"):
+            row["terminated_at"] = at
+
+    # ---- reads (callers hold no lock; each takes it) ---------------------------------------
+
+    def get(self, session_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self.sessions.get(session_id)
+            return _public(row) if row else None
+
+    def by_status(self, *statuses: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(r) for r in self.sessions.values() if r["status"] in statuses]
+
+    def usage(self, access_key: str) -> Usage:
+        with self.lock:
+            reserved = self.reserved.get(("keypair", access_key), {})
+            total: s.Slots = {}
+            for slots in reserved.values():
+                total = s.add(total, s.from_wire(slots))
+            pending = sum(1 for r in self.sessions.values()
+                          if r["access_key"] == access_key and r["status"] == PENDING)
+            return Usage(total, len(reserved), pending)
+
+    def agent_reserved(self, agent_id: str) -> s.Slots:
+        with self.lock:
+            total: s.Slots = {}
+            for slots in self.reserved.get(("agent", agent_id), {}).values():
+                total = s.add(total, s.from_wire(slots))
+            return total
+
+    def list(self, q: ListSessions) -> dict[str, Any]:
+        with self.lock:
+            rows = [r for r in self.sessions.values()
+                    if (not q.status or r["status"] in q.status)
+                    and q.access_key in (None, r["access_key"])
+                    and q.user_id in (None, r["user_id"])
+                    and q.project in (None, r["project"])]
+            rows.sort(key=lambda r: -r["requested_at"])
+            page = [_public(r, history=False) for r in rows[q.offset:q.offset + q.limit]]
+        return {"total": len(rows), "offset": q.offset, "limit": q.limit, "items": page}
+
+
+_STATUS_OF = {"Scheduled": "SCHEDULED", "Preparing": "PREPARING", "Started": "RUNNING",
+              "Terminating": "TERMINATING", "Terminated": "TERMINATED",
+              "Cancelled": "CANCELLED", "Errored": "ERROR"}
+
+
+def _public(row: dict[str, Any], history: bool = True) -> dict[str, Any]:
+    data = dict(row)
+    if not history:
+        data.pop("history", None)
+    return data
+
+
+class PolicyBook(StreamReplica):
+    """Keypair resource policies as quota announced them."""
+
+    def __init__(self) -> None:
+        super().__init__("quota")
+        self.policies: dict[str, dict[str, Any]] = {}
+
+    def apply(self, envelope: dict[str, Any]) -> None:
+        data = envelope["data"]
+        if data.get("kind") != "keypair":
+            return
+        if envelope["type"] in ("PolicyCreated", "PolicyUpdated"):
+            self.policies[data["name"]] = data["policy"]
+        elif envelope["type"] == "PolicyDeleted":
+            self.policies.pop(data["name"], None)
+
+    def limits(self, name: str) -> Limits | None:
+        with self.lock:
+            policy = self.policies.get(name)
+            return Limits.from_policy(policy) if policy is not None else None
+
+
+class AgentRegistry:
+    """Agents as their heartbeats describe them; silent past the timeout → LOST."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.agents: dict[str, dict[str, Any]] = {}
+
+    def heartbeat(self, beat: dict[str, Any]) -> bool:
+        """Record a heartbeat; True when the agent is new or came back."""
+        known = self.agents.get(beat["agent_id"])
+        returning = known is None or known["status"] == "LOST"
+        self.agents[beat["agent_id"]] = {**beat, "last_seen": time.monotonic(),
+                                         "status": "ALIVE"}
+        return returning
+
+    def expire(self) -> list[str]:
+        now = time.monotonic()
+        lost = [a for a, info in self.agents.items()
+                if info["status"] == "ALIVE" and now - info["last_seen"] > self.timeout]
+        for agent_id in lost:
+            self.agents[agent_id]["status"] = "LOST"
+        return lost
+
+    def alive(self) -> list[dict[str, Any]]:
+        return [a for a in self.agents.values() if a["status"] == "ALIVE"]
+
+    def capacity(self, agent: dict[str, Any]) -> s.Slots:
+        return s.from_wire(agent["capacity"])
+
+    def cluster_capacity(self) -> s.Slots:
+        total: s.Slots = {}
+        for agent in self.alive():
+            total = s.add(total, self.capacity(agent))
+        return total
+
+    def largest(self) -> s.Slots | None:
+        alive = self.alive()
+        if not alive:
+            return None
+        return {slot: max(self.capacity(a).get(slot, Decimal(0)) for a in alive)
+                for slot in s.KNOWN}

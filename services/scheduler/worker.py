@@ -1,0 +1,137 @@
+"""The scheduler's loops: heartbeats in, placement, start/stop dispatch to agents, expiry."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from contracts import agent as agent_contract
+from contracts.envelope import Actor, Command, Reply
+from services.scheduler.domain.model import PREPARING, SCHEDULED, TERMINATING
+from services.scheduler.lifecycle import Scheduler
+
+log = logging.getLogger(__name__)
+ACTOR = Actor(system="scheduler")
+RESEND_SECONDS = 5.0
+
+
+class SchedulerWorker:
+    """Runs until stopped; each pass is bounded by what is pending at that moment."""
+
+    def __init__(self, app: Scheduler, tick_seconds: float = 0.5,
+                 request_timeout: float = 5.0) -> None:
+        self.app = app
+        self.tick_seconds = tick_seconds
+        self.request_timeout = request_timeout
+        self.wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._sent: dict[str, float] = {}  # session id -> when start/stop was last sent
+        self._tasks: list[asyncio.Task[None]] = []
+        self.nc: Client | None = None
+        self.placements = 0
+
+    async def start(self, js: Any) -> None:
+        self.nc = js._nc
+        await self.nc.subscribe(agent_contract.HEARTBEATS, cb=self._on_heartbeat)
+        loop = asyncio.get_running_loop()
+        self.app.on_saved(lambda: loop.call_soon_threadsafe(self.wake.set))
+        self._tasks = [asyncio.create_task(self._run(), name="scheduler-loop")]
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self.wake.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _on_heartbeat(self, msg: Msg) -> None:
+        try:
+            beat = json.loads(msg.data)
+            beat["agent_id"] = msg.subject.rsplit(".", 1)[-1]  # trust the subject, not the body
+        except ValueError:
+            log.warning("unreadable heartbeat on %s", msg.subject)
+            return
+        if self.app.agents.heartbeat(beat):
+            log.info("agent %s is alive", beat["agent_id"])
+            self.wake.set()
+
+    async def _run(self) -> None:
+        last_expiry = 0.0
+        while not self._stopping.is_set():
+            expire = time.monotonic() - last_expiry > 2.0
+            if expire:
+                last_expiry = time.monotonic()
+            try:
+                await self.pass_once(expire=expire)
+            except Exception:
+                log.exception("scheduler pass failed; retrying next tick")
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=self.tick_seconds)
+            except TimeoutError:
+                pass
+            self.wake.clear()
+
+    async def pass_once(self, expire: bool = True) -> None:
+        for agent_id in self.app.agents.expire():
+            log.warning("agent %s is LOST", agent_id)
+            await asyncio.to_thread(self.app.agent_lost, agent_id)
+        placed = await asyncio.to_thread(self.app.schedule_once)
+        self.placements += len(placed)
+        if expire:
+            await asyncio.to_thread(self.app.expire_idle)
+        await self._dispatch()
+
+    async def _dispatch(self) -> None:
+        now = time.monotonic()
+        rows = self.app.view.by_status(SCHEDULED, PREPARING, TERMINATING)
+        due = [r for r in rows if now - self._sent.get(r["session_id"], 0) > RESEND_SECONDS
+               and not (r["status"] == PREPARING)]
+        await asyncio.gather(*(self._send(r) for r in due))
+
+    async def _send(self, row: dict[str, Any]) -> None:
+        self._sent[row["session_id"]] = time.monotonic()
+        if row["status"] == SCHEDULED:
+            await self._start(row)
+        else:
+            await self._stop(row)
+
+    async def _start(self, row: dict[str, Any]) -> None:
+        data = agent_contract.StartContainer(
+            session_id=row["session_id"], image=row["image"],
+            command=self.app.session(row["session_id"]).command, slots=row["slots"],
+            labels={"ai.baikal.access-key": row["access_key"],
+                    "ai.baikal.session-name": row["name"]})
+        reply = await self._request(agent_contract.start_subject(row["agent_id"]),
+                                    f"start:{row['session_id']}", data.model_dump())
+        if reply is None:
+            return
+        if reply.ok:
+            await asyncio.to_thread(self.app.mark_preparing, row["session_id"])
+        else:
+            assert reply.error is not None
+            await asyncio.to_thread(self.app.fail, row["session_id"],
+                                    f"start-refused: {reply.error.code}")
+
+    async def _stop(self, row: dict[str, Any]) -> None:
+        data = agent_contract.StopContainer(session_id=row["session_id"], reason=row["reason"])
+        reply = await self._request(agent_contract.stop_subject(row["agent_id"]),
+                                    f"stop:{row['session_id']}:{int(time.time())}",
+                                    data.model_dump())
+        if reply is not None and reply.ok and (reply.data or {}).get("state") == "unknown":
+            await asyncio.to_thread(self.app.finish, row["session_id"], "container-unknown")
+
+    async def _request(self, subject: str, command_id: str, data: dict[str, Any]) -> Reply | None:
+        assert self.nc is not None
+        envelope = Command(id=command_id, actor=ACTOR, data=data)
+        try:
+            msg = await self.nc.request(subject, envelope.model_dump_json().encode(),
+                                        timeout=self.request_timeout)
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+            log.warning("agent did not answer %s (%s); will retry", subject, type(exc).__name__)
+            return None
+        return Reply.model_validate_json(msg.data)
