@@ -80,7 +80,8 @@ class SchedulerApplication(ServiceApplication):
             request = s.parse_request(p.slots)
             limits = self.limits_of(actor.access_key)
             admission.refuse_at_once(request, p.cluster_size, limits,
-                                     self.view.usage(actor.access_key), self.agents.largest())
+                                     self.view.usage(actor.access_key),
+                                     self.agents.capacities())
             session = Session(
                 name=p.name, access_key=actor.access_key, user_id=principal.user_id,
                 project=p.project, image=p.image, command=p.command,
@@ -133,13 +134,15 @@ class SchedulerApplication(ServiceApplication):
         ordered = placement.order(queue, self.placement.algorithm, usage,
                                   self.agents.cluster_capacity())
         placed: list[tuple[str, str]] = []
+        rooms = {room.agent_id: room for room in self._rooms()}
         for pending in ordered[:budget]:
-            agent_id = self._try_place(pending)
+            agent_id = self._try_place(pending, rooms)
             if agent_id is not None:
                 placed.append((pending.session_id, agent_id))
         return placed
 
-    def _try_place(self, pending: placement.Pending) -> str | None:
+    def _try_place(self, pending: placement.Pending,
+                   rooms: dict[str, placement.AgentRoom]) -> str | None:
         session = self.session(pending.session_id)
         try:
             limits = self.limits_of(session.access_key)
@@ -151,14 +154,15 @@ class SchedulerApplication(ServiceApplication):
         room = None
         if not failed:
             room = placement.select_agent(s.scale(pending.request, session.cluster_size),
-                                          self._rooms(), self.placement.selector,
+                                          list(rooms.values()), self.placement.selector,
                                           self._rr_cursor, pending.designated_agent)
             if room is None:
                 failed = ["agent_capacity: no agent has room for the request now"]
         if room is None:
             return self._record_checks(session, failed)
         self._rr_cursor += 1
-        slots = s.to_wire(s.scale(pending.request, session.cluster_size))
+        total = s.scale(pending.request, session.cluster_size)
+        slots = s.to_wire(total)
         session.schedule(room.agent_id)
         keypair_ledger = self._ledger("keypair", session.access_key)
         agent_ledger = self._ledger("agent", room.agent_id)
@@ -168,10 +172,13 @@ class SchedulerApplication(ServiceApplication):
             self.save(session, keypair_ledger, agent_ledger)
         except IntegrityError:
             return None  # another scheduler moved first; the next tick decides again
+        rooms[room.agent_id] = placement.AgentRoom(room.agent_id, room.capacity,
+                                                   s.sub(room.free, total))
         return room.agent_id
 
     def _record_checks(self, session: Session, failed: list[str]) -> None:
-        if failed != session.failed_checks:
+        # Compare which checks failed, not their numbers, so waiting costs no writes.
+        if [f.split(":")[0] for f in failed] != [f.split(":")[0] for f in session.failed_checks]:
             session.record_checks(failed)
             self.save(session)
         return None

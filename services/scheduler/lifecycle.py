@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Any
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from contracts.envelope import Event
 from services.runtime.errors import CodedError
@@ -44,7 +44,10 @@ class Scheduler(SchedulerApplication):
     def finish(self, session_id: str, reason: str, exit_code: int | None = None) -> None:
         """The container is gone: TERMINATED, usage released."""
         session = self.session(session_id)
-        if session.status not in TERMINAL:
+        if session.status == PENDING:
+            session.cancel(reason)
+            self.save(session)
+        elif session.status not in TERMINAL:
             session.terminate(session.reason if session.status == TERMINATING else reason,
                               exit_code)
             self.save(session, *self._release(session))
@@ -109,8 +112,13 @@ class Scheduler(SchedulerApplication):
                 reason = "max-lifetime"
             if reason:
                 session = self.session(row["session_id"])
+                if session.status != RUNNING:
+                    continue  # moved on since the view was read
                 session.begin_termination(reason)
-                self.save(session)
+                try:
+                    self.save(session)
+                except IntegrityError:
+                    continue  # changed concurrently; the next pass looks again
                 ended.append(row["session_id"])
         return ended
 

@@ -177,6 +177,9 @@ class AgentRegistry:
             total = s.add(total, self.capacity(agent))
         return total
 
+    def capacities(self) -> list[s.Slots]:
+        return [self.capacity(a) for a in self.alive()]
+
     def largest(self) -> s.Slots | None:
         alive = self.alive()
         if not alive:

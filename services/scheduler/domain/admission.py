@@ -50,7 +50,7 @@ class Usage:
 
 
 def refuse_at_once(request: s.Slots, cluster_size: int, limits: Limits, usage: Usage,
-                   largest_agent: s.Slots | None) -> None:
+                   agents: list[s.Slots] | None) -> None:
     """Requests that can never run under this policy or on this cluster are refused now."""
     if cluster_size > limits.max_containers_per_session:
         raise refuse("session.exceeds_policy",
@@ -64,14 +64,18 @@ def refuse_at_once(request: s.Slots, cluster_size: int, limits: Limits, usage: U
         raise refuse("session.exceeds_policy",
                      f"{slot} request is over the keypair policy by {over[slot]}",
                      limit=f"total_resource_slots.{slot}", over_by=over,
-                     allowed=s.to_wire({k: limits.slots[k] for k in over}))
-    if largest_agent is not None:
-        beyond = s.shortfall(request, largest_agent)
-        if beyond:
-            slot = next(iter(beyond))
+                     # not to_wire: it drops zeros, and a 0 limit is the common case
+                     allowed={k: format(limits.slots[k].normalize(), "f") for k in over})
+    if agents:
+        # A session's containers are placed together on one agent: some agent must hold all.
+        if not any(s.fits(total, capacity) for capacity in agents):
+            nearest = min((s.shortfall(total, capacity) for capacity in agents),
+                          key=lambda over: len(over))
+            slot = next(iter(nearest))
             raise refuse("session.exceeds_cluster",
-                         f"no agent in the cluster has that much {slot} (over by "
-                         f"{beyond[slot]})", limit=f"cluster.{slot}", over_by=beyond)
+                         f"no agent in the cluster can ever hold this request ({slot} over "
+                         f"the closest agent by {nearest[slot]})", limit=f"cluster.{slot}",
+                         over_by=nearest)
     if usage.pending_sessions >= limits.max_pending_session_count:
         raise refuse("session.too_many_pending",
                      f"{usage.pending_sessions} sessions already wait; the policy allows "

@@ -48,6 +48,7 @@ class Session(Aggregate):
         self.agent_id: str | None = None
         self.container_id: str | None = None
         self.failed_checks: list[str] = []
+        self.exit_code: int | None = None
         self.reason = ""
         self.history: list[dict[str, Any]] = [{"status": PENDING, "reason": "requested"}]
 

@@ -27,7 +27,8 @@ def parse_request(raw: dict[str, Any]) -> Slots:
             raise refuse("session.unknown_slot", f"unknown resource slot '{name}'",
                          field=f"slots.{name}", known=list(KNOWN))
         quantity = _quantity(name, value)
-        if quantity < 0 or not quantity.is_finite():
+        # is_finite first: ordering a NaN raises decimal.InvalidOperation
+        if not quantity.is_finite() or quantity < 0:
             raise refuse("session.bad_slot", f"slots.{name} must be a finite number ≥ 0",
                          field=f"slots.{name}")
         if quantity > 0:

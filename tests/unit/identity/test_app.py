@@ -306,6 +306,7 @@ def test_keypair_changes(h: Harness) -> None:
 
 def test_issued_keypair_is_not_default_and_resolves(h: Harness) -> None:
     h.create_user(1)
+    announce_policy(h, "gpu")
     issued = h.app.issue_keypair(new_id(), h.admin, c.IssueKeypair(
         email="user1@example.com", resource_policy="gpu", rate_limit=7))
     resolved = h.app.resolve_keypair(issued["access_key"])

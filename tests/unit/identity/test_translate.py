@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
+
+from eventsourcing.persistence import Tracking
 
 from contracts import identity as c
 from contracts.envelope import Actor, Event
@@ -35,6 +38,11 @@ def run_every_command(app: IdentityApplication) -> dict[str, Any]:
                                                password=NEW_PASSWORD,
                                                password_confirm=NEW_PASSWORD))
     ak = user["access_key"]
+    policy_created = Event(id=cid(), type="PolicyCreated", source="quota", aggregate_id=cid(),
+                           sequence=1, occurred_at=datetime.now(UTC),
+                           data={"kind": "keypair", "name": "gpu", "policy": {}})
+    app.on_quota_event(policy_created, Tracking(application_name="BAI_EVT_QUOTA",
+                                                notification_id=1))
     app.change_keypair(cid(), admin, ak, "assign-policy", "gpu")
     app.change_keypair(cid(), admin, ak, "set-rate-limit", 5)
     app.change_keypair(cid(), admin, ak, "deactivate")
