@@ -14,7 +14,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+)
 
 from contracts import subjects
 from contracts.values import AccessKey, Limit, Offset, SortOrder
@@ -25,7 +33,7 @@ SLOT_NAMES = ("cpu", "mem", "cuda.device", "cuda.shares")
 
 # Raw policy field values arrive as JSON scalars; the domain checks type and range so each
 # refusal names the field and its range.
-Scalar = int | float | str | None
+Scalar = StrictInt | StrictFloat | StrictStr | None
 PolicyNameText = Annotated[str, StringConstraints(max_length=1024)]
 
 

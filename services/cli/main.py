@@ -1,4 +1,4 @@
-"""The `baikal` command: up, status, events."""
+"""The `baikal` command: up, status, events, admin, export, info."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.cli import admin, admin_export
 from services.cli.stack import StackLayout
 
 app = typer.Typer(help="Baikal: control plane for GPU compute sessions.", no_args_is_help=True)
 events_app = typer.Typer(help="Watch the event streams.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
+app.add_typer(admin.build(), name="admin")
+app.add_typer(admin_export.app, name="export")
+app.command("info")(admin_export.info)
 console = Console()
 
 DataDir = typer.Option(Path(".baikal"), "--data-dir", "-d", help="Where the stack keeps state.")

@@ -24,6 +24,8 @@ log = logging.getLogger("baikal.stack")
 
 # Services that exist today, in start order. Later services join this list.
 SERVICES = ["quota", "identity"]
+GATEWAY = "gateway"  # started after SERVICES; its secrets.json key signs login tokens
+GATEWAY_PORT = 8090
 MAX_RESTARTS = 10
 RESTART_WINDOW_SECONDS = 300.0
 READY_TIMEOUT_SECONDS = 60.0
@@ -81,10 +83,10 @@ class StackLayout:
     def load_secrets(self) -> dict[str, Any]:
         if not self.secrets.exists():
             generated = {"nats": new_passwords(),
-                         "cipher": {s: AESCipher.create_key(32) for s in SERVICES}}
+                         "cipher": {s: AESCipher.create_key(32) for s in [*SERVICES, GATEWAY]}}
             write_private(self.secrets, json.dumps(generated, indent=2))
         data: dict[str, Any] = json.loads(self.secrets.read_text())
-        missing = [s for s in SERVICES if s not in data["cipher"]]
+        missing = [s for s in [*SERVICES, GATEWAY] if s not in data["cipher"]]
         if missing:  # a newer version added services: give them keys, keep the old ones
             data["cipher"].update({s: AESCipher.create_key(32) for s in missing})
             write_private(self.secrets, json.dumps(data, indent=2))
@@ -98,6 +100,8 @@ class StackLayout:
                       "store": "sqlite"}
         if store:
             config["store"] = store
+        # The last port if it is still free, else another: the run file tells clients which.
+        config["gateway_port"] = free_port(config.get("gateway_port", GATEWAY_PORT))
         self.config.write_text(json.dumps(config, indent=2))
         return config
 
@@ -196,6 +200,14 @@ def service_env(layout: StackLayout, config: dict[str, Any], secrets_: dict[str,
         "BAIKAL_HTTP_PORT": "0",
         "PYTHONUNBUFFERED": "1",
     })
+    return env
+
+
+def gateway_env(layout: StackLayout, config: dict[str, Any],
+                secrets_: dict[str, Any]) -> dict[str, str]:
+    env = service_env(layout, config, secrets_, GATEWAY)
+    env.update({"BAIKAL_HTTP_PORT": str(config["gateway_port"]),
+                "BAIKAL_TOKEN_KEY": secrets_["cipher"][GATEWAY]})
     return env
 
 

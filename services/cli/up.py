@@ -16,10 +16,12 @@ from contracts.envelope import Actor
 from contracts.identity import Subjects
 from services.cli.natsconf import render
 from services.cli.stack import (
+    GATEWAY,
     SERVICES,
     Child,
     StackLayout,
     Supervisor,
+    gateway_env,
     nats_binary,
     new_superadmin_password,
     service_env,
@@ -109,6 +111,12 @@ async def start_children(layout: StackLayout, config: dict[str, Any],
                                    layout.logs / f"{service}.log"))
         info = await wait_healthy(layout, service, since)
         console.print(f"  {service} healthy on http://127.0.0.1:{info['http_port']}/health")
+    since = time.time()
+    console.print(f"starting {GATEWAY}")
+    await supervisor.add(Child(GATEWAY, [sys.executable, "-m", f"services.{GATEWAY}"],
+                               gateway_env(layout, config, secrets_),
+                               layout.logs / f"{GATEWAY}.log"))
+    await wait_healthy(layout, GATEWAY, since)
 
 
 def print_ready(layout: StackLayout, config: dict[str, Any], admin: dict[str, Any] | None) -> None:
@@ -117,6 +125,8 @@ def print_ready(layout: StackLayout, config: dict[str, Any], admin: dict[str, An
                   f"(operator user 'admin'; passwords in {layout.secrets})")
     console.print(f"  Monitor    http://127.0.0.1:{config['monitor_port']}/varz")
     console.print(f"  Store      {config['store']}  (data dir {layout.root})")
+    console.print(f"  Gateway    http://127.0.0.1:{config['gateway_port']}  "
+                  "(OpenAPI /openapi.json, docs /docs; `baikal admin ...` uses it)")
     if admin is not None:
         console.print("\n[bold]First superadmin — shown once, saved to "
                       f"{layout.superadmin} (0600):[/bold]")

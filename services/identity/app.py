@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -50,13 +51,20 @@ class IdentityBase(ServiceApplication):
                  default_keypair_policy: str = "default") -> None:
         super().__init__(env)
         self.default_keypair_policy = default_keypair_policy
+        self.actors: Callable[[Actor], Principal] | None = None
 
     # ---- actors --------------------------------------------------------------------------
 
     def principal(self, actor: Actor) -> Principal:
-        """Resolve the actor from the store: active keypair of an active user."""
+        """Resolve the actor: active keypair of an active user.
+
+        From the read model when one is attached (it is advanced in the saving thread, so it
+        is current for this process), else from the store.
+        """
         if actor.system == BOOTSTRAP_ACTOR:
             return Principal("", "", "system", "", system=True)
+        if self.actors is not None:
+            return self.actors(actor)
         keypair = self.find(keypair_id(actor.access_key)) if actor.access_key else None
         if keypair is None:
             raise refuse("auth.unauthenticated", "the actor's access key is unknown")

@@ -28,6 +28,7 @@ def build(settings: IdentitySettings) -> ServiceHost:
                               default_keypair_policy=settings.default_keypair_policy)
     view = IdentityView(app)
     view.attach()
+    app.actors = view.principal
     return ServiceHost(settings, app, lambda d: register(d, app, view), IdentityTranslator(app),
                        subscriptions(app))
 

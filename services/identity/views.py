@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import identity as c
+from contracts.envelope import Actor
+from services.identity.domain.access import Principal
+from services.identity.domain.errors import refuse
 from services.identity.domain.model import Domain, Keypair, Project, User
 from services.runtime.store import ServiceApplication
 from services.runtime.views import FollowingView
@@ -78,6 +81,16 @@ class IdentityView(FollowingView):
 
     def _keypair(self, aggregate_id: str) -> dict[str, Any]:
         return self.keypairs[self._keypair_ids[aggregate_id]]
+
+    def principal(self, actor: Actor) -> Principal:
+        with self.lock:
+            keypair = self.keypairs.get(actor.access_key or "")
+            user = self.users.get(keypair["user_id"]) if keypair else None
+            if keypair is None or user is None:
+                raise refuse("auth.unauthenticated", "the actor's access key is unknown")
+            if not keypair["is_active"] or user["status"] != "active":
+                raise refuse("auth.unauthenticated", "the actor's keypair or user is inactive")
+            return Principal(user["user_id"], user["email"], user["role"], user["domain"])
 
     # ---- queries --------------------------------------------------------------------------
 

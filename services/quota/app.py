@@ -97,6 +97,9 @@ class QuotaApplication(ServiceApplication):
         def decide() -> Decision:
             self.directory.require_role(actor, "superadmin")
             policy = self.policy(kind, name)
+            if name == DEFAULT_POLICY:
+                raise refuse("policy.protected", "the default policy cannot be deleted; "
+                             "new keypairs, users and projects get it", field="name")
             usage = self.find(usage_id(kind, name))
             if usage is not None and usage.subjects:
                 raise in_use(kind, name, usage)

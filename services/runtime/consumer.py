@@ -90,6 +90,9 @@ class TrackedConsumer:
             subjects.events_of(self.producer), stream=self.stream, ordered_consumer=True,
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE, cb=self._queue.put,
             config=ConsumerConfig(opt_start_seq=position + 1),
+            # Short heartbeats: after a NATS restart the ordered consumer notices the gap
+            # and resumes within seconds instead of ~20 s.
+            idle_heartbeat=1.0,
         )
         return True
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -33,12 +34,28 @@ class Route:
     handler: Handler
 
 
+MAX_ERRORS = 20
+MAX_SEGMENT = 64
+
+
+def _segment(part: object) -> str:
+    text = str(part)
+    return text if len(text) <= MAX_SEGMENT else "<key too long>"
+
+
 def validation_details(exc: ValidationError) -> list[dict[str, str]]:
-    """Field paths and reasons only: input values are never echoed (they may be secrets)."""
-    return [
-        {"field": ".".join(str(p) for p in err["loc"]), "reason": err["msg"], "type": err["type"]}
-        for err in exc.errors(include_input=False, include_url=False)
+    """Field paths and reasons only: input values are never echoed (they may be secrets);
+    path segments and the list are capped so a hostile message cannot bloat the reply."""
+    errors = exc.errors(include_input=False, include_url=False)
+    details = [
+        {"field": ".".join(_segment(p) for p in err["loc"]),
+         "reason": err["msg"][:200], "type": err["type"]}
+        for err in errors[:MAX_ERRORS]
     ]
+    if len(errors) > MAX_ERRORS:
+        details.append({"field": "", "reason": f"{len(errors) - MAX_ERRORS} more errors",
+                        "type": "truncated"})
+    return details
 
 
 class Dispatcher:
@@ -50,7 +67,9 @@ class Dispatcher:
         self.routes: dict[str, Route] = {}
         self._subscriptions: list[Subscription] = []
         self._in_flight = asyncio.Semaphore(max_in_flight)
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix=f"{service}-cmd")
+        # Few workers: the store serializes writes anyway, and more threads only contend for
+        # the GIL and the connection pool.
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"{service}-cmd")
         self._tasks: set[asyncio.Task[None]] = set()
 
     def command(self, subject: str, payload: type[BaseModel], handler: Handler) -> None:
@@ -86,7 +105,11 @@ class Dispatcher:
         try:
             reply, outcome = await self._decide(route, msg.data)
             if msg.reply:
-                await msg.respond(reply)
+                try:
+                    await msg.respond(reply)
+                except nats.errors.MaxPayloadError:
+                    await msg.respond(self._error_bytes(
+                        "request.invalid", "the request is invalid (details too large)"))
         finally:
             self._in_flight.release()
             self.metrics.requests(route.subject, outcome).inc()

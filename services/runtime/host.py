@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import nats.errors
 from nats.aio.client import Client
 
 from services.runtime.bus import connect
@@ -43,6 +44,7 @@ class ServiceHost:
         translate: Translate,
         subscriptions: list[Subscription] | None = None,
         version: str = "0.1.0",
+        relay_subject_filter: str | None = None,
     ) -> None:
         self.settings = settings
         self.app = app
@@ -51,6 +53,9 @@ class ServiceHost:
         self.dispatcher = Dispatcher(settings.service, self.metrics, settings.max_in_flight)
         register(self.dispatcher)
         self.translate = translate
+        # Where several producers share one stream (every agent writes BAI_EVT_AGENT), the
+        # relay finds its position among its own subjects only.
+        self.relay_subject_filter = relay_subject_filter
         self.subscriptions = subscriptions or []
         self.health = HealthServer(self.metrics, settings.http_host, settings.http_port)
         self.nc: Client | None = None
@@ -71,7 +76,8 @@ class ServiceHost:
         )
         js = self.nc.jetstream(timeout=s.request_timeout)
         self.relay = OutboxRelay(self.app, js, s.service, self.translate, self.metrics,
-                                 s.relay_batch, s.relay_poll_seconds)
+                                 s.relay_batch, s.relay_poll_seconds,
+                                 subject_filter=self.relay_subject_filter)
         await self.relay.start()
         for component in self.components:
             await component.start(js)
@@ -123,10 +129,16 @@ class ServiceHost:
             await component.stop()
         if self.relay is not None:
             await self.relay.stop()
-        if self.nc is not None and not self.nc.is_closed:
-            await asyncio.wait_for(self.nc.drain(), timeout=10)
-        await self.health.stop()
-        self.app.close()
+        try:
+            if self.nc is not None and not self.nc.is_closed:
+                await asyncio.wait_for(self.nc.drain(), timeout=10)
+        except (TimeoutError, nats.errors.Error) as exc:
+            log.warning("could not drain the NATS connection (%s); closing it", exc)
+            if self.nc is not None:
+                await self.nc.close()
+        finally:
+            await self.health.stop()
+            self.app.close()
 
     async def run_until_signalled(self) -> None:
         stop = asyncio.Event()

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from eventsourcing.persistence import Notification
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import StorageType, StreamConfig
 from nats.js.client import JetStreamContext
@@ -26,6 +25,7 @@ from services.runtime.store import CommandRecord, ServiceApplication
 log = logging.getLogger(__name__)
 
 POSITION_HEADER = "Bai-Notification-Id"
+FRESH_MAX = 100_000
 Translate = Callable[[Any], tuple[str, Event] | None]
 DUPLICATE_WINDOW_SECONDS = 300.0
 
@@ -93,6 +93,7 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._context: tuple[dict[str, Any], int] | None = None
+        self._fresh: dict[int, Any] = {}  # notification id -> domain event, just saved here
         self.healthy = False
 
     async def start(self) -> None:
@@ -102,10 +103,17 @@ class OutboxRelay:
         self.app.on_saved(self.wake)
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-relay")
 
-    def wake(self) -> None:
-        """Thread-safe: called by the application after every save."""
+    def wake(self, recordings: list[Any] | None = None) -> None:
+        """Thread-safe: called by the application after every save, with what it saved,
+        so the relay can publish those events without reading them back."""
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
+            self._loop.call_soon_threadsafe(self._remember, recordings or [])
+
+    def _remember(self, recordings: list[Any]) -> None:
+        if len(self._fresh) < FRESH_MAX:
+            for recording in recordings:
+                self._fresh[recording.notification.id] = recording.domain_event
+        self._wake.set()
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -136,25 +144,40 @@ class OutboxRelay:
         await self.drain()
 
     async def drain(self) -> int:
-        """Publish everything stored after the position; bounded by the log's length."""
+        """Publish everything stored after the position; bounded by the log's length.
+
+        Events this process just saved come from memory while they follow the position
+        without a gap; anything else (another writer, a restart) is read from the log.
+        """
         published = 0
         while True:
-            notifications = await asyncio.to_thread(
-                self.app.process_recorder.select_notifications,
-                self.position + 1,
-                self.batch,
-            )
-            for notification in notifications:
-                await self._publish(notification)
-                self.position = notification.id
-                published += 1
-            last = await asyncio.to_thread(self.app.process_recorder.max_notification_id)
-            self.metrics.relay_lag.set(max(0, (last or 0) - self.position))
-            if len(notifications) < self.batch:
-                return published
+            batch: list[tuple[int, Any]] = []
+            while self.position + 1 + len(batch) in self._fresh and len(batch) < self.batch:
+                key = self.position + 1 + len(batch)
+                batch.append((key, self._fresh.pop(key)))
+            if not batch:
+                notifications = await asyncio.to_thread(
+                    self.app.process_recorder.select_notifications, self.position + 1,
+                    self.batch)
+                batch = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+                if not batch:
+                    self._fresh = {k: v for k, v in self._fresh.items() if k > self.position}
+                    self.metrics.relay_lag.set(len(self._fresh))
+                    return published
+            await self._publish_batch(batch)
+            published += len(batch)
 
-    async def _publish(self, notification: Notification) -> None:
-        domain_event = self.app.mapper.to_domain_event(notification)
+    async def _publish_batch(self, batch: list[tuple[int, Any]]) -> None:
+        """Publish in order, acks awaited together; the position moves only over the
+        unbroken run of acknowledged events."""
+        sends = [self._publish(notification_id, event) for notification_id, event in batch]
+        results = await asyncio.gather(*sends, return_exceptions=True)
+        for (notification_id, _), result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                raise result
+            self.position = notification_id
+
+    async def _publish(self, notification_id: int, domain_event: Any) -> None:
         if isinstance(domain_event, CommandRecord.Recorded):
             self._context = (domain_event.meta, int(domain_event.meta.get("events", 0)))
             return
@@ -174,7 +197,7 @@ class OutboxRelay:
             subject,
             envelope.model_dump_json().encode(),
             timeout=self.publish_timeout,
-            headers={"Nats-Msg-Id": envelope.id, POSITION_HEADER: str(notification.id)},
+            headers={"Nats-Msg-Id": envelope.id, POSITION_HEADER: str(notification_id)},
         )
         self.metrics.relay_published.inc()
 

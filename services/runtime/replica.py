@@ -41,7 +41,8 @@ class StreamReplica(ABC):
         if await wait_for_stream(js, self.producer, self._stopping):
             self._sub = await js.subscribe(
                 subjects.events_of(self.producer), stream=subjects.stream(self.producer),
-                ordered_consumer=True, deliver_policy=DeliverPolicy.ALL, cb=self._on_message)
+                ordered_consumer=True, deliver_policy=DeliverPolicy.ALL, cb=self._on_message,
+                idle_heartbeat=1.0)
 
     async def stop(self) -> None:
         self._stopping.set()

@@ -25,6 +25,8 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 0
     max_in_flight: int = Field(default=64, ge=1, le=4096)
+    sqlite_synchronous: str = "NORMAL"  # FULL fsyncs every commit; see runtime/sqlite_store.py
+    aggregate_cache_size: int = Field(default=20_000, ge=0, le=10_000_000)
     relay_batch: int = Field(default=200, ge=1, le=10_000)
     relay_poll_seconds: float = 1.0
     log_level: str = "INFO"

@@ -16,7 +16,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 
-from services.runtime.errors import CommandIdReused, ConcurrencyConflict
+from services.runtime.errors import CodedError, CommandIdReused, ConcurrencyConflict
 from services.runtime.settings import ServiceSettings
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://baikal.dev/ids")
@@ -35,14 +35,19 @@ def store_env(settings: ServiceSettings, app_name: str) -> dict[str, str]:
     env = {
         "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
         "CIPHER_KEY": settings.cipher_key.get_secret_value(),
+        # Cached aggregates are fast-forwarded from the store on every read (one query for
+        # newer events), so several writers stay correct; reads hand out deep copies, so a
+        # command that fails half-way leaves the cache untouched.
+        "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
     }
     if settings.store == "sqlite":
         path = settings.data_dir / "stores" / f"{app_name}.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
         env |= {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": "services.runtime.sqlite_store:TunedSQLiteFactory",
             "SQLITE_DBNAME": str(path),
             "SQLITE_LOCK_TIMEOUT": "10",
+            "SQLITE_SYNCHRONOUS": settings.sqlite_synchronous,
         }
     elif settings.store.startswith(("postgres://", "postgresql://")):
         env |= postgres_env(settings.store, schema=app_name)
@@ -112,12 +117,20 @@ def fingerprint(data: dict[str, Any], key: bytes) -> str:
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
+def _project(aggregate: Any, events: Any) -> Any:
+    """The library's projector without its per-event runtime-Protocol isinstance check,
+    which costs more than applying the event (measured: 16-43% of a command's CPU)."""
+    for domain_event in events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
+
+
 class ServiceApplication(Application[UUID]):
     """A service's event-sourced application, backed by a process recorder."""
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
-        self._saved_listeners: list[Callable[[], None]] = []
+        self._saved_listeners: list[Callable[[list[Any]], None]] = []
         self._listeners_lock = threading.Lock()
         self._fingerprint_key = self.env.get("CIPHER_KEY", "").encode() or self.name.encode()
 
@@ -130,18 +143,19 @@ class ServiceApplication(Application[UUID]):
         assert isinstance(recorder, ProcessRecorder)
         return recorder
 
-    def on_saved(self, listener: Callable[[], None]) -> None:
+    def on_saved(self, listener: Callable[[list[Any]], None]) -> None:
+        """`listener(recordings)` runs in the saving thread after each commit."""
         with self._listeners_lock:
             self._saved_listeners.append(listener)
 
     def _notify(self, recordings: list[Any]) -> None:
         super()._notify(recordings)
         for listener in list(self._saved_listeners):
-            listener()
+            listener(recordings)
 
     def find(self, aggregate_id: UUID) -> Any | None:
         try:
-            return self.repository.get(aggregate_id)
+            return self.repository.get(aggregate_id, projector_func=_project)
         except AggregateNotFoundError:
             return None
 
@@ -154,35 +168,45 @@ class ServiceApplication(Application[UUID]):
     ) -> dict[str, Any]:
         """Run a command once: a repeated id returns the first reply and changes nothing.
 
-        On a write conflict (another writer saved first) the command is decided again from
-        fresh state; the command record is saved in the same transaction as its effects.
+        The command record is saved in the same transaction as the effects, and its id is
+        derived from the command id, so a repeat cannot commit: it conflicts, and the first
+        reply is returned. The record is looked up only when that can matter (a conflict, or
+        a refusal that the first execution may have caused), not on every command. Other
+        write conflicts (another writer saved first) re-decide from fresh state.
         """
         key = f"{self.name}:{command_id}"
         print_ = fingerprint(data, self._fingerprint_key)
         record_id = stable_id("command", key)
         for _ in range(MAX_ATTEMPTS):
-            prior = self.find(record_id)
-            if prior is not None:
-                if prior.fingerprint != print_:
-                    raise CommandIdReused(
-                        "this command id was already used for a different command",
-                        command_id=command_id,
-                    )
-                return dict(prior.reply)
-            decision = decide()
+            try:
+                decision = decide()
+            except CodedError:
+                prior = self._prior_reply(record_id, print_, command_id)
+                if prior is not None:
+                    return prior
+                raise
             pending = sum(len(agg.pending_events) for agg in decision.aggregates)
-            record = CommandRecord(
-                key=key,
-                fingerprint=print_,
-                reply=decision.reply,
-                meta={**(meta or {}), "events": pending},
-            )
+            record = CommandRecord(key=key, fingerprint=print_, reply=decision.reply,
+                                   meta={**(meta or {}), "events": pending})
             try:
                 self.save(record, *decision.aggregates)
             except IntegrityError:
+                prior = self._prior_reply(record_id, print_, command_id)
+                if prior is not None:
+                    return prior
                 continue
             return decision.reply
         raise ConcurrencyConflict("too many concurrent writers; retry the command")
+
+    def _prior_reply(self, record_id: UUID, print_: str, command_id: str
+                     ) -> dict[str, Any] | None:
+        prior = self.find(record_id)
+        if prior is None:
+            return None
+        if prior.fingerprint != print_:
+            raise CommandIdReused("this command id was already used for a different command",
+                                  command_id=command_id)
+        return dict(prior.reply)
 
     def save_tracked(self, tracking: Tracking, *aggregates: Aggregate) -> None:
         """Commit a consumed event's effects and the consumer position in one transaction."""

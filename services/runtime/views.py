@@ -27,7 +27,20 @@ class FollowingView(ABC):
 
     def attach(self) -> None:
         self.catch_up()
-        self.app.on_saved(self.catch_up)
+        self.app.on_saved(self.advance)
+
+    def advance(self, recordings: list[Any]) -> None:
+        """Apply what this process just saved without reading it back, when it directly
+        follows the view's position; otherwise (another writer in between) catch up."""
+        with self.lock:
+            ids = [r.notification.id for r in recordings]
+            if not ids or ids[0] != self.position + 1 or ids != list(
+                    range(ids[0], ids[0] + len(ids))):
+                self.catch_up()
+                return
+            for recording in recordings:
+                self.apply(recording.domain_event)
+            self.position = ids[-1]
 
     def catch_up(self) -> int:
         applied = 0

@@ -41,7 +41,7 @@ class SchedulerWorker:
         self.nc = js._nc
         await self.nc.subscribe(agent_contract.HEARTBEATS, cb=self._on_heartbeat)
         loop = asyncio.get_running_loop()
-        self.app.on_saved(lambda: loop.call_soon_threadsafe(self.wake.set))
+        self.app.on_saved(lambda recordings: loop.call_soon_threadsafe(self.wake.set))
         self._tasks = [asyncio.create_task(self._run(), name="scheduler-loop")]
 
     async def stop(self) -> None:

@@ -32,7 +32,11 @@ def spawn_service(service: str, server: NatsServer, data_dir: Path, cipher_key: 
     proc = subprocess.Popen([sys.executable, "-m", f"services.{service}"], env=env,
                             stdout=log, stderr=log)
     log.close()
-    wait_healthy(run_file, proc)
+    try:
+        wait_healthy(run_file, proc)
+    except (TimeoutError, RuntimeError):
+        stop(proc)
+        raise
     return proc
 
 

@@ -1,0 +1,1 @@
+"""The node agent: runs containers on directed commands, reports capacity and container events."""

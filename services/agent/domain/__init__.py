@@ -1,0 +1,1 @@
+"""Agent domain: slot arithmetic, GPU share placement, MPS limits, the Container aggregate."""

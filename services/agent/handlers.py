@@ -1,0 +1,47 @@
+"""Bus handlers for the directed commands `bai.cmd.agent.<agent_id>.*`: authorize, delegate.
+
+Handlers run in the dispatcher's worker threads; the work runs on the agent's event loop (the
+runtimes are asyncio), and the thread waits for it up to the command timeout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts import agent as c
+from contracts.envelope import Actor, Command, Query
+from services.agent.app import Origin
+from services.agent.supervisor import Supervisor
+from services.runtime.dispatch import Dispatcher
+from services.runtime.errors import Forbidden
+
+
+def require_trusted(actor: Actor, trusted: frozenset[str]) -> None:
+    """Only the scheduler (and operators' tools) run containers: NATS permissions already let
+    no one else publish here, and this refuses a mislabelled caller too."""
+    if actor.system not in trusted:
+        raise Forbidden("directed agent commands come from a trusted system actor",
+                        allowed=sorted(trusted))
+
+
+def register(dispatcher: Dispatcher, supervisor: Supervisor) -> None:
+    agent_id = supervisor.settings.agent_id
+    trusted = supervisor.settings.trusted
+
+    def start(envelope: Command, payload: c.StartContainer) -> dict[str, Any]:
+        require_trusted(envelope.actor, trusted)
+        origin = Origin(envelope.id, envelope.actor, envelope.correlation_id)
+        return supervisor.call(supervisor.start_container(origin, payload))
+
+    def stop(envelope: Command, payload: c.StopContainer) -> dict[str, Any]:
+        require_trusted(envelope.actor, trusted)
+        origin = Origin(envelope.id, envelope.actor, envelope.correlation_id)
+        return supervisor.call(supervisor.stop_container(origin, payload))
+
+    def listing(envelope: Query, payload: c.ListContainers) -> dict[str, Any]:
+        require_trusted(envelope.actor, trusted)
+        return supervisor.call(supervisor.list_containers(payload))
+
+    dispatcher.command(c.start_subject(agent_id), c.StartContainer, start)
+    dispatcher.command(c.stop_subject(agent_id), c.StopContainer, stop)
+    dispatcher.query(c.list_subject(agent_id), c.ListContainers, listing)

@@ -1,0 +1,1 @@
+"""Container runtimes: docker (production), process (hosts without Docker), simulated."""

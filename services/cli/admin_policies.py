@@ -1,0 +1,119 @@
+"""`baikal admin policy list|show|create|update|delete` for the three policy tiers."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from services.cli.admin import JsonFlag, emit, gateway, reports_errors
+from services.cli.admin_client import CliError
+
+app = typer.Typer(help="Resource policies (keypair, user and project tiers).",
+                  no_args_is_help=True)
+Tier = Annotated[str, typer.Option("--tier", "-t", help="keypair, user or project.")]
+Sets = Annotated[list[str] | None, typer.Option(
+    "--set", help="FIELD=VALUE for any policy field; VALUE is JSON or text (repeat).")]
+SLOT_OPTIONS = {"cpu": "cpu", "mem": "mem", "cuda_device": "cuda.device",
+                "cuda_shares": "cuda.shares"}
+
+
+def _fields(sets: list[str] | None, **given: Any) -> dict[str, Any]:
+    """The named options (slots go into total_resource_slots) plus --set pairs."""
+    fields: dict[str, Any] = {}
+    slots = {SLOT_OPTIONS[k]: v for k, v in given.items() if k in SLOT_OPTIONS and v is not None}
+    if slots:
+        fields["total_resource_slots"] = slots
+    fields |= {k: v for k, v in given.items() if k not in SLOT_OPTIONS and v is not None}
+    for pair in sets or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"--set needs FIELD=VALUE, got {pair!r}")
+        try:
+            fields[key] = json.loads(raw)
+        except ValueError:
+            fields[key] = raw
+    return fields
+
+
+def _columns(tier: str) -> list[str]:
+    return ["name", "references", "policy", "updated_at"] if tier != "keypair" else [
+        "name", "references", "total_resource_slots", "max_concurrent_sessions",
+        "idle_timeout", "updated_at"]
+
+
+@app.command("list")
+@reports_errors
+def list_policies(ctx: typer.Context, tier: Tier = "keypair",
+                  name_contains: str = typer.Option("", "--name"),
+                  offset: int = typer.Option(0), limit: int = typer.Option(50),
+                  as_json: bool = JsonFlag) -> None:
+    """List policies with how many keypairs, users or projects use each."""
+    params = {"name_contains": name_contains, "offset": offset, "limit": limit}
+    with gateway(ctx) as gw:
+        page = gw.call("GET", f"/resource-policies/{tier}", params=params)
+    rows = [{**row, **row.get("policy", {})} for row in page.get("items", [])]
+    emit(page, as_json, _columns(tier), rows=rows, title=f"{tier} resource policies")
+
+
+@app.command()
+@reports_errors
+def show(ctx: typer.Context, name: str, tier: Tier = "keypair",
+         as_json: bool = JsonFlag) -> None:
+    with gateway(ctx) as gw:
+        row = gw.call("GET", f"/resource-policies/{tier}/{name}")
+    emit(row if as_json else {**{k: v for k, v in row.items() if k != "policy"},
+                              **row.get("policy", {})}, as_json, title=f"{tier} policy {name}")
+
+
+@app.command()
+@reports_errors
+def create(
+    ctx: typer.Context, name: str, tier: Tier = "keypair",
+    cpu: str = typer.Option(None, help="Cores, or 'unlimited'."),
+    mem: str = typer.Option(None, help="GiB, or 'unlimited'."),
+    cuda_device: str = typer.Option(None, "--cuda-device"),
+    cuda_shares: str = typer.Option(None, "--cuda-shares", help="fGPU."),
+    max_concurrent_sessions: int = typer.Option(None, "--max-concurrent-sessions"),
+    idle_timeout: int = typer.Option(None, "--idle-timeout", help="Seconds; 0 = never."),
+    sets: Sets = None, as_json: bool = JsonFlag,
+) -> None:
+    """Create a policy (superadmin)."""
+    body = {"name": name, **_fields(sets, cpu=cpu, mem=mem, cuda_device=cuda_device,
+                                    cuda_shares=cuda_shares,
+                                    max_concurrent_sessions=max_concurrent_sessions,
+                                    idle_timeout=idle_timeout)}
+    with gateway(ctx) as gw:
+        emit(gw.call("POST", f"/resource-policies/{tier}", body=body), as_json,
+             title="policy created")
+
+
+@app.command()
+@reports_errors
+def update(
+    ctx: typer.Context, name: str, tier: Tier = "keypair",
+    cpu: str = typer.Option(None, help="Cores, or 'unlimited'."),
+    mem: str = typer.Option(None, help="GiB, or 'unlimited'."),
+    cuda_device: str = typer.Option(None, "--cuda-device"),
+    cuda_shares: str = typer.Option(None, "--cuda-shares", help="fGPU."),
+    max_concurrent_sessions: int = typer.Option(None, "--max-concurrent-sessions"),
+    idle_timeout: int = typer.Option(None, "--idle-timeout", help="Seconds; 0 = never."),
+    sets: Sets = None, as_json: bool = JsonFlag,
+) -> None:
+    """Change a policy's fields (superadmin); the name never changes."""
+    body = _fields(sets, cpu=cpu, mem=mem, cuda_device=cuda_device, cuda_shares=cuda_shares,
+                   max_concurrent_sessions=max_concurrent_sessions, idle_timeout=idle_timeout)
+    with gateway(ctx) as gw:
+        emit(gw.call("PATCH", f"/resource-policies/{tier}/{name}", body=body), as_json,
+             title="policy updated")
+
+
+@app.command()
+@reports_errors
+def delete(ctx: typer.Context, name: str, tier: Tier = "keypair",
+           as_json: bool = JsonFlag) -> None:
+    """Delete a policy (refused while anything uses it, inactive users included)."""
+    with gateway(ctx) as gw:
+        emit(gw.call("DELETE", f"/resource-policies/{tier}/{name}"), as_json,
+             title="policy deleted")

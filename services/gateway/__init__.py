@@ -1,0 +1,1 @@
+"""The HTTP gateway: Backend.AI-signed HTTP requests become bus commands and queries."""

@@ -1,0 +1,88 @@
+"""The gateway's FastAPI application: routes, error handlers, metrics middleware, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from nats.aio.client import Client
+from starlette.exceptions import HTTPException
+
+from services.gateway.errors import ApiError, error_body
+from services.gateway.info import package_version
+from services.gateway.metrics import ObservedMiddleware
+from services.gateway.routes import auth, exports, keypairs, org, policies, sessions, system, users
+from services.gateway.settings import GatewaySettings
+from services.gateway.state import Gateway
+
+log = logging.getLogger(__name__)
+DESCRIPTION = """\
+HTTP face of Baikal. Every request becomes a command or query on the bus in the caller's name.
+
+**Authentication**: Backend.AI request signing (HMAC-SHA256; `Authorization: BackendAI
+signMethod=HMAC-SHA256, credential=AK:SIG`, `Date` within ±15 minutes, `X-BackendAI-Version`),
+or `Authorization: Bearer <token>` from `POST /auth/login`. Each keypair may make `rate_limit`
+requests per rolling 15 minutes (headers `X-RateLimit-*`; 429 beyond).
+
+**Errors** are `{"error": {"code", "message", "details"}}` with stable codes; the status follows
+from the code (one table). 503 names the service nobody answers for; 504 one that was too slow.
+"""
+
+
+def create_app(settings: GatewaySettings | None = None, nc: Client | None = None) -> FastAPI:
+    """`nc` lets a caller share a connection (tests, benchmarks); else the lifespan connects."""
+    gateway = Gateway(settings or GatewaySettings(), nc)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await gateway.start()
+        yield
+        await gateway.stop()
+
+    app = FastAPI(title="Baikal gateway", version=package_version(), description=DESCRIPTION,
+                  lifespan=lifespan, license_info={"name": "Apache-2.0",
+                                                   "identifier": "Apache-2.0"})
+    app.state.gateway = gateway
+    for module in (system, auth, users, keypairs, org, sessions, exports):
+        app.include_router(module.router)
+    for router in policies.routers:
+        app.include_router(router)
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(ObservedMiddleware, metrics=gateway.metrics,
+                       window_seconds=gateway.settings.rate_limit_window_seconds)
+    return app
+
+
+def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+async def _api_error(_: Request, exc: ApiError) -> Response:
+    return _json(exc.status, exc.body(), exc.headers)
+
+
+async def _invalid(_: Request, exc: RequestValidationError) -> Response:
+    # Field paths and reasons only: input values are never echoed (they may be passwords).
+    errors = [{"field": ".".join(str(p) for p in err.get("loc", ())), "reason": err.get("msg"),
+               "type": err.get("type")} for err in exc.errors()]
+    return _json(422, error_body("gateway.request.invalid",
+                                 "the request does not match the schema", {"errors": errors}))
+
+
+async def _http_error(_: Request, exc: HTTPException) -> Response:
+    codes = {404: "gateway.route.not_found", 405: "gateway.method_not_allowed"}
+    code = codes.get(exc.status_code, f"gateway.http_{exc.status_code}")
+    return _json(exc.status_code, error_body(code, str(exc.detail)), exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # Process edge for one request: logged with its traceback, answered, counted by status.
+    log.exception("unexpected error serving %s %s", request.method, request.url.path)
+    return _json(500, error_body("gateway.internal", "unexpected gateway error; see its logs"))

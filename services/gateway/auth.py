@@ -1,0 +1,257 @@
+"""Who is calling: Backend.AI HMAC request signing (reference §2.3) or a login token.
+
+The secret of an access key comes from identity's `keypairs.resolve` query (only the gateway's
+NATS user may ask it) and is cached for `auth_cache_seconds`; inactive keypairs and keypairs of
+inactive users are refused there. Every authenticated request also counts against the keypair's
+rate limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader
+
+from contracts.envelope import Actor
+from contracts.identity import Subjects as IdentitySubjects
+from services.gateway import signing
+from services.gateway.bus import Bus
+from services.gateway.errors import ApiError, gateway_error
+from services.gateway.metrics import RATELIMIT_SCOPE_KEY, HttpMetrics
+from services.gateway.ratelimit import SlidingWindow
+from services.gateway.tokens import TokenIssuer
+
+ACCESS_KEY = re.compile(r"^AKIA[A-Z2-7]{16}$")
+GATEWAY_ACTOR = Actor(system="gateway")
+ADMIN_ROLES = ("superadmin", "admin")
+
+
+@dataclass(frozen=True)
+class Caller:
+    access_key: str
+    user_id: str
+    email: str
+    role: str
+    domain: str
+    rate_limit: int
+    method: str  # "hmac" or "token"
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(access_key=self.access_key)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in ADMIN_ROLES
+
+
+class KeypairDirectory:
+    """keypairs.resolve with a short cache; concurrent misses for one key share one query."""
+
+    def __init__(self, bus: Bus, ttl: float, unknown_ttl: float) -> None:
+        self.bus = bus
+        self.ttl = ttl
+        self.unknown_ttl = unknown_ttl
+        self._entries: dict[str, tuple[float, dict[str, Any] | ApiError]] = {}
+        self._pending: dict[str, asyncio.Future[dict[str, Any] | ApiError]] = {}
+
+    async def resolve(self, access_key: str) -> dict[str, Any]:
+        if not ACCESS_KEY.match(access_key):
+            raise _unknown_key()
+        now = time.monotonic()
+        cached = self._entries.get(access_key)
+        if cached is not None and cached[0] > now:
+            return _result(cached[1])
+        pending = self._pending.get(access_key)
+        if pending is not None:
+            return _result(await pending)
+        pending = self._pending[access_key] = asyncio.get_running_loop().create_future()
+        try:
+            found = await self._ask(access_key)
+        except BaseException as exc:  # handed to the waiters, then re-raised
+            if isinstance(exc, asyncio.CancelledError):
+                pending.cancel()
+            else:
+                pending.set_exception(exc)
+                pending.exception()  # retrieved: the waiters, if any, raise it too
+            raise
+        else:
+            pending.set_result(found)
+        finally:
+            del self._pending[access_key]
+        return _result(found)
+
+    async def _ask(self, access_key: str) -> dict[str, Any] | ApiError:
+        try:
+            found: dict[str, Any] | ApiError = await self.bus.query(
+                IdentitySubjects.KEYPAIR_RESOLVE, {"access_key": access_key}, GATEWAY_ACTOR)
+            ttl = self.ttl
+        except ApiError as exc:
+            if exc.status >= 500:
+                raise  # identity is down: say so (503/504), cache nothing
+            inactive = exc.code.endswith("keypair.inactive")
+            found = gateway_error("auth.inactive_key" if inactive else "auth.unknown_key",
+                                  "the keypair or its user is inactive" if inactive
+                                  else "access key not found")
+            ttl = self.ttl if inactive else self.unknown_ttl
+        self._entries[access_key] = (time.monotonic() + ttl, found)
+        if len(self._entries) > 100_000:
+            self._entries.clear()
+        return found
+
+    def forget(self, access_key: str) -> None:
+        self._entries.pop(access_key, None)
+
+    def forget_user(self, user_id: str) -> None:
+        for key, (_, entry) in list(self._entries.items()):
+            if isinstance(entry, dict) and entry.get("user_id") == user_id:
+                self._entries.pop(key, None)
+
+    def forget_refusals(self) -> None:
+        """After an activation: refusals carry no user id, so all of them go."""
+        for key, (_, entry) in list(self._entries.items()):
+            if isinstance(entry, ApiError):
+                self._entries.pop(key, None)
+
+
+def _result(entry: dict[str, Any] | ApiError) -> dict[str, Any]:
+    if isinstance(entry, ApiError):
+        raise ApiError(entry.code, entry.message, status=entry.status)
+    return entry
+
+
+def _unknown_key() -> ApiError:
+    return gateway_error("auth.unknown_key", "access key not found")
+
+
+class Authenticator:
+    def __init__(self, keys: KeypairDirectory, tokens: TokenIssuer, limiter: SlidingWindow,
+                 metrics: HttpMetrics, clock_skew_seconds: int) -> None:
+        self.keys = keys
+        self.tokens = tokens
+        self.limiter = limiter
+        self.metrics = metrics
+        self.skew = clock_skew_seconds
+
+    async def authenticate(self, request: Request) -> Caller:
+        try:
+            caller = await self._identify(request)
+        except ApiError as exc:
+            if exc.status == 401:
+                self.metrics.auth_failures(exc.code.rsplit(".", 1)[-1]).inc()
+            raise
+        allowed, remaining = self.limiter.hit(caller.access_key, caller.rate_limit)
+        request.scope[RATELIMIT_SCOPE_KEY] = (caller.rate_limit, remaining)
+        if not allowed:
+            self.metrics.rate_limited.inc()
+            raise gateway_error("rate_limit.exceeded",
+                                f"more than {caller.rate_limit} requests in "
+                                f"{self.limiter.window:g}s for this keypair",
+                                limit=caller.rate_limit, window_seconds=self.limiter.window)
+        return caller
+
+    async def _identify(self, request: Request) -> Caller:
+        header = request.headers.get("authorization")
+        if not header:
+            raise gateway_error("auth.missing", "no Authorization header: sign the request "
+                                "(BackendAI signMethod=HMAC-SHA256, ...) or send a Bearer token")
+        if header[:7].lower() == "bearer ":
+            access_key = self.tokens.verify(header[7:].strip())
+            return _caller(await self.keys.resolve(access_key), "token")
+        return await self._verify_signature(request, header)
+
+    async def _verify_signature(self, request: Request, header: str) -> Caller:
+        try:
+            credential = signing.parse_authorization(header)
+            hash_type = credential.hash_type
+        except signing.SignatureFormatError as exc:
+            raise gateway_error("auth.header_invalid", str(exc)) from None
+        headers = request.headers
+        version = headers.get("x-backendai-version")
+        version_header = "x-backendai-version"
+        if version is None and "x-sorna-version" in headers:
+            version, version_header = headers["x-sorna-version"], "x-sorna-version"
+        if not version:
+            raise gateway_error("auth.version_missing", "API version missing in request headers "
+                                "(X-BackendAI-Version)")
+        raw_date, date = self._checked_date(headers)
+        keypair = await self.keys.resolve(credential.access_key)
+        content_type = headers.get("content-type", signing.DEFAULT_CONTENT_TYPE)
+        content_type = content_type.split(";", 1)[0].strip().lower()
+        body = b""
+        if version < signing.UNSIGNED_BODY_SINCE and content_type != "multipart/form-data":
+            body = await request.body()
+        expected = signing.sign(
+            secret_key=keypair["secret_key"], method=request.method,
+            path_with_query=path_with_query(request.scope), raw_date=raw_date, date=date,
+            host=headers.get("host", ""), content_type=content_type, api_version=version,
+            hash_type=hash_type, body=body, version_header=version_header)
+        if not hmac.compare_digest(expected, credential.signature):
+            raise gateway_error("auth.signature_mismatch", "HMAC signature mismatch")
+        return _caller(keypair, "hmac")
+
+    def _checked_date(self, headers: Any) -> tuple[str, datetime]:
+        raw = headers.get("date") or headers.get("x-backendai-date") or headers.get(
+            "x-sorna-date")
+        if not raw:
+            raise gateway_error("auth.date_missing", "Date or X-BackendAI-Date header missing")
+        try:
+            date = signing.parse_date(raw)
+        except signing.SignatureFormatError as exc:
+            raise gateway_error("auth.date_invalid", str(exc)) from None
+        offset = (date - datetime.now(UTC)).total_seconds()
+        if abs(offset) > self.skew:
+            raise gateway_error("auth.date_skew",
+                                f"Date/time sync error: the request is {offset:+.0f}s from the "
+                                f"server's clock (allowed ±{self.skew}s)",
+                                offset_seconds=round(offset), allowed_seconds=self.skew)
+        return raw, date
+
+
+def path_with_query(scope: dict[str, Any]) -> str:
+    """The request target as sent (raw path, raw query), as the reference server signs it."""
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else scope["path"]
+    query = scope.get("query_string", b"")
+    return f"{path}?{query.decode('latin-1')}" if query else path
+
+
+def _caller(keypair: dict[str, Any], method: str) -> Caller:
+    return Caller(access_key=keypair["access_key"], user_id=keypair["user_id"],
+                  email=keypair["email"], role=keypair["role"], domain=keypair["domain"],
+                  rate_limit=int(keypair["rate_limit"]), method=method)
+
+
+auth_header = APIKeyHeader(
+    name="Authorization", scheme_name="BackendAI", auto_error=False,
+    description="`BackendAI signMethod=HMAC-SHA256, credential=<ACCESS_KEY>:<SIGNATURE>` with "
+                "`Date` (or `X-BackendAI-Date`) within ±15 min and `X-BackendAI-Version`; or "
+                "`Bearer <token>` from POST /auth/login.")
+
+
+async def authenticated(request: Request, _: str | None = Security(auth_header)) -> Caller:
+    authenticator: Authenticator = request.app.state.gateway.auth
+    return await authenticator.authenticate(request)
+
+
+async def admin(request: Request, _: str | None = Security(auth_header)) -> Caller:
+    caller = await authenticated(request)
+    if not caller.is_admin:
+        raise gateway_error("auth.forbidden", "this needs an admin or superadmin",
+                            required="admin")
+    return caller
+
+
+async def superadmin(request: Request, _: str | None = Security(auth_header)) -> Caller:
+    caller = await authenticated(request)
+    if caller.role != "superadmin":
+        raise gateway_error("auth.forbidden", "this needs the superadmin role",
+                            required="superadmin")
+    return caller

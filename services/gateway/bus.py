@@ -1,0 +1,69 @@
+"""Commands and queries from HTTP requests to the bus; replies become data or ApiError."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from nats.aio.client import Client
+from nats.errors import ConnectionClosedError, NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from contracts.envelope import Actor, Command, Query
+from services.gateway.errors import ApiError, gateway_error
+
+
+def service_of(subject: str) -> str:
+    """'bai.cmd.identity.user.create.v1' → 'identity'."""
+    parts = subject.split(".")
+    return parts[2] if len(parts) > 2 else subject
+
+
+class Bus:
+    """Request/reply with a timeout; "nobody answers" is 503, "too slow" 504."""
+
+    def __init__(self, nc: Client, timeout: float) -> None:
+        self.nc = nc
+        self.timeout = timeout
+
+    async def command(self, subject: str, data: dict[str, Any], actor: Actor,
+                      command_id: str | None = None,
+                      correlation_id: str | None = None) -> dict[str, Any]:
+        envelope = Command(id=command_id or str(uuid.uuid4()), actor=actor,
+                           correlation_id=correlation_id, data=data)
+        return await self.request(subject, envelope.model_dump_json().encode())
+
+    async def query(self, subject: str, data: dict[str, Any], actor: Actor,
+                    correlation_id: str | None = None) -> dict[str, Any]:
+        envelope = Query(actor=actor, correlation_id=correlation_id, data=data)
+        return await self.request(subject, envelope.model_dump_json().encode())
+
+    async def request(self, subject: str, payload: bytes) -> dict[str, Any]:
+        raw = await self.raw_request(subject, payload)
+        try:
+            reply = json.loads(raw)
+        except ValueError:
+            raise gateway_error("internal", f"{service_of(subject)} sent an unreadable reply",
+                                service=service_of(subject)) from None
+        if reply.get("status") == "accepted":
+            return reply.get("data") or {}
+        error = reply.get("error") or {}
+        raise ApiError(str(error.get("code", "internal")), str(error.get("message", "")),
+                       **(error.get("details") or {}))
+
+    async def raw_request(self, subject: str, payload: bytes) -> bytes:
+        service = service_of(subject)
+        try:
+            msg = await self.nc.request(subject, payload, timeout=self.timeout)
+        except NoRespondersError:
+            raise gateway_error("service.unavailable", f"no {service} service is answering",
+                                service=service) from None
+        except NatsTimeout:
+            raise gateway_error("service.timeout",
+                                f"{service} did not answer within {self.timeout:g}s",
+                                service=service) from None
+        except ConnectionClosedError:
+            raise gateway_error("service.unavailable", "the gateway has no bus connection",
+                                service=service) from None
+        return bytes(msg.data)

@@ -1,0 +1,157 @@
+"""identity + quota + gateway against a real nats-server, in a background thread, for tests.
+
+The services and the gateway (uvicorn) share one event loop in a daemon thread, so a test talks
+to the gateway over real HTTP with a plain synchronous httpx client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from eventsourcing.cryptography import AESCipher
+
+from services.cli.admin_client import BackendAISigner
+from services.gateway.app import create_app
+from services.gateway.settings import GatewaySettings
+from services.runtime.host import ServiceHost
+from tests.support.identity import bootstrap, connect_as, start_identity
+from tests.support.natsserver import NatsServer, start_nats
+from tests.support.quota import start_quota
+
+ROOT_PASSWORD = "Sup3r-secret!"
+
+
+class GatewayStack:
+    def __init__(self, directory: Path, scheduler: bool = False,
+                 **gateway_overrides: Any) -> None:
+        self.directory = directory
+        self.data = directory / "data"  # shared, as in `baikal up`: run files for /info
+        self.with_scheduler = scheduler
+        self.cipher_key = AESCipher.create_key(32)
+        self.overrides = gateway_overrides
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True,
+                                       name="gateway-stack")
+        self.nats: NatsServer | None = None
+        self.hosts: list[ServiceHost] = []
+        self.server: uvicorn.Server | None = None
+        self.port = 0
+        self.root: dict[str, Any] = {}
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> GatewayStack:
+        self.nats = start_nats(self.directory / "nats")
+        self.thread.start()
+        self.run(self._start(), timeout=90)
+        return self
+
+    async def _start(self) -> None:
+        assert self.nats is not None
+        self.hosts.append(await start_quota(self.nats, self.data, self.cipher_key))
+        self.hosts.append(await start_identity(self.nats, self.data, self.cipher_key))
+        if self.with_scheduler:
+            self.hosts.append(await start_scheduler(self.nats, self.data, self.cipher_key))
+        nc = await connect_as(self.nats, "admin")
+        self.root = await bootstrap(nc)
+        await nc.close()
+        await self.start_gateway()
+
+    async def start_gateway(self) -> None:
+        assert self.nats is not None
+        settings = GatewaySettings(
+            nats_url=self.nats.url, nats_user="gateway",
+            nats_password=self.nats.passwords["gateway"], data_dir=self.data,
+            http_host="127.0.0.1", log_level="WARNING", **self.overrides)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
+                                log_level="warning", access_log=False, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self._serving = asyncio.ensure_future(self.server.serve())
+        for _ in range(400):
+            if self.server.started:
+                return
+            if self._serving.done():
+                self._serving.result()
+            await asyncio.sleep(0.025)
+        raise TimeoutError("the gateway did not start")
+
+    async def stop_gateway(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+            await asyncio.wait_for(self._serving, 15)
+            self.server = None
+
+    def stop(self) -> None:
+        try:
+            if self.thread.is_alive():
+                self.run(self._stop(), timeout=60)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=10)
+            if self.nats is not None:
+                self.nats.stop()
+
+    async def _stop(self) -> None:
+        await self.stop_gateway()
+        for host in reversed(self.hosts):
+            await host.stop()
+
+    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop_service(self, name: str) -> None:
+        """Stop one service (e.g. to see the gateway answer 503)."""
+        host = next(h for h in self.hosts if h.settings.service == name)
+        self.run(host.stop())
+        self.hosts.remove(host)
+
+    # ---- clients --------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, access_key: str | None = None, secret_key: str | None = None,
+               signed: bool = True) -> httpx.Client:
+        auth = BackendAISigner(access_key or self.root["access_key"],
+                               secret_key or self.root["secret_key"]) if signed else None
+        return httpx.Client(base_url=self.url, auth=auth, timeout=15)
+
+
+async def start_scheduler(server: NatsServer, data_dir: Path, cipher_key: str) -> ServiceHost:
+    from services.scheduler.main import SchedulerSettings, build
+
+    host, _ = build(SchedulerSettings(
+        nats_url=server.url, nats_user="scheduler", nats_password=server.passwords["scheduler"],
+        data_dir=data_dir, cipher_key=cipher_key, relay_poll_seconds=0.2, log_level="WARNING"))
+    await host.start()
+    return host
+
+
+def eventually(call: Callable[[], Any], check: Callable[[Any], bool], attempts: int = 100,
+               delay: float = 0.05) -> Any:
+    import time
+
+    result = None
+    for _ in range(attempts):
+        result = call()
+        if check(result):
+            return result
+        time.sleep(delay)
+    raise AssertionError(f"condition never held; last result: {result!r}")
+
+
+def new_user(n: int | str, **overrides: Any) -> dict[str, Any]:
+    data = {"email": f"user{n}@example.com", "password": "Passw0rd!",
+            "password_confirm": "Passw0rd!", "full_name": f"User {n}"}
+    return data | overrides
