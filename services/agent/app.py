@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from eventsourcing.domain import Aggregate
+
 from contracts.agent import ContainerState
 from contracts.envelope import Actor
 from services.agent.domain.errors import refuse
@@ -94,7 +96,7 @@ class AgentApplication(ServiceApplication):
                 raise refuse("container.not_found", "no container for this session",
                              session_id=session_id)
             change(container)
-            changed = [container] if container.pending_events else []
+            changed: list[Aggregate] = [container] if container.pending_events else []
             return Decision(changed, state_of(container))
 
         if origin is None:

@@ -36,7 +36,9 @@ def apply_limits(spec: dict[str, Any]) -> None:
 
 
 def record(spec: dict[str, Any]) -> None:
-    state = dict(spec["state"])
+    if not spec.get("state_file"):
+        return
+    state = dict(spec.get("state", {}))
     state.update(pid=os.getpid(), start_time=start_time(),
                  container_id=f"proc-{os.getpid()}-{start_time()}")
     path = Path(spec["state_file"])
@@ -47,8 +49,9 @@ def record(spec: dict[str, Any]) -> None:
 
 def main(argv: list[str]) -> None:
     spec = json.loads(argv[1])
-    status_fd = int(spec["status_fd"])
-    os.set_inheritable(status_fd, False)  # closed by a successful exec
+    status_fd = int(spec.get("status_fd", 2))  # by hand: errors go to stderr
+    if status_fd != 2:
+        os.set_inheritable(status_fd, False)  # closed by a successful exec
     try:
         apply_limits(spec)
         record(spec)

@@ -63,7 +63,8 @@ async def make_runtime(settings: AgentSettings) -> Runtime:
                              settings.docker_init, settings.mps_pipe_dir, settings.keep_exited)
     if kind == "process":
         return ProcessRuntime(labels, settings.data_dir / "agent" / settings.agent_id,
-                              settings.process_cgroups, settings.keep_exited)
+                              settings.process_cgroups, settings.keep_exited,
+                              settings.inherited_env)
     return SimulatedRuntime(labels)
 
 

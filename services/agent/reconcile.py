@@ -35,7 +35,7 @@ RESTARTED_DURING_START = "agent-restarted-during-start"
 
 async def at_start(sup: Supervisor) -> dict[str, int]:
     """Make the store agree with the engine before any command is accepted."""
-    engine = {o.session_id: o for o in await sup.runtime.list()}
+    engine = {o.session_id: o for o in await sup.runtime.containers()}
     outcome: Counter[str] = Counter()
     for live in sup.view.live():
         observed = engine.pop(live.session_id, None)
@@ -114,7 +114,7 @@ def _allocation_from_labels(sup: Supervisor, observed: Observed) -> Allocation:
 
 async def sweep(sup: Supervisor) -> None:
     """Catch what the exit feed missed (a dropped event stream, an unwatched process)."""
-    engine = {o.session_id: o for o in await sup.runtime.list()}
+    engine = {o.session_id: o for o in await sup.runtime.containers()}
     for live in sup.view.running():
         observed = engine.get(live.session_id)
         if observed is None or observed.container_id != live.container_id \

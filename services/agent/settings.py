@@ -37,6 +37,7 @@ class AgentSettings(ServiceSettings):
     docker_init: bool = True
     keep_exited: bool = False
     process_cgroups: bool = True
+    process_inherit_env: str = "PATH,LANG,LC_ALL,TZ,LD_LIBRARY_PATH"  # agent env a process keeps
     mps_control: str = "nvidia-cuda-mps-control"
     mps_pipe_dir: str | None = None
     mps_log_dir: str | None = None
@@ -59,6 +60,10 @@ class AgentSettings(ServiceSettings):
     @property
     def trusted(self) -> frozenset[str]:
         return frozenset(s.strip() for s in self.trusted_systems.split(",") if s.strip())
+
+    @property
+    def inherited_env(self) -> tuple[str, ...]:
+        return tuple(s.strip() for s in self.process_inherit_env.split(",") if s.strip())
 
     @property
     def sweep_interval(self) -> float:

@@ -183,7 +183,7 @@ class Supervisor:
 
     async def list_containers(self, p: c.ListContainers) -> dict[str, Any]:
         listed = []
-        for o in await self.runtime.list():
+        for o in await self.runtime.containers():
             if not (o.running or p.include_exited):
                 continue
             known = await asyncio.to_thread(self.app.container, o.session_id) is not None

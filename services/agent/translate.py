@@ -27,7 +27,7 @@ class AgentTranslator:
     def request_of(self, e: Any) -> Any:
         oid = str(e.originator_id)
         if oid not in self._requests:
-            container = self.app.repository.get(UUID(oid), version=1)
+            container: Any = self.app.repository.get(UUID(oid), version=1)
             self._requests[oid] = container
         return self._requests[oid]
 
@@ -76,5 +76,5 @@ class AgentTranslator:
                 "while_agent_down": orphan or e.while_agent_down}
 
     def _container_id(self, e: Any) -> str:
-        container = self.app.repository.get(e.originator_id, version=e.originator_version)
+        container: Any = self.app.repository.get(e.originator_id, version=e.originator_version)
         return str(container.container_id or "")

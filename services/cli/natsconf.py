@@ -10,6 +10,7 @@ from pathlib import Path
 from contracts import subjects
 from contracts.identity import Subjects as IdentitySubjects
 from contracts.values import SERVICE_NAMES
+from services.runtime.bus import inbox_prefix
 
 # Subjects that return secrets: only the gateway may ask.
 SECRET_QUERIES = [IdentitySubjects.KEYPAIR_RESOLVE, IdentitySubjects.LOGIN]
@@ -57,7 +58,8 @@ def service_principal(service: str, password: str) -> Principal:
         password=password,
         publish=[subjects.events_of(service), f"$JS.API.STREAM.CREATE.{stream}",
                  f"$JS.API.STREAM.UPDATE.{stream}", *CONSUMER_API],
-        subscribe=[subjects.commands_of(service), subjects.queries_of(service), "_INBOX.>"],
+        subscribe=[subjects.commands_of(service), subjects.queries_of(service),
+                   f"{inbox_prefix(service)}.>"],
     )
 
 
@@ -76,7 +78,7 @@ def agent_principal(agent_id: str, password: str) -> Principal:
         publish=[f"bai.evt.agent.{agent_id}.>", subjects.heartbeat(agent_id),
                  f"$JS.API.STREAM.CREATE.{stream}", f"$JS.API.STREAM.UPDATE.{stream}",
                  *CONSUMER_API],
-        subscribe=[f"bai.cmd.agent.{agent_id}.>", "_INBOX.>"],
+        subscribe=[f"bai.cmd.agent.{agent_id}.>", f"{inbox_prefix(f'agent-{agent_id}')}.>"],
     )
 
 
@@ -92,10 +94,13 @@ def principals(passwords: dict[str, str]) -> list[Principal]:
     result += [agent_principal(a, passwords[f"agent-{a}"]) for a in AGENT_IDS]
     result.append(Principal("gateway", passwords["gateway"],
                             publish=["bai.cmd.>", "bai.qry.>", *CONSUMER_API],
-                            subscribe=["_INBOX.>"]))
-    # The operator: tools, `baikal events tail`, tests. Never sees secrets.
+                            subscribe=[f"{inbox_prefix('gateway')}.>"]))
+    # The operator: tools, `baikal events tail`, tests. Never sees secrets: it may not ask
+    # the secret-returning queries, and it reads only its own inbox (events arrive through
+    # JetStream consumers delivering there) and heartbeats, never other users' traffic.
     result.append(Principal("admin", passwords["admin"],
-                            publish=["bai.>", "$JS.API.>", "$JS.ACK.>"], subscribe=[">"],
+                            publish=["bai.>", "$JS.API.>", "$JS.ACK.>", "$JS.FC.>"],
+                            subscribe=[f"{inbox_prefix('admin')}.>", "bai.hb.>"],
                             deny_publish=SECRET_QUERIES))
     return result
 
@@ -106,8 +111,10 @@ def new_passwords() -> dict[str, str]:
 
 
 def render(port: int, monitor_port: int, store_dir: Path, passwords: dict[str, str],
-           server_name: str = "baikal") -> str:
-    users = json.dumps([p.block() for p in principals(passwords)], indent=2)
+           server_name: str = "baikal", extra: list[Principal] | None = None) -> str:
+    """`extra`: more principals, e.g. a benchmark's baseline responder."""
+    everyone = [*principals(passwords), *(extra or [])]
+    users = json.dumps([p.block() for p in everyone], indent=2)
     return (
         f"server_name: {json.dumps(server_name)}\n"
         f"listen: \"127.0.0.1:{port}\"\n"

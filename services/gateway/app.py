@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from nats.aio.client import Client
 from starlette.exceptions import HTTPException
 
+from services.gateway.auth import SECURITY_SCHEME
 from services.gateway.errors import ApiError, error_body
 from services.gateway.info import package_version
 from services.gateway.metrics import ObservedMiddleware
@@ -20,6 +23,7 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.state import Gateway
 
 log = logging.getLogger(__name__)
+PUBLIC_PATHS = {"/", "/health", "/metrics", "/auth/login"}
 DESCRIPTION = """\
 HTTP face of Baikal. Every request becomes a command or query on the bus in the caller's name.
 
@@ -57,7 +61,22 @@ def create_app(settings: GatewaySettings | None = None, nc: Client | None = None
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(ObservedMiddleware, metrics=gateway.metrics,
                        window_seconds=gateway.settings.rate_limit_window_seconds)
+    app.openapi = lambda: _openapi_with_security(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi_with_security(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus the signing scheme on every operation that needs it."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                             description=app.description, license_info=app.license_info)
+        schema.setdefault("components", {})["securitySchemes"] = {"BackendAI": SECURITY_SCHEME}
+        for path, operations in schema["paths"].items():
+            for operation in operations.values():
+                if path not in PUBLIC_PATHS:
+                    operation["security"] = [{"BackendAI": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:

@@ -10,7 +10,7 @@ from nats.aio.client import Client
 from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from contracts.envelope import Actor, Command, Query
+from contracts.envelope import Actor, Command
 from services.gateway.errors import ApiError, gateway_error
 
 
@@ -36,8 +36,11 @@ class Bus:
 
     async def query(self, subject: str, data: dict[str, Any], actor: Actor,
                     correlation_id: str | None = None) -> dict[str, Any]:
-        envelope = Query(actor=actor, correlation_id=correlation_id, data=data)
-        return await self.request(subject, envelope.model_dump_json().encode())
+        # The `Query` envelope written directly: the hot read path skips building a model
+        # whose fields are all known good here (the service validates what it receives).
+        envelope = {"actor": actor.model_dump(exclude_none=True),
+                    "correlation_id": correlation_id, "data": data}
+        return await self.request(subject, json.dumps(envelope).encode())
 
     async def request(self, subject: str, payload: bytes) -> dict[str, Any]:
         raw = await self.raw_request(subject, payload)

@@ -10,6 +10,7 @@ is not a valid query) tells it is up; "no responders" tells it is down.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import time
@@ -33,6 +34,7 @@ PROBES = {"identity": IdentitySubjects.DOMAIN_LIST, "quota": QuotaSubjects.KEYPA
           "scheduler": SchedulerSubjects.AGENT_LIST}
 
 
+@functools.cache
 def package_version() -> str:
     try:
         return version("baikal")

@@ -52,6 +52,7 @@ class ObservedMiddleware:
         self.app = app
         self.metrics = metrics
         self.window = str(window_seconds).encode()
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # labels() is slow
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,11 +83,14 @@ class ObservedMiddleware:
         finally:
             self.metrics.in_flight.dec()
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            labels: dict[str, Any] = {"route": template, "method": scope["method"],
-                                      "status": str(status)}
-            self.metrics.requests(**labels).inc()
-            self.metrics.latency(**labels).observe(time.perf_counter() - started)
+            key = (getattr(route, "path", None) or "unmatched", scope["method"], status)
+            series = self._series.get(key)
+            if series is None:
+                labels = {"route": key[0], "method": key[1], "status": str(status)}
+                series = self._series[key] = (self.metrics.requests(**labels),
+                                              self.metrics.latency(**labels))
+            series[0].inc()
+            series[1].observe(time.perf_counter() - started)
 
 
 def _request_id(scope: Scope) -> str:

@@ -61,8 +61,10 @@ class IdentityBase(ServiceApplication):
         From the read model when one is attached (it is advanced in the saving thread, so it
         is current for this process), else from the store.
         """
-        if actor.system == BOOTSTRAP_ACTOR:
-            return Principal("", "", "system", "", system=True)
+        if actor.system is not None:
+            # The supervisor's actor is good for `system.bootstrap` only, which checks it
+            # itself; anyone allowed on the bus could claim it.
+            raise refuse("auth.unauthenticated", "system actors may only bootstrap")
         if self.actors is not None:
             return self.actors(actor)
         keypair = self.find(keypair_id(actor.access_key)) if actor.access_key else None
@@ -223,7 +225,8 @@ class IdentityBase(ServiceApplication):
         if name_index is not None and name_index.user_id is not None:
             raise refuse("user.username_taken", "a user with this username exists",
                          field="username")
-        projects = [self._project(ref, p.domain) for ref in p.projects]
+        projects = list({x.id: x for x in (self._project(ref, p.domain)
+                                           for ref in p.projects)}.values())
         user = User(email=email, username=username, full_name=full_name,
                     description=description, password_hash=hash_password(password),
                     role=str(p.role), status=str(p.status), domain=p.domain,
@@ -277,6 +280,10 @@ class IdentityApplication(IdentityBase):
             access.require_may_manage_user(principal, user.role, user.domain)
             if p.role is not None:
                 access.require_may_grant_role(principal, p.role)
+            if str(user.id) == principal.user_id and (
+                    p.status not in (None, "active") or p.role not in (None, user.role)):
+                raise refuse("user.self_demotion",
+                             "you cannot deactivate yourself or change your own role")
             if p.resource_policy is not None:
                 self.require_policy("user", p.resource_policy)
             aggregates: list[Any] = [user, *self._apply_changes(user, p)]
@@ -309,7 +316,8 @@ class IdentityApplication(IdentityBase):
                 changes[name] = str(value) if name == "role" else value
         if p.projects is not None:
             touched += self._replace_projects(user, p.projects)
-            changes["projects"] = [str(self._project(x, user.domain).id) for x in p.projects]
+            changes["projects"] = list(dict.fromkeys(
+                str(self._project(x, user.domain).id) for x in p.projects))
         changes = {k: v for k, v in changes.items() if getattr(user, k) != v}
         if changes:
             user.update(changes)

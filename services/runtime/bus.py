@@ -11,6 +11,10 @@ from nats.aio.client import Client
 log = logging.getLogger(__name__)
 
 
+def inbox_prefix(user: str) -> str:
+    return f"_INBOX_{user}"
+
+
 async def connect(
     url: str,
     *,
@@ -45,4 +49,7 @@ async def connect(
     if user is not None:
         options["user"] = user
         options["password"] = password or ""
+        # Replies come to an inbox only this user may subscribe to, so no other bus user
+        # can read them (they may carry secrets).
+        options["inbox_prefix"] = inbox_prefix(user)
     return await nats.connect(**options)

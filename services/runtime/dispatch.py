@@ -120,6 +120,10 @@ class Dispatcher:
             envelope = route.envelope.model_validate_json(raw)
             payload = route.payload.model_validate(envelope.data)
         except ValidationError as exc:
+            if any(err["type"] == "json_invalid" for err in exc.errors()):
+                malformed = self._error_bytes("request.malformed",
+                                              "the message is not valid JSON")
+                return malformed, "invalid"
             return self._error("request.invalid", exc), "invalid"
         except (ValueError, UnicodeDecodeError):
             malformed = self._error_bytes("request.malformed", "the message is not valid JSON")

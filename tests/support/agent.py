@@ -63,6 +63,8 @@ async def start_agent(server: NatsServer, data_dir: Path, cipher_key: str, runti
     node = await build(agent_settings(server, data_dir, cipher_key, runtime, label_prefix,
                                       **extra))
     await node.start()
+    assert node.host.nc is not None
+    await node.host.nc.flush()  # its subscriptions are in place before a test sends anything
     return node
 
 

@@ -168,7 +168,7 @@ class DockerRuntime:
             oom_killed=bool(state.get("OOMKilled")),
         )
 
-    async def list(self) -> list[Observed]:
+    async def containers(self) -> list[Observed]:
         filters = json.dumps({"label": [self.labels.agent_filter]})
         found = []
         for item in await self.docker.containers.list(all=True, filters=filters):

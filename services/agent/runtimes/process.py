@@ -34,7 +34,7 @@ from services.agent.runtimes.cgroups import Cgroups
 log = logging.getLogger(__name__)
 
 LAUNCHER = Path(launcher.__file__)
-BASE_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
+INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH")
 POLL_SECONDS = 0.5
 
 
@@ -57,8 +57,10 @@ class ProcessRuntime:
     kind = RuntimeKind.PROCESS
 
     def __init__(self, labels: LabelScheme, state_dir: Path, use_cgroups: bool = True,
-                 keep_exited: bool = False) -> None:
+                 keep_exited: bool = False,
+                 inherited_env: tuple[str, ...] = INHERITED_ENV) -> None:
         self.labels = labels
+        self.inherited_env = inherited_env  # the agent's own secrets are never passed on
         self.state_dir = state_dir
         self.use_cgroups = use_cgroups
         self.keep_exited = keep_exited
@@ -98,7 +100,7 @@ class ProcessRuntime:
         groups = await asyncio.to_thread(self._cgroups_for, spec)
         read_end, write_end = os.pipe()
         launch = self._launch_spec(spec, groups, write_end)
-        env = {k: os.environ[k] for k in BASE_ENV if k in os.environ}
+        env = {k: os.environ[k] for k in self.inherited_env if k in os.environ}
         env |= {"HOME": str(workdir), **spec.environ}
         with open(self.state_dir / "logs" / f"{spec.name}.log", "ab") as log_file:
             try:
@@ -172,15 +174,15 @@ class ProcessRuntime:
     async def inspect(self, container_id: str) -> Observed | None:
         if container_id in self._ended:
             return self._ended[container_id]
-        for observed in await self.list():
+        for observed in await self.containers():
             if observed.container_id == container_id:
                 return observed
         return None
 
-    async def list(self) -> list[Observed]:
-        return await asyncio.to_thread(self._list)
+    async def containers(self) -> list[Observed]:
+        return await asyncio.to_thread(self._containers)
 
-    def _list(self) -> list[Observed]:
+    def _containers(self) -> list[Observed]:
         found = []
         for path in sorted((self.state_dir / "processes").glob("*.json")):
             with contextlib.suppress(OSError, ValueError, KeyError):

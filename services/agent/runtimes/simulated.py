@@ -55,7 +55,7 @@ class SimulatedRuntime:
     async def inspect(self, container_id: str) -> Observed | None:
         return self._running.get(container_id)
 
-    async def list(self) -> list[Observed]:
+    async def containers(self) -> list[Observed]:
         return list(self._running.values())
 
     async def remove(self, container_id: str) -> None:

@@ -44,24 +44,27 @@ _ROLES: dict[str, CallerDep] = {"user": authenticated, "admin": admin, "superadm
 
 
 def reader(role: str = "user") -> Callable[..., Awaitable[Call]]:
-    async def dependency(request: Request,
-                         caller: Annotated[Caller, Depends(_ROLES[role])]) -> Call:
-        return Call(request.app.state.gateway, caller, request.scope[REQUEST_ID_SCOPE_KEY])
+    identify = _ROLES[role]
+
+    async def dependency(request: Request) -> Call:
+        return Call(request.app.state.gateway, await identify(request),
+                    request.scope[REQUEST_ID_SCOPE_KEY])
 
     return dependency
 
 
 def writer(role: str = "user") -> Callable[..., Awaitable[Call]]:
+    identify = _ROLES[role]
+
     async def dependency(
         request: Request,
-        caller: Annotated[Caller, Depends(_ROLES[role])],
         idempotency_key: Annotated[str | None, Header(
             alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY,
             description="Retries with the same key return the first reply and change nothing.",
         )] = None,
     ) -> Call:
-        return Call(request.app.state.gateway, caller, request.scope[REQUEST_ID_SCOPE_KEY],
-                    idempotency_key)
+        return Call(request.app.state.gateway, await identify(request),
+                    request.scope[REQUEST_ID_SCOPE_KEY], idempotency_key)
 
     return dependency
 

@@ -107,6 +107,7 @@ def envelope_cases(bus: Bus, subject: str) -> list[Case]:
         ("correlation int", base | {"correlation_id": 5}),
         ("correlation long", base | {"correlation_id": "c" * 129}),
     ]
+    value: Any
     for value in ("root", [], None, 7, {"access_key": 5}, {"access_key": "A" * 21},
                   {"who": "x"}, {"user_id": ["u"]}):
         cases.append((f"actor={value!r}", base | {"actor": value}))
@@ -232,6 +233,11 @@ async def test_wrong_field_types_are_refused(bus: Bus, subject: str) -> None:
 @pytest.mark.parametrize("subject", ALL_SUBJECTS, ids=_short)
 async def test_oversize_fields_are_refused(bus: Bus, subject: str) -> None:
     await _run(bus, subject, oversize_cases(bus, subject), {INVALID}, name_field=True)
+
+
+async def test_malformed_json_is_told_apart_from_invalid_json(bus: Bus) -> None:
+    raw = await bus.send(S.USER_CREATE, b"{not json")
+    assert stable_error(raw) == "identity.request.malformed"
 
 
 async def test_nothing_was_stored_by_refused_requests(bus: Bus) -> None:

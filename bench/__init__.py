@@ -1,0 +1,1 @@
+"""Benchmarks that drive real processes (nats-server, services) over the bus."""

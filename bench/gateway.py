@@ -1,0 +1,374 @@
+"""Gateway throughput: signed reads and writes through HTTP, beside a bare ASGI endpoint.
+
+    python -m bench.gateway [--seconds 5] [--concurrency 64] [--json]
+
+Starts, in a temporary directory: a real nats-server (127.0.0.1, random port, the embedded
+stack's auth config), identity and quota (`python -m services.<svc>`, SQLite), the gateway
+(`python -m services.gateway`, uvicorn with httptools/uvloop when installed) and, for the
+baseline, a bare ASGI app under the same uvicorn settings in its own process. Bootstraps the
+superadmin, raises its keypair's rate limit out of the way, creates one user per worker, then
+drives each phase for `--seconds` (after `--warmup`) with `--concurrency` requests in flight
+from this process (aiohttp; every request signed anew, as the Backend.AI SDK does):
+
+  bare ASGI            GET /            a raw ASGI callable answering a small JSON body
+  gateway auth only    GET /auth/whoami HMAC verified, keypair from the cache, no bus call
+  gateway read         GET /users/{e}   + identity `users.get` query over NATS
+  gateway write        PATCH /users/{e} + identity `user.update` command (event store commit)
+
+Prints a table (requests/s, p50/p99 ms, errors, CPU of each process per second of wall time).
+Goal from the issue: ≥3,000 signed reads/s and ≥1,000 writes/s on 2 cores. The load generator
+shares the machine, so on 2 cores it competes with the processes it measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "Passw0rd!"
+ROOT_EMAIL = "root@bench.baikal.test"
+GOALS = {"gateway read": 3000.0, "gateway write": 1000.0}
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine spent busy (Linux /proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+        return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+# ---- the bare baseline ----------------------------------------------------------------------
+
+
+async def bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b'{"version":"v8.20240915"}'})
+
+
+def serve_bare(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(bare_app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                lifespan="off")
+
+
+# ---- processes ------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    directory: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    passwords: dict[str, str] = field(default_factory=dict)
+    nats_port: int = 0
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        with open(self.directory / f"{name}.log", "ab") as out:
+            self.processes[name] = subprocess.Popen(
+                argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def env(self, service: str, **extra: str) -> dict[str, str]:
+        from eventsourcing.cryptography import AESCipher
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BAIKAL_")}
+        return env | {
+            "BAIKAL_NATS_URL": f"nats://127.0.0.1:{self.nats_port}",
+            "BAIKAL_NATS_USER": service, "BAIKAL_NATS_PASSWORD": self.passwords[service],
+            "BAIKAL_DATA_DIR": str(self.directory / "data"),
+            "BAIKAL_CIPHER_KEY": AESCipher.create_key(32), "BAIKAL_LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1"} | extra
+
+    def start(self, with_quota: bool) -> None:
+        from services.cli.natsconf import new_passwords, render
+
+        self.nats_port, self.passwords = free_port(), new_passwords()
+        conf = self.directory / "nats.conf"
+        conf.write_text(render(self.nats_port, free_port(), self.directory / "js",
+                               self.passwords))
+        binary = shutil.which("nats-server") or str(Path(sys.executable).parent / "nats-server")
+        self.spawn("nats-server", [binary, "-c", str(conf)])
+        wait_port(self.nats_port)
+        for service in ["identity", *(["quota"] if with_quota else [])]:
+            self.spawn(service, [sys.executable, "-m", f"services.{service}"],
+                       self.env(service))
+            self.wait_run_file(service)
+
+    def start_gateway(self) -> int:
+        port = free_port()
+        self.spawn("gateway", [sys.executable, "-m", "services.gateway"],
+                   self.env("gateway", BAIKAL_HTTP_PORT=str(port)))
+        self.wait_run_file("gateway")
+        return port
+
+    def start_bare(self) -> int:
+        port = free_port()
+        self.spawn("bare", [sys.executable, "-m", "bench.gateway", "--serve-bare", str(port)])
+        wait_port(port)
+        return port
+
+    def wait_run_file(self, service: str, timeout: float = 60) -> None:
+        path = self.directory / "data" / "run" / f"{service}-0.json"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.processes[service].poll() is not None:
+                raise RuntimeError(f"{service} exited; see {self.directory}/{service}.log")
+            if path.exists():
+                port = json.loads(path.read_text())["http_port"]
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{service} not healthy after {timeout}s")
+
+    def close(self) -> None:
+        for name in reversed(list(self.processes)):
+            proc = self.processes[name]
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)
+
+
+def wait_port(port: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+# ---- load -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    name: str
+    port: int
+    method: str
+    paths: list[str]
+    body: Any = None
+    signed: bool = True
+
+
+@dataclass
+class Result:
+    name: str
+    ok: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    wall: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        lat = sorted(self.latencies) or [0.0]
+        pick = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 2)  # noqa: E731
+        server = next((k for k in ("gateway", "bare") if self.cpu.get(k)), None)
+        per_request = self.cpu[server] / self.ok * 1e6 if server and self.ok else 0.0
+        return {"phase": self.name, "per_s": round(self.ok / self.wall, 1) if self.wall else 0,
+                "server_cpu_us_per_request": round(per_request),
+                "ok": self.ok, "errors": self.errors, "p50_ms": pick(0.5), "p99_ms": pick(0.99),
+                "cpu_percent": {k: round(v * 100 / self.wall) for k, v in self.cpu.items()
+                                if k == "other" or v > 0.005 * self.wall}}
+
+
+async def drive(phase: Phase, creds: dict[str, str], concurrency: int, seconds: float,
+                warmup: float, pids: dict[str, int]) -> Result:
+    import aiohttp
+
+    from services.gateway.signing import signed_headers
+
+    result = Result(phase.name)
+    host = f"127.0.0.1:{phase.port}"
+    payload = json.dumps(phase.body).encode() if phase.body is not None else None
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    measuring = False
+    stop_at = time.monotonic() + warmup + seconds
+
+    async def worker(path: str, session: aiohttp.ClientSession) -> None:
+        while time.monotonic() < stop_at:
+            headers = signed_headers(access_key=creds["access_key"],
+                                     secret_key=creds["secret_key"], method=phase.method,
+                                     path_with_query=path, host=host) if phase.signed else {}
+            started = time.perf_counter()
+            try:
+                async with session.request(phase.method, f"http://{host}{path}", data=payload,
+                                           headers=headers) as answer:
+                    await answer.read()
+                    status = answer.status
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                status = type(exc).__name__  # type: ignore[assignment]
+            if not measuring:
+                continue
+            if status == 200:
+                result.ok += 1
+                result.latencies.append(time.perf_counter() - started)
+            else:
+                result.errors[str(status)] = result.errors.get(str(status), 0) + 1
+
+    async with aiohttp.ClientSession(connector=connector) as session:
+        tasks = [asyncio.create_task(worker(phase.paths[i % len(phase.paths)], session))
+                 for i in range(concurrency)]
+        await asyncio.sleep(warmup)
+        measuring = True
+        cpu0 = {n: cpu_seconds(p) for n, p in pids.items()}
+        busy0, t0 = busy_cpu_seconds(), time.perf_counter()
+        await asyncio.gather(*tasks)
+        result.wall = time.perf_counter() - t0
+        result.cpu = {n: cpu_seconds(p) - cpu0[n] for n, p in pids.items()}
+        result.cpu["other"] = max(0.0, busy_cpu_seconds() - busy0 - sum(result.cpu.values()))
+    return result
+
+
+# ---- setup over the real API ----------------------------------------------------------------
+
+
+async def setup(stack: Stack, port: int, users: int) -> tuple[dict[str, str], list[str]]:
+    import aiohttp
+
+    from contracts.envelope import Actor
+    from contracts.identity import Subjects
+    from services.gateway.signing import signed_headers
+    from services.runtime.bus import connect
+    from services.runtime.client import BusClient
+
+    nc = await connect(f"nats://127.0.0.1:{stack.nats_port}", user="admin",
+                       password=stack.passwords["admin"], name="bench-gateway")
+    root = await BusClient(nc, Actor(system="bootstrap"), timeout=30).command_or_raise(
+        Subjects.BOOTSTRAP, {"email": ROOT_EMAIL, "password": PASSWORD})
+    await nc.close()
+    host = f"127.0.0.1:{port}"
+
+    async def call(session: aiohttp.ClientSession, method: str, path: str, body: Any) -> Any:
+        headers = signed_headers(access_key=root["access_key"], secret_key=root["secret_key"],
+                                 method=method, path_with_query=path, host=host)
+        async with session.request(method, f"http://{host}{path}", json=body,
+                                   headers=headers) as answer:
+            assert answer.status < 300, await answer.text()
+            return await answer.json()
+
+    async with aiohttp.ClientSession() as session:
+        await call(session, "PUT", f"/keypairs/{root['access_key']}/rate-limit",
+                   {"rate_limit": 1_000_000})
+        emails = [f"bench{i}@bench.baikal.test" for i in range(users)]
+        for email in emails:  # argon2id per user: not measured
+            await call(session, "POST", "/users", {"email": email, "password": PASSWORD,
+                                                   "password_confirm": PASSWORD})
+    return {"access_key": root["access_key"], "secret_key": root["secret_key"]}, emails
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'phase':<20} {'per s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+             f"{'µs CPU':>7}  CPU % by process (100 = one core)"]
+    for r in rows:
+        cpu = " ".join(f"{k} {v}" for k, v in r["cpu_percent"].items())
+        lines.append(f"{r['phase']:<20} {r['per_s']:>9,.0f} {r['p50_ms']:>8} {r['p99_ms']:>8} "
+                     f"{sum(r['errors'].values()):>7} {r['server_cpu_us_per_request']:>7}  {cpu}")
+    lines.append("µs CPU: the HTTP server process's CPU per request (gateway or bare); 'other' is "
+                 "every process not started by this run")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    directory = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
+    stack = Stack(directory)
+    try:
+        stack.start(with_quota=not args.no_quota)
+        gateway, bare = stack.start_gateway(), stack.start_bare()
+        creds, emails = asyncio.run(setup(stack, gateway, args.concurrency))
+        pids = {n: p.pid for n, p in stack.processes.items()} | {"bench": os.getpid()}
+        phases = [
+            Phase("bare ASGI", bare, "GET", ["/"], signed=False),
+            Phase("gateway auth only", gateway, "GET", ["/auth/whoami"]),
+            Phase("gateway read", gateway, "GET", [f"/users/{e}" for e in emails]),
+            Phase("gateway write", gateway, "PATCH", [f"/users/{e}" for e in emails],
+                  body={"full_name": "Bench Marked"}),
+        ]
+        rows = []
+        for phase in phases:
+            log(f"{phase.name}: {args.seconds}s with {args.concurrency} in flight")
+            result = asyncio.run(drive(phase, creds, args.concurrency, args.seconds,
+                                       args.warmup, pids))
+            rows.append(result.row())
+        return {"cores": len(os.sched_getaffinity(0)), "concurrency": args.concurrency,
+                "seconds": args.seconds, "phases": rows,
+                "goals": {name: {"goal_per_s": goal, "met": next(
+                    r["per_s"] >= goal and not r["errors"] for r in rows if r["phase"] == name)}
+                    for name, goal in GOALS.items()}}
+    finally:
+        stack.close()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--no-quota", action="store_true", help="Run without the quota service.")
+    parser.add_argument("--json", action="store_true", help="JSON on stdout, table on stderr.")
+    parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare(args.serve_bare)
+        return
+    report = run(args)
+    text = table(report["phases"])
+    goals = ", ".join(f"{k} ≥{v['goal_per_s']:,.0f}/s: {'met' if v['met'] else 'NOT met'}"
+                      for k, v in report["goals"].items())
+    summary = f"{text}\n\ncores {report['cores']}; goals: {goals}"
+    if args.json:
+        print(summary, file=sys.stderr)
+        print(json.dumps(report))
+    else:
+        print(summary)
+
+
+if __name__ == "__main__":
+    main()
