@@ -36,6 +36,7 @@ class ContainerStatus(StrEnum):
     RUNNING = "running"
     EXITED = "exited"
     FAILED = "failed"
+    UNKNOWN = "unknown"  # a stop for a session this agent never had: nothing runs
 
 
 class ExitReason(StrEnum):

@@ -86,8 +86,8 @@ async def handle_stray(sup: Supervisor, observed: Observed) -> str:
         if sup.view.get(session) is not None:
             return "in-progress"  # started meanwhile: not a stray
         known = await asyncio.to_thread(sup.app.container, session)
-        if known is not None:
-            if not sup.settings.keep_exited:
+        if known is not None:  # its end is recorded: it must not run on, unaccounted
+            if observed.running or not sup.settings.keep_exited:
                 await sup.runtime.remove(observed.container_id)
             return "leftover-removed"
         final = observed

@@ -22,7 +22,7 @@ from contracts import agent as c
 from services.agent import reconcile
 from services.agent.app import AgentApplication, Origin
 from services.agent.domain.errors import refuse
-from services.agent.domain.labels import LabelScheme
+from services.agent.domain.labels import ACCESS_KEY, LabelScheme
 from services.agent.domain.model import RUNNING, exit_reason
 from services.agent.domain.mps import mps_environ, visible_devices
 from services.agent.domain.slots import (
@@ -43,6 +43,7 @@ from services.agent.settings import AgentSettings
 from services.agent.views import ContainerView, LiveContainer
 
 log = logging.getLogger(__name__)
+GPU_ENV_PREFIXES = ("NVIDIA_", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "CUDA_MPS_")
 
 
 class Supervisor:
@@ -128,7 +129,7 @@ class Supervisor:
             async with self._allocating:
                 allocation = allocate(self.capacity, self.view.allocations(), request)
                 await asyncio.to_thread(self.app.request, p.session_id, self.runtime.kind.value,
-                                        p.image, p.command, p.access_key, allocation)
+                                        p.image, p.command, self._access_key(p), allocation)
             try:
                 spec = await self._spec(p, allocation)
                 container_id = await self.runtime.launch(spec)
@@ -137,6 +138,12 @@ class Supervisor:
                 log.warning("session %s failed to start: %s", p.session_id, exc)
                 return await asyncio.to_thread(self.app.record_failed, p.session_id,
                                                exc.reason, exc.detail, origin)
+            except Exception as exc:
+                # Unexpected: release the slots (a container that did start is then removed
+                # by the sweep as a leftover), and fail loudly.
+                await asyncio.to_thread(self.app.record_failed, p.session_id, "agent-error",
+                                        f"{type(exc).__name__}: {exc}", origin)
+                raise
             state = await asyncio.to_thread(self.app.record_started, p.session_id,
                                             container_id, origin)
         self.metrics.starts("started").inc()
@@ -145,9 +152,12 @@ class Supervisor:
         return state
 
     async def _spec(self, p: c.StartContainer, allocation: Allocation) -> LaunchSpec:
-        environ = dict(p.environ)
-        if self.capacity.devices:  # ours last: a session cannot widen its own GPU set
+        # A session cannot choose its own GPUs or MPS limits: those variables are the agent's.
+        environ = {k: v for k, v in p.environ.items() if not k.startswith(GPU_ENV_PREFIXES)}
+        if self.capacity.devices:
             environ |= visible_devices(allocation, renumbered=self.runtime.renumbers_gpus())
+            if not allocation.gpu_devices and self.runtime.renumbers_gpus():
+                environ["NVIDIA_VISIBLE_DEVICES"] = "void"  # nvidia as default runtime: none
         if allocation.shares:
             await self.mps.ensure_started()
             memory = {d.index: d.memory_bytes for d in self.capacity.devices}
@@ -157,17 +167,22 @@ class Supervisor:
         return LaunchSpec(
             session_id=p.session_id, name=self.labels.container_name(p.session_id),
             image=p.image, command=list(p.command), environ=environ,
-            labels=self.labels.labels(p.session_id, p.access_key, allocation.slots(),
+            labels=self.labels.labels(p.session_id, self._access_key(p), allocation.slots(),
                                       allocation.gpu_devices, p.labels),
             network=p.network, allocation=allocation,
             gpu_uuids=[uuids[i] for i in allocation.gpu_devices if i in uuids])
 
+    def _access_key(self, p: c.StartContainer) -> str | None:
+        """The field, else the caller's access-key label (an older scheduler's way)."""
+        return p.access_key or p.labels.get(self.labels.key(ACCESS_KEY))
+
     async def stop_container(self, origin: Origin, p: c.StopContainer) -> dict[str, Any]:
         async with self.session_lock(p.session_id):
             container = await asyncio.to_thread(self.app.container, p.session_id)
-            if container is None:
-                raise refuse("container.not_found", "no container for this session here",
-                             session_id=p.session_id)
+            if container is None:  # nothing runs here for it: the stop holds already
+                return c.ContainerState(agent_id=self.settings.agent_id,
+                                        session_id=p.session_id,
+                                        status=c.ContainerStatus.UNKNOWN).model_dump(mode="json")
             if container.status != RUNNING:  # ended (or failed): stopping it again is a no-op
                 return await asyncio.to_thread(self.app.state, p.session_id)
             await asyncio.to_thread(self.app.record_stop_requested, p.session_id, p.reason)

@@ -104,8 +104,7 @@ class SchedulerWorker:
         data = agent_contract.StartContainer(
             session_id=row["session_id"], image=row["image"],
             command=self.app.session(row["session_id"]).command, slots=row["slots"],
-            labels={"ai.baikal.access-key": row["access_key"],
-                    "ai.baikal.session-name": row["name"]})
+            access_key=row["access_key"], labels={"ai.baikal.session-name": row["name"]})
         reply = await self._request(agent_contract.start_subject(row["agent_id"]),
                                     f"start:{row['session_id']}", data.model_dump())
         if reply is None:
@@ -122,7 +121,8 @@ class SchedulerWorker:
         reply = await self._request(agent_contract.stop_subject(row["agent_id"]),
                                     f"stop:{row['session_id']}:{int(time.time())}",
                                     data.model_dump())
-        if reply is not None and reply.ok and (reply.data or {}).get("state") == "unknown":
+        status = (reply.data or {}).get("status") if reply is not None and reply.ok else None
+        if status == "unknown":  # the agent never had it (or forgot it): nothing to wait for
             await asyncio.to_thread(self.app.finish, row["session_id"], "container-unknown")
 
     async def _request(self, subject: str, command_id: str, data: dict[str, Any]) -> Reply | None:

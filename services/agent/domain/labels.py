@@ -13,6 +13,7 @@ SESSION_ID = "session-id"
 ACCESS_KEY = "access-key"
 SLOTS = "slots"
 GPU_DEVICES = "gpu-devices"
+OURS = (AGENT_ID, SESSION_ID, ACCESS_KEY, SLOTS, GPU_DEVICES)
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
 
 
@@ -35,7 +36,7 @@ class LabelScheme:
     def labels(self, session_id: str, access_key: str | None, slots: Mapping[str, str],
                gpu_devices: list[int], extra: Mapping[str, str] | None = None
                ) -> dict[str, str]:
-        """Ours win over the caller's extra labels, so a session cannot pose as another."""
+        """The caller's extra labels may not set ours (a session cannot pose as another)."""
         ours = {
             self.key(AGENT_ID): self.agent_id,
             self.key(SESSION_ID): session_id,
@@ -44,7 +45,8 @@ class LabelScheme:
         }
         if access_key:
             ours[self.key(ACCESS_KEY)] = access_key
-        extra = {k: v for k, v in (extra or {}).items() if not k.startswith(self.prefix)}
+        reserved = {self.key(name) for name in OURS}
+        extra = {k: v for k, v in (extra or {}).items() if k not in reserved}
         return {**extra, **ours}
 
     def session_of(self, labels: Mapping[str, str]) -> str | None:

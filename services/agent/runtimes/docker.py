@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -217,7 +218,9 @@ class DockerRuntime:
                     backoff = 0.5
             finally:
                 self.healthy = False
-                await events.stop()
+                with contextlib.suppress(DockerError, aiohttp.ClientError, OSError,
+                                         TimeoutError):
+                    await events.stop()  # re-raises what ended the stream
             log.warning("docker event stream ended; reconnecting in %.1fs", backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, WATCH_BACKOFF_MAX)

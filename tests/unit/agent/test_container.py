@@ -154,8 +154,10 @@ def test_exit_codes_above_128_mean_a_signal():
 def test_labels_identify_the_agent_and_session_and_cannot_be_overridden():
     scheme = LabelScheme("ai.baikal.", "node-1")
     labels = scheme.labels("s/1", "AKIAKEY", {"cpu": "1"}, [0, 2],
-                           {"team": "a", "ai.baikal.session-id": "forged"})
+                           {"team": "a", "ai.baikal.session-id": "forged",
+                            "ai.baikal.session-name": "notebook"})
     assert labels["ai.baikal.session-id"] == "s/1" and labels["team"] == "a"
+    assert labels["ai.baikal.session-name"] == "notebook"
     assert scheme.session_of(labels) == "s/1"
     assert scheme.access_key_of(labels) == "AKIAKEY"
     assert scheme.slots_of(labels) == {"cpu": "1"}

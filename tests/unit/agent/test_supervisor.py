@@ -42,6 +42,8 @@ class RecordingRuntime(SimulatedRuntime):
 
     async def launch(self, spec: LaunchSpec) -> str:
         self.launched.append(spec)
+        if spec.image == "explodes":
+            raise RuntimeError("engine bug")
         return await super().launch(spec)
 
     async def adopt(self, observed: Observed) -> None:
@@ -112,6 +114,17 @@ async def test_a_share_runs_as_an_mps_client_with_limits_from_its_share(gpu_node
     assert spec.gpu_uuids == ["GPU-00000000-0000-0000-0000-000000000000"]
 
 
+async def test_a_session_without_gpus_on_a_gpu_node_sees_none(gpu_node):
+    sup, runtime = gpu_node
+    request = start("s-1")
+    request.environ["NVIDIA_VISIBLE_DEVICES"] = "all"
+    await sup.start_container(ORIGIN, request)
+    (spec,) = runtime.launched
+    assert spec.environ["NVIDIA_VISIBLE_DEVICES"] == "void"
+    assert spec.environ["CUDA_VISIBLE_DEVICES"] == ""
+    assert not any(k.startswith("CUDA_MPS_") for k in spec.environ)
+
+
 async def test_a_repeated_start_returns_the_existing_container(gpu_node):
     sup, runtime = gpu_node
     first = await sup.start_container(ORIGIN, start("s-1"))
@@ -128,15 +141,41 @@ async def test_a_start_beyond_the_node_is_refused_and_leaves_nothing(gpu_node):
     assert sup.app.container("s-2") is None and len(runtime.launched) == 1
 
 
+async def test_an_unexpected_launch_error_releases_the_slots_and_propagates(gpu_node):
+    sup, _ = gpu_node
+    request = start("s-1", **{"cuda.device": "2"})
+    request.image = "explodes"
+    with pytest.raises(RuntimeError):
+        await sup.start_container(ORIGIN, request)
+    assert sup.app.state("s-1")["reason"] == "agent-error"
+    assert sup.view.allocations() == []
+    assert (await sup.start_container(ORIGIN, start("s-2", **{"cuda.device": "2"})))[
+        "status"] == "running"
+
+
 async def test_a_stop_ends_the_container_with_the_callers_reason(gpu_node):
     sup, runtime = gpu_node
     await sup.start_container(ORIGIN, start("s-1"))
     stopped = await sup.stop_container(ORIGIN, c.StopContainer(session_id="s-1",
                                                               reason="idle-timeout"))
     assert (stopped["status"], stopped["reason"]) == ("exited", "idle-timeout")
-    assert await runtime.list() == [] and sup.view.live() == []
+    assert await runtime.containers() == [] and sup.view.live() == []
     again = await sup.stop_container(ORIGIN, c.StopContainer(session_id="s-1"))
     assert again == stopped
+    never = await sup.stop_container(ORIGIN, c.StopContainer(session_id="never-here"))
+    assert never["status"] == "unknown"
+
+
+async def test_an_access_key_given_as_a_label_is_the_sessions(gpu_node):
+    sup, runtime = gpu_node
+    request = start("s-1")
+    request.access_key = None
+    request.labels = {"ai.baikal.access-key": "AKIAOTHER", "ai.baikal.session-name": "nb"}
+    await sup.start_container(ORIGIN, request)
+    (spec,) = runtime.launched
+    assert spec.labels["ai.baikal.access-key"] == "AKIAOTHER"
+    assert spec.labels["ai.baikal.session-name"] == "nb"
+    assert sup.view.get("s-1").access_key == "AKIAOTHER"
 
 
 async def test_a_restart_adopts_the_living_and_reports_the_dead_and_the_orphans(tmp_path):
@@ -167,7 +206,7 @@ async def test_a_restart_adopts_the_living_and_reports_the_dead_and_the_orphans(
         assert app.state("half-started")["container_id"] == "half"
         assert (app.state("dead")["reason"], app.state("dead")["exit_code"]) == ("killed", 137)
         assert app.state("gone")["reason"] == "lost-while-agent-down"
-        assert gone["container_id"] not in [o.container_id for o in await runtime.list()]
+        assert gone["container_id"] not in [o.container_id for o in await runtime.containers()]
         assert app.state("stray")["reason"] == "orphan-removed"
         assert "stray-1" in runtime.removed
         assert sorted(x.session_id for x in second.view.running()) == ["alive", "half-started"]
