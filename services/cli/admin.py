@@ -82,7 +82,9 @@ def emit(data: Any, as_json: bool, columns: Sequence[str] | None = None,
         console.print(table)
         return
     items = rows if rows is not None else data.get("items", [])
-    table = Table(*columns, title=title)
+    table = Table(title=title)
+    for column in columns:  # wrap long values (access keys, times) rather than cut them
+        table.add_column(column, overflow="fold")
     for item in items:
         table.add_row(*(cell(item.get(c)) for c in columns))
     console.print(table)

@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import re
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -214,7 +215,7 @@ class Authenticator:
         return raw, date
 
 
-def path_with_query(scope: dict[str, Any]) -> str:
+def path_with_query(scope: MutableMapping[str, Any]) -> str:
     """The request target as sent (raw path, raw query), as the reference server signs it."""
     raw = scope.get("raw_path")
     path = raw.decode("latin-1") if raw else scope["path"]

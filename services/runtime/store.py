@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -153,11 +154,22 @@ class ServiceApplication(Application[UUID]):
         for listener in list(self._saved_listeners):
             listener(recordings)
 
-    def find(self, aggregate_id: UUID) -> Any | None:
+    def find(self, aggregate_id: UUID, copy: bool = True) -> Any | None:
+        """The aggregate, or None. `copy=False` hands out the cached object itself (no deep
+        copy, for large aggregates on hot paths): the caller must `forget` it if its changes
+        are not saved."""
         try:
-            return self.repository.get(aggregate_id, projector_func=_project)
+            return self.repository.get(aggregate_id, projector_func=_project,
+                                       deepcopy_from_cache=copy)
         except AggregateNotFoundError:
             return None
+
+    def forget(self, *aggregates: Any) -> None:
+        """Drop aggregates from the cache (after a failed save of uncopied ones)."""
+        if self.repository.cache is not None:
+            for aggregate in aggregates:
+                with contextlib.suppress(KeyError):
+                    self.repository.cache.get(aggregate.id, evict=True)
 
     def execute(
         self,

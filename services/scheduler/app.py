@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from contracts import scheduler as c
 from contracts.envelope import Actor
@@ -28,6 +28,26 @@ from services.scheduler.domain.model import (
 from services.scheduler.views import AgentRegistry, PolicyBook, SessionView
 
 ADMINS = ("superadmin", "admin")
+
+
+@dataclass
+class _Pass:
+    """One batch of placements, not yet committed."""
+
+    rooms: placement.RoomIndex
+    sessions: list[Session] = field(default_factory=list)
+    ledgers: dict[tuple[str, str], Ledger] = field(default_factory=dict)
+    placed: list[tuple[str, str]] = field(default_factory=list)
+    extra: dict[str, tuple[s.Slots, int]] = field(default_factory=dict)
+
+    def add_usage(self, access_key: str, slots: s.Slots) -> None:
+        held, count = self.extra.get(access_key, ({}, 0))
+        self.extra[access_key] = (s.add(held, slots), count + 1)
+
+    def usage(self, access_key: str, saved: admission.Usage) -> admission.Usage:
+        held, count = self.extra.get(access_key, ({}, 0))
+        return admission.Usage(s.add(saved.slots, held), saved.active_sessions + count,
+                               saved.pending_sessions - count)
 
 
 @dataclass
@@ -124,56 +144,70 @@ class SchedulerApplication(ServiceApplication):
 
     # ---- placement ------------------------------------------------------------------------
 
-    def schedule_once(self, budget: int = 1000) -> list[tuple[str, str]]:
-        """Place what can be placed now; each placement commits session + both ledgers."""
+    def schedule_once(self, budget: int = 1000, batch: int = 64) -> list[tuple[str, str]]:
+        """Place what can be placed now.
+
+        Placements are committed in batches: each batch saves its sessions with every ledger
+        it touched in one transaction, so a conflict with another scheduler loses the whole
+        batch (decided again next tick) and nothing is ever over-admitted. Within a batch,
+        usage counts the batch's own, not yet saved, reservations.
+        """
         self.view.catch_up()
         queue = [placement.Pending(r["session_id"], r["access_key"], r["requested_at"],
-                                   s.scale(s.from_wire(r["slots"]), 1), r["designated_agent"])
+                                   s.from_wire(r["slots"]), r["designated_agent"])
                  for r in self.view.by_status(PENDING)]
         usage = {p.access_key: self.view.usage(p.access_key).slots for p in queue}
         ordered = placement.order(queue, self.placement.algorithm, usage,
                                   self.agents.cluster_capacity())
         placed: list[tuple[str, str]] = []
-        rooms = {room.agent_id: room for room in self._rooms()}
+        current = _Pass(placement.RoomIndex(self._rooms(), self.placement.selector))
         for pending in ordered[:budget]:
-            agent_id = self._try_place(pending, rooms)
+            agent_id = self._try_place(pending, current)
             if agent_id is not None:
-                placed.append((pending.session_id, agent_id))
-        return placed
+                current.placed.append((pending.session_id, agent_id))
+            if len(current.placed) >= batch:
+                placed += self._commit(current)
+                current = _Pass(current.rooms)
+        return placed + self._commit(current)
 
-    def _try_place(self, pending: placement.Pending,
-                   rooms: dict[str, placement.AgentRoom]) -> str | None:
+    def _commit(self, current: _Pass) -> list[tuple[str, str]]:
+        if not current.sessions:
+            return []
+        ledgers = list(current.ledgers.values())
+        try:
+            self.save(*current.sessions, *ledgers)
+        except IntegrityError:
+            self.forget(*ledgers)
+            return []  # another scheduler moved first; the next tick decides again
+        return current.placed
+
+    def _try_place(self, pending: placement.Pending, current: _Pass) -> str | None:
         session = self.session(pending.session_id)
         try:
             limits = self.limits_of(session.access_key)
         except CodedError as exc:  # recorded as a failed check, retried next tick
             return self._record_checks(session, [f"policy: {exc.message}"])
-        usage = self.view.usage(session.access_key)
+        usage = current.usage(session.access_key, self.view.usage(session.access_key))
         failed = admission.failed_predicates(pending.request, session.cluster_size, limits,
                                              usage)
+        total = s.scale(pending.request, session.cluster_size)
         room = None
         if not failed:
-            room = placement.select_agent(s.scale(pending.request, session.cluster_size),
-                                          list(rooms.values()), self.placement.selector,
-                                          self._rr_cursor, pending.designated_agent)
+            room = current.rooms.select(total, self._rr_cursor, pending.designated_agent)
             if room is None:
                 failed = ["agent_capacity: no agent has room for the request now"]
         if room is None:
             return self._record_checks(session, failed)
         self._rr_cursor += 1
-        total = s.scale(pending.request, session.cluster_size)
         slots = s.to_wire(total)
         session.schedule(room.agent_id)
-        keypair_ledger = self._ledger("keypair", session.access_key)
-        agent_ledger = self._ledger("agent", room.agent_id)
-        keypair_ledger.reserve(pending.session_id, slots)
-        agent_ledger.reserve(pending.session_id, slots)
-        try:
-            self.save(session, keypair_ledger, agent_ledger)
-        except IntegrityError:
-            return None  # another scheduler moved first; the next tick decides again
-        rooms[room.agent_id] = placement.AgentRoom(room.agent_id, room.capacity,
-                                                   s.sub(room.free, total))
+        for kind, key in (("keypair", session.access_key), ("agent", room.agent_id)):
+            if (kind, key) not in current.ledgers:
+                current.ledgers[(kind, key)] = self._ledger(kind, key)
+            current.ledgers[(kind, key)].reserve(pending.session_id, slots)
+        current.sessions.append(session)
+        current.add_usage(session.access_key, total)
+        current.rooms.consume(room.agent_id, total)
         return room.agent_id
 
     def _record_checks(self, session: Session, failed: list[str]) -> None:
@@ -192,8 +226,20 @@ class SchedulerApplication(ServiceApplication):
         return rooms
 
     def _ledger(self, kind: str, key: str) -> Ledger:
-        found = self.find(ledger_id(kind, key))
+        # Not copied: a keypair's ledger holds every session it runs; see forget() above.
+        found = self.find(ledger_id(kind, key), copy=False)
         return found if found is not None else Ledger(kind=kind, key=key)
+
+    def save_guarded(self, *aggregates: Any, tracking: Tracking | None = None) -> None:
+        """Save; if it fails, drop the uncopied ledgers from the cache before re-raising."""
+        try:
+            if tracking is None:
+                self.save(*aggregates)
+            else:
+                self.save_tracked(tracking, *aggregates)
+        except Exception:
+            self.forget(*(a for a in aggregates if isinstance(a, Ledger)))
+            raise
 
     def _release(self, session: Session) -> list[Any]:
         ledgers = [self._ledger("keypair", session.access_key)]

@@ -39,7 +39,7 @@ class Scheduler(SchedulerApplication):
         session = self.session(session_id)
         if session.status not in TERMINAL:
             session.fail(reason)
-            self.save(session, *self._release(session))
+            self.save_guarded(session, *self._release(session))
 
     def finish(self, session_id: str, reason: str, exit_code: int | None = None) -> None:
         """The container is gone: TERMINATED, usage released."""
@@ -50,7 +50,7 @@ class Scheduler(SchedulerApplication):
         elif session.status not in TERMINAL:
             session.terminate(session.reason if session.status == TERMINATING else reason,
                               exit_code)
-            self.save(session, *self._release(session))
+            self.save_guarded(session, *self._release(session))
 
     # ---- reactions ----------------------------------------------------------------------------
 
@@ -69,7 +69,7 @@ class Scheduler(SchedulerApplication):
             elif envelope.type == "ContainerFailed":
                 session.fail(data["reason"])
                 touched = [session, *self._release(session)]
-        self.save_tracked(tracking, *touched)
+        self.save_guarded(*touched, tracking=tracking)
 
     def on_identity_event(self, envelope: Event, tracking: Tracking) -> None:
         """A deactivated user or keypair: no new sessions, running ones end."""
@@ -85,7 +85,7 @@ class Scheduler(SchedulerApplication):
         for row in rows:
             session = self.session(row["session_id"])
             touched += self._end(session, "user-deactivated")
-        self.save_tracked(tracking, *touched)
+        self.save_guarded(*touched, tracking=tracking)
 
     def _known(self, session_id: str) -> Session | None:
         try:

@@ -22,6 +22,9 @@ class SessionView(FollowingView):
         self.sessions: dict[str, dict[str, Any]] = {}
         self.ledgers: dict[str, tuple[str, str]] = {}  # ledger id -> (kind, key)
         self.reserved: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
+        # Running totals so usage questions cost O(1), not a scan of every session.
+        self.reserved_total: dict[tuple[str, str], s.Slots] = {}
+        self.pending_by_key: dict[str, int] = {}
 
     def apply(self, e: Any) -> None:
         oid = str(e.originator_id)
@@ -37,15 +40,23 @@ class SessionView(FollowingView):
                 "terminated_at": None, "last_activity": at, "reason": "requested",
                 "history": [{"status": PENDING, "reason": "requested", "at": at}],
             }
+            self.pending_by_key[e.access_key] = self.pending_by_key.get(e.access_key, 0) + 1
         elif isinstance(e, Session.Event) and oid in self.sessions:
             self._apply_session(self.sessions[oid], e, at)
         elif isinstance(e, Ledger.Opened):
             self.ledgers[oid] = (e.kind, e.key)
             self.reserved[(e.kind, e.key)] = {}
         elif isinstance(e, Ledger.Reserved):
-            self.reserved[self.ledgers[oid]][e.session_id] = dict(e.slots)
+            key = self.ledgers[oid]
+            self.reserved[key][e.session_id] = dict(e.slots)
+            self.reserved_total[key] = s.add(self.reserved_total.get(key, {}),
+                                             s.from_wire(e.slots))
         elif isinstance(e, Ledger.Released):
-            self.reserved[self.ledgers[oid]].pop(e.session_id, None)
+            key = self.ledgers[oid]
+            released = self.reserved[key].pop(e.session_id, None)
+            if released is not None:
+                left = s.sub(self.reserved_total.get(key, {}), s.from_wire(released))
+                self.reserved_total[key] = {k: v for k, v in left.items() if v != 0}
 
     def _apply_session(self, row: dict[str, Any], e: Any, at: float) -> None:
         if isinstance(e, Session.ChecksFailed):
@@ -55,6 +66,8 @@ class SessionView(FollowingView):
             row["last_activity"] = at
             return
         status, reason = _STATUS_OF[type(e).__name__], getattr(e, "reason", "")
+        if row["status"] == PENDING and status != PENDING:
+            self.pending_by_key[row["access_key"]] -= 1
         reason = reason or {"Scheduled": "placed", "Preparing": "agent-accepted",
                             "Started": "container-started"}.get(type(e).__name__, "")
         row.update(status=status, reason=reason, last_activity=at)
@@ -81,20 +94,14 @@ class SessionView(FollowingView):
 
     def usage(self, access_key: str) -> Usage:
         with self.lock:
-            reserved = self.reserved.get(("keypair", access_key), {})
-            total: s.Slots = {}
-            for slots in reserved.values():
-                total = s.add(total, s.from_wire(slots))
-            pending = sum(1 for r in self.sessions.values()
-                          if r["access_key"] == access_key and r["status"] == PENDING)
-            return Usage(total, len(reserved), pending)
+            key = ("keypair", access_key)
+            return Usage(dict(self.reserved_total.get(key, {})),
+                         len(self.reserved.get(key, {})),
+                         self.pending_by_key.get(access_key, 0))
 
     def agent_reserved(self, agent_id: str) -> s.Slots:
         with self.lock:
-            total: s.Slots = {}
-            for slots in self.reserved.get(("agent", agent_id), {}).values():
-                total = s.add(total, s.from_wire(slots))
-            return total
+            return dict(self.reserved_total.get(("agent", agent_id), {}))
 
     def list(self, q: ListSessions) -> dict[str, Any]:
         with self.lock:
@@ -126,11 +133,13 @@ class PolicyBook(StreamReplica):
     def __init__(self) -> None:
         super().__init__("quota")
         self.policies: dict[str, dict[str, Any]] = {}
+        self._limits: dict[str, Limits] = {}
 
     def apply(self, envelope: dict[str, Any]) -> None:
         data = envelope["data"]
         if data.get("kind") != "keypair":
             return
+        self._limits.pop(data["name"], None)
         if envelope["type"] in ("PolicyCreated", "PolicyUpdated"):
             self.policies[data["name"]] = data["policy"]
         elif envelope["type"] == "PolicyDeleted":
@@ -138,8 +147,9 @@ class PolicyBook(StreamReplica):
 
     def limits(self, name: str) -> Limits | None:
         with self.lock:
-            policy = self.policies.get(name)
-            return Limits.from_policy(policy) if policy is not None else None
+            if name not in self._limits and name in self.policies:
+                self._limits[name] = Limits.from_policy(self.policies[name])
+            return self._limits.get(name)
 
 
 class AgentRegistry:
