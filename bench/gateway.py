@@ -132,11 +132,12 @@ class Stack:
                        self.env(service))
             self.wait_run_file(service)
 
-    def start_gateway(self) -> int:
-        port = free_port()
-        self.spawn("gateway", [sys.executable, "-m", "services.gateway"],
-                   self.env("gateway", BAIKAL_HTTP_PORT=str(port)))
-        self.wait_run_file("gateway")
+    def start_gateway(self, instance: int = 0) -> int:
+        port, name = free_port(), "gateway" if instance == 0 else f"gateway-{instance}"
+        self.spawn(name, [sys.executable, "-m", "services.gateway"],
+                   self.env("gateway", BAIKAL_HTTP_PORT=str(port),
+                            BAIKAL_INSTANCE=str(instance)))
+        self.wait_run_file(name, f"gateway-{instance}.json")
         return port
 
     def start_bare(self) -> int:
@@ -145,8 +146,9 @@ class Stack:
         wait_port(port)
         return port
 
-    def wait_run_file(self, service: str, timeout: float = 60) -> None:
-        path = self.directory / "data" / "run" / f"{service}-0.json"
+    def wait_run_file(self, service: str, run_file: str | None = None,
+                      timeout: float = 60) -> None:
+        path = self.directory / "data" / "run" / (run_file or f"{service}-0.json")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.processes[service].poll() is not None:
@@ -190,7 +192,7 @@ def wait_port(port: int, timeout: float = 20) -> None:
 @dataclass
 class Phase:
     name: str
-    port: int
+    ports: list[int]
     method: str
     paths: list[str]
     body: Any = None
@@ -209,8 +211,8 @@ class Result:
     def row(self) -> dict[str, Any]:
         lat = sorted(self.latencies) or [0.0]
         pick = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 2)  # noqa: E731
-        server = next((k for k in ("gateway", "bare") if self.cpu.get(k)), None)
-        per_request = self.cpu[server] / self.ok * 1e6 if server and self.ok else 0.0
+        servers = [v for k, v in self.cpu.items() if k.startswith(("gateway", "bare"))]
+        per_request = sum(servers) / self.ok * 1e6 if self.ok else 0.0
         return {"phase": self.name, "per_s": round(self.ok / self.wall, 1) if self.wall else 0,
                 "server_cpu_us_per_request": round(per_request),
                 "ok": self.ok, "errors": self.errors, "p50_ms": pick(0.5), "p99_ms": pick(0.99),
@@ -225,13 +227,13 @@ async def drive(phase: Phase, creds: dict[str, str], concurrency: int, seconds: 
     from services.gateway.signing import signed_headers
 
     result = Result(phase.name)
-    host = f"127.0.0.1:{phase.port}"
     payload = json.dumps(phase.body).encode() if phase.body is not None else None
     connector = aiohttp.TCPConnector(limit=concurrency)
     measuring = False
     stop_at = time.monotonic() + warmup + seconds
 
-    async def worker(path: str, session: aiohttp.ClientSession) -> None:
+    async def worker(path: str, port: int, session: aiohttp.ClientSession) -> None:
+        host = f"127.0.0.1:{port}"
         while time.monotonic() < stop_at:
             headers = signed_headers(access_key=creds["access_key"],
                                      secret_key=creds["secret_key"], method=phase.method,
@@ -253,7 +255,8 @@ async def drive(phase: Phase, creds: dict[str, str], concurrency: int, seconds: 
                 result.errors[str(status)] = result.errors.get(str(status), 0) + 1
 
     async with aiohttp.ClientSession(connector=connector) as session:
-        tasks = [asyncio.create_task(worker(phase.paths[i % len(phase.paths)], session))
+        tasks = [asyncio.create_task(worker(phase.paths[i % len(phase.paths)],
+                                            phase.ports[i % len(phase.ports)], session))
                  for i in range(concurrency)]
         await asyncio.sleep(warmup)
         measuring = True
@@ -322,14 +325,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stack.start(with_quota=not args.no_quota)
         gateway, bare = stack.start_gateway(), stack.start_bare()
         creds, emails = asyncio.run(setup(stack, gateway, args.concurrency))
-        pids = {n: p.pid for n, p in stack.processes.items()} | {"bench": os.getpid()}
+        reads, writes = [f"/users/{e}" for e in emails], {"full_name": "Bench Marked"}
         phases = [
-            Phase("bare ASGI", bare, "GET", ["/"], signed=False),
-            Phase("gateway auth only", gateway, "GET", ["/auth/whoami"]),
-            Phase("gateway read", gateway, "GET", [f"/users/{e}" for e in emails]),
-            Phase("gateway write", gateway, "PATCH", [f"/users/{e}" for e in emails],
-                  body={"full_name": "Bench Marked"}),
+            Phase("bare ASGI", [bare], "GET", ["/"], signed=False),
+            Phase("gateway auth only", [gateway], "GET", ["/auth/whoami"]),
+            Phase("gateway read", [gateway], "GET", reads),
+            Phase("gateway write", [gateway], "PATCH", reads, body=writes),
         ]
+        if args.instances > 1:  # scale-out: more gateway processes, the load spread over them
+            ports = [gateway] + [stack.start_gateway(i) for i in range(1, args.instances)]
+            label = f"x{args.instances}"
+            phases += [Phase(f"gateway read {label}", ports, "GET", reads),
+                       Phase(f"gateway write {label}", ports, "PATCH", reads, body=writes)]
+        pids = {n: p.pid for n, p in stack.processes.items()} | {"bench": os.getpid()}
         rows = []
         for phase in phases:
             log(f"{phase.name}: {args.seconds}s with {args.concurrency} in flight")
@@ -338,9 +346,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             rows.append(result.row())
         return {"cores": len(os.sched_getaffinity(0)), "concurrency": args.concurrency,
                 "seconds": args.seconds, "phases": rows,
-                "goals": {name: {"goal_per_s": goal, "met": next(
-                    r["per_s"] >= goal and not r["errors"] for r in rows if r["phase"] == name)}
-                    for name, goal in GOALS.items()}}
+                "goals": {name: {"goal_per_s": goal, "best_per_s": max(
+                    r["per_s"] for r in rows if r["phase"].startswith(name)), "met": any(
+                    r["per_s"] >= goal and not r["errors"] for r in rows
+                    if r["phase"].startswith(name))} for name, goal in GOALS.items()}}
     finally:
         stack.close()
         shutil.rmtree(directory, ignore_errors=True)
@@ -352,6 +361,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--no-quota", action="store_true", help="Run without the quota service.")
+    parser.add_argument("--instances", type=int, default=2,
+                        help="Also measure reads/writes spread over N gateway processes.")
     parser.add_argument("--json", action="store_true", help="JSON on stdout, table on stderr.")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -360,8 +371,8 @@ def main() -> None:
         return
     report = run(args)
     text = table(report["phases"])
-    goals = ", ".join(f"{k} ≥{v['goal_per_s']:,.0f}/s: {'met' if v['met'] else 'NOT met'}"
-                      for k, v in report["goals"].items())
+    goals = ", ".join(f"{k} ≥{v['goal_per_s']:,.0f}/s: best {v['best_per_s']:,.0f}, "
+                      f"{'met' if v['met'] else 'NOT met'}" for k, v in report["goals"].items())
     summary = f"{text}\n\ncores {report['cores']}; goals: {goals}"
     if args.json:
         print(summary, file=sys.stderr)

@@ -193,7 +193,8 @@ class Authenticator:
             path_with_query=path_with_query(request.scope), raw_date=raw_date, date=date,
             host=headers.get("host", ""), content_type=content_type, api_version=version,
             hash_type=hash_type, body=body, version_header=version_header)
-        if not hmac.compare_digest(expected, credential.signature):
+        # Bytes: compare_digest refuses non-ASCII str, and headers arrive as latin-1 text.
+        if not hmac.compare_digest(expected.encode(), credential.signature.encode("latin-1")):
             raise gateway_error("auth.signature_mismatch", "HMAC signature mismatch")
         return _caller(keypair, "hmac")
 

@@ -31,7 +31,9 @@ class Credential:
     @property
     def hash_type(self) -> str:
         mac, _, hash_type = self.sign_method.lower().partition("-")
-        if mac != "hmac" or hash_type not in hashlib.algorithms_guaranteed:
+        # shake_* need a digest length: not usable for HMAC hex signatures
+        if (mac != "hmac" or hash_type not in hashlib.algorithms_guaranteed
+                or hash_type.startswith("shake")):
             raise SignatureFormatError(f"unsupported signing method {self.sign_method!r}")
         return hash_type
 

@@ -47,7 +47,7 @@ class TokenIssuer:
         payload, _, mac = rest.partition(".")
         if prefix != PREFIX or not payload or not mac:
             raise gateway_error("auth.token_invalid", "the bearer token is malformed")
-        if not hmac.compare_digest(mac, self._mac(payload)):
+        if not hmac.compare_digest(mac.encode("latin-1", "replace"), self._mac(payload).encode()):
             raise gateway_error("auth.token_invalid", "the bearer token's signature is wrong")
         try:
             body = json.loads(_unb64(payload))

@@ -128,8 +128,18 @@ class TrackedConsumer:
             try:
                 await asyncio.to_thread(self.handle, envelope, tracking)
             except IntegrityError:
-                self.metrics.consumed(self.name, "duplicate").inc()  # another instance won
-                return
+                position = await asyncio.to_thread(self.app.position, self.stream)
+                if position >= sequence:
+                    self.metrics.consumed(self.name, "duplicate").inc()  # another won
+                    return
+                # A write conflict on an aggregate (a command saved it meanwhile): the
+                # effect did not commit, so decide again from fresh state.
+                self.metrics.consumed(self.name, "conflict").inc()
+                if attempt == self.max_attempts:
+                    await self._dead_letter(tracking, envelope.type,
+                                            RuntimeError("write conflicts on every attempt"))
+                    return
+                continue
             except Exception as exc:
                 if attempt == self.max_attempts:
                     await self._dead_letter(tracking, envelope.type, exc)

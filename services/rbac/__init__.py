@@ -1,0 +1,1 @@
+"""RBAC: roles, scopes, permissions, assignments and permission checks."""

@@ -1,0 +1,3 @@
+from services.rbac.main import main
+
+main()

@@ -1,0 +1,46 @@
+"""Composition root of the rbac service."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic_settings import SettingsConfigDict
+
+from services.rbac.app import RbacApplication
+from services.rbac.handlers import register
+from services.rbac.reactions import subscriptions
+from services.rbac.translate import RbacTranslator
+from services.rbac.views import GrantView, RoleCatalogView
+from services.runtime.actors import ActorDirectory
+from services.runtime.host import ServiceHost, configure_logging
+from services.runtime.settings import ServiceSettings
+from services.runtime.store import store_env
+
+
+class RbacSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BAIKAL_", extra="ignore")
+
+    service: str = "rbac"
+
+
+def build(settings: RbacSettings) -> ServiceHost:
+    directory = ActorDirectory()
+    app = RbacApplication(store_env(settings, "rbac"), directory)
+    catalog = RoleCatalogView(app)
+    catalog.attach()
+    grants = GrantView(app)
+    grants.attach()
+    host = ServiceHost(settings, app, lambda d: register(d, app, catalog, grants),
+                       RbacTranslator(app), subscriptions(app))
+    host.components.append(directory)
+    return host
+
+
+def main() -> None:
+    settings = RbacSettings()
+    configure_logging(settings.log_level)
+    asyncio.run(build(settings).run_until_signalled())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The gateway's pure parts, no bus: signing, tokens, the rolling window, CSV rows and names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from services.gateway import exports, signing
+from services.gateway.errors import ApiError
+from services.gateway.ratelimit import SlidingWindow
+from services.gateway.tokens import TokenIssuer
+
+
+def test_authorization_header_is_parsed_and_bad_ones_refused() -> None:
+    credential = signing.parse_authorization(
+        "BackendAI signMethod=HMAC-SHA256, credential=AKIAEXAMPLE:abc123")
+    assert (credential.access_key, credential.signature, credential.hash_type) == (
+        "AKIAEXAMPLE", "abc123", "sha256")
+    assert signing.parse_authorization("Sorna signMethod=HMAC-SHA256, credential=A:B")
+    for bad in ("Bearer x", "BackendAI credential=A:B", "BackendAI signMethod=HMAC-SHA256",
+                "BackendAI signMethod=HMAC-SHA256, credential=nocolon"):
+        with pytest.raises(signing.SignatureFormatError):
+            signing.parse_authorization(bad)
+    rsa = signing.parse_authorization("BackendAI signMethod=RSA-SHA256, credential=A:B")
+    with pytest.raises(signing.SignatureFormatError):
+        assert rsa.hash_type
+
+
+def test_dates_parse_as_the_reference_server_reads_them() -> None:
+    assert signing.parse_date("2026-11-22T14:54:31.648479+00:00") == datetime(
+        2026, 11, 22, 14, 54, 31, 648479, tzinfo=UTC)
+    assert signing.parse_date("2026-11-22T14:54:31").tzinfo == UTC  # naive = UTC
+    assert signing.parse_date("Sun, 22 Nov 2026 14:54:31 GMT").hour == 14
+    with pytest.raises(signing.SignatureFormatError):
+        signing.parse_date("yesterday")
+
+
+def test_the_day_key_uses_the_dates_own_offset_and_old_versions_sign_the_body() -> None:
+    seoul = timezone(timedelta(hours=9))
+    late = datetime(2026, 1, 1, 23, 30, tzinfo=UTC)
+    same_instant = late.astimezone(seoul)  # already 2 January in Seoul
+    common = {"secret_key": "s", "method": "GET", "path_with_query": "/", "host": "h",
+              "content_type": "application/json", "api_version": signing.API_VERSION}
+    assert signing.sign(raw_date="x", date=late, **common) != signing.sign(
+        raw_date="x", date=same_instant, **common)
+    old = {**common, "api_version": "v3.20170615"}
+    assert signing.sign(raw_date="x", date=late, body=b"a", **old) != signing.sign(
+        raw_date="x", date=late, body=b"b", **old)
+    assert signing.sign(raw_date="x", date=late, body=b"a", **common) == signing.sign(
+        raw_date="x", date=late, body=b"b", **common)
+
+
+def test_tokens_verify_expire_and_resist_tampering() -> None:
+    issuer = TokenIssuer(b"k" * 32, ttl_seconds=60)
+    token, expires = issuer.issue("AKIAEXAMPLE", now=1000)
+    assert expires == 1060 and issuer.verify(token, now=1059) == "AKIAEXAMPLE"
+    with pytest.raises(ApiError) as expired:
+        issuer.verify(token, now=1060)
+    assert expired.value.code == "gateway.auth.token_expired" and expired.value.status == 401
+    other = TokenIssuer(b"x" * 32, ttl_seconds=60)
+    for bad in (token[:-2] + "AA", "bkt1.abc", "nope", token.replace("bkt1", "bkt2")):
+        with pytest.raises(ApiError):
+            issuer.verify(bad, now=1001)
+    with pytest.raises(ApiError):
+        other.verify(token, now=1001)
+
+
+def test_rolling_window_counts_refused_requests_and_forgets_old_ones() -> None:
+    now = [0.0]
+    window = SlidingWindow(900, clock=lambda: now[0])
+    assert [window.hit("a", 2) for _ in range(3)] == [(True, 1), (True, 0), (False, 0)]
+    assert window.hit("b", 2) == (True, 1)  # per keypair
+    now[0] = 899.0
+    assert window.hit("a", 2) == (False, 0)  # still inside the window
+    now[0] = 1798.0  # the first three are out, the one at 899 is not
+    assert window.hit("a", 2) == (True, 0)
+
+
+def test_export_file_names() -> None:
+    moment = datetime(2026, 5, 1, 13, 5, 9, tzinfo=UTC)
+    assert exports.download_name(None, "users", moment) == "users_2026-05-01_13-05-09.csv"
+    assert exports.download_name("", "users", moment) == "users_2026-05-01_13-05-09.csv"
+    assert exports.download_name("x.CSV", "users") == "x.CSV"
+    assert exports.download_name("a" * 255, "users") == "a" * 255 + ".csv"
+    for bad in ("a" * 256, "a b", "a/b", "é", "a\nb"):
+        with pytest.raises(ApiError) as refused:
+            exports.download_name(bad, "users")
+        assert refused.value.status == 400
+
+
+def test_csv_cells_and_session_rows() -> None:
+    assert [exports.cell(v) for v in (None, True, False, 3, {"b": 1, "a": [2]}, "=1+1",
+                                      "-x", "plain")] == [
+        "", "true", "false", "3", '{"a":[2],"b":1}', "'=1+1", "'-x", "plain"]
+    row = exports.session_row({
+        "session_id": "s1", "name": "nb", "image": "cr.io/stable/python:3.11",
+        "cluster_size": 2, "user_id": "u1", "status": "TERMINATED", "reason": "exited",
+        "access_key": "AK", "slots": {"cpu": "2", "mem": str(3 * 2**29), "cuda.shares": "0.5"},
+        "requested_at": 0, "terminated_at": 60.5}, {"u1": "a@b.c"})
+    assert row == ["s1", "nb", "python:3.11", "multi-node", "a@b.c", "TERMINATED", "exited",
+                   "AK", "2", "1.50", 0, "0.5", "1970-01-01T00:00:00+00:00",
+                   "1970-01-01T00:01:00.500000+00:00"]
+    assert exports._image_name("python") == "python"
+    assert exports._image_name("library/python:3") == "python:3"
