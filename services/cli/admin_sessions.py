@@ -1,4 +1,4 @@
-"""`baikal admin session list|show|terminate` (the scheduler, through the gateway)."""
+"""`baikal admin session create|list|show|terminate` (the scheduler, via the gateway)."""
 
 from __future__ import annotations
 
@@ -42,3 +42,30 @@ def terminate(ctx: typer.Context, session_id: str,
     with gateway(ctx) as gw:
         emit(gw.call("POST", f"/sessions/{session_id}/terminate", body={"reason": reason}),
              as_json, title="termination requested")
+
+
+@app.command()
+@reports_errors
+def create(
+    ctx: typer.Context,
+    name: str,
+    image: str = typer.Option("baikal/busybox:latest", help="A local image (no pulls)."),
+    command: Annotated[list[str] | None, typer.Argument(help="Command and arguments.")] = None,
+    cpu: str = typer.Option("1", help="CPU cores."),
+    mem: str = typer.Option("256m", help="Memory: bytes or like 512m, 4g."),
+    gpu: str = typer.Option(None, "--gpu", help="Whole GPUs (cuda.device)."),
+    fgpu: str = typer.Option(None, "--fgpu", help="Fractional GPU (cuda.shares)."),
+    batch: bool = typer.Option(False, "--batch", help="Ends when the command exits."),
+    agent: str = typer.Option(None, help="Run on this agent only."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Request a compute session (PENDING until the scheduler places it)."""
+    slots = {"cpu": cpu, "mem": mem}
+    slots |= {"cuda.device": gpu} if gpu else {}
+    slots |= {"cuda.shares": fgpu} if fgpu else {}
+    body = {"name": name, "image": image, "command": command or [], "slots": slots,
+            "session_type": "batch" if batch else "interactive", "agent": agent}
+    with gateway(ctx) as gw:
+        emit(gw.call("POST", "/sessions", body={k: v for k, v in body.items()
+                                                 if v is not None}),
+             as_json, title="session requested")

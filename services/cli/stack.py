@@ -23,7 +23,8 @@ from services.cli.natsconf import new_passwords
 log = logging.getLogger("baikal.stack")
 
 # Services that exist today, in start order. Later services join this list.
-SERVICES = ["quota", "identity"]
+SERVICES = ["quota", "identity", "scheduler"]
+AGENT = "agent"  # one local agent (id `local`), after SERVICES; Docker if reachable
 GATEWAY = "gateway"  # started after SERVICES; its secrets.json key signs login tokens
 GATEWAY_PORT = 8090
 MAX_RESTARTS = 10
@@ -81,14 +82,17 @@ class StackLayout:
         return self.root / "run"
 
     def load_secrets(self) -> dict[str, Any]:
+        components = [*SERVICES, AGENT, GATEWAY]
         if not self.secrets.exists():
             generated = {"nats": new_passwords(),
-                         "cipher": {s: AESCipher.create_key(32) for s in [*SERVICES, GATEWAY]}}
+                         "cipher": {s: AESCipher.create_key(32) for s in components}}
             write_private(self.secrets, json.dumps(generated, indent=2))
         data: dict[str, Any] = json.loads(self.secrets.read_text())
-        missing = [s for s in [*SERVICES, GATEWAY] if s not in data["cipher"]]
-        if missing:  # a newer version added services: give them keys, keep the old ones
+        missing = [s for s in components if s not in data["cipher"]]
+        users = {k: v for k, v in new_passwords().items() if k not in data["nats"]}
+        if missing or users:  # a newer version added components: keep the old secrets
             data["cipher"].update({s: AESCipher.create_key(32) for s in missing})
+            data["nats"].update(users)
             write_private(self.secrets, json.dumps(data, indent=2))
         return data
 
@@ -200,6 +204,15 @@ def service_env(layout: StackLayout, config: dict[str, Any], secrets_: dict[str,
         "BAIKAL_HTTP_PORT": "0",
         "PYTHONUNBUFFERED": "1",
     })
+    return env
+
+
+def agent_env(layout: StackLayout, config: dict[str, Any],
+              secrets_: dict[str, Any], agent_id: str = "local") -> dict[str, str]:
+    env = service_env(layout, config, secrets_, AGENT)
+    env.update({"BAIKAL_AGENT_ID": agent_id, "BAIKAL_NATS_USER": f"agent-{agent_id}",
+                "BAIKAL_NATS_PASSWORD": secrets_["nats"][f"agent-{agent_id}"],
+                "BAIKAL_RUNTIME": config.get("agent_runtime", "auto")})
     return env
 
 

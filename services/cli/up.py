@@ -16,11 +16,13 @@ from contracts.envelope import Actor
 from contracts.identity import Subjects
 from services.cli.natsconf import render
 from services.cli.stack import (
+    AGENT,
     GATEWAY,
     SERVICES,
     Child,
     StackLayout,
     Supervisor,
+    agent_env,
     gateway_env,
     nats_binary,
     new_superadmin_password,
@@ -111,6 +113,14 @@ async def start_children(layout: StackLayout, config: dict[str, Any],
                                    layout.logs / f"{service}.log"))
         info = await wait_healthy(layout, service, since)
         console.print(f"  {service} healthy on http://127.0.0.1:{info['http_port']}/health")
+    since = time.time()
+    console.print("starting agent 'local' (Docker when an engine answers, else processes)")
+    await supervisor.add(Child(AGENT, [sys.executable, "-m", f"services.{AGENT}"],
+                               agent_env(layout, config, secrets_),
+                               layout.logs / f"{AGENT}.log"))
+    info = await wait_healthy(layout, AGENT, since)
+    runtime = info["health"]["checks"].get("runtime", {}).get("runtime", "?")
+    console.print(f"  agent healthy (runtime {runtime})")
     since = time.time()
     console.print(f"starting {GATEWAY}")
     await supervisor.add(Child(GATEWAY, [sys.executable, "-m", f"services.{GATEWAY}"],

@@ -29,8 +29,14 @@ async def connect(
     async def on_error(exc: Exception) -> None:
         log.warning("nats error (%s): %s", name, exc)
 
+    holder: dict[str, Client] = {}
+
     async def on_disconnected() -> None:
-        log.warning("nats disconnected (%s)", name)
+        nc = holder.get("nc")
+        if nc is not None and (nc.is_closed or nc.is_draining):
+            log.debug("nats connection closed (%s)", name)  # asked for: not news
+        else:
+            log.warning("nats disconnected (%s)", name)
 
     async def on_reconnected() -> None:
         log.info("nats reconnected (%s)", name)
@@ -52,4 +58,5 @@ async def connect(
         # Replies come to an inbox only this user may subscribe to, so no other bus user
         # can read them (they may carry secrets).
         options["inbox_prefix"] = inbox_prefix(user)
-    return await nats.connect(**options)
+    holder["nc"] = await nats.connect(**options)
+    return holder["nc"]
