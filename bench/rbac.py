@@ -9,7 +9,8 @@ In-process: the same random checks (half granted) go to `GrantIndex.check`, to t
 call under the view's lock (what a handler does), and to `casbin.Enforcer.enforce`. Casbin
 gets one `p` line per (role, scope, entity, operation) and one `g` line per (user, role,
 scope): RBAC with domains has no scope inheritance, so the checks ask about the granting
-scope itself, where both must answer the same (the run verifies they agree).
+scope itself, where both answer the same except where delegate-all covers a delegate-X
+(casbin's model has no such rule); `casbin_agrees` counts the agreeing answers.
 Over the bus: nats-server (random port, the stack's auth config), identity, quota and rbac
 in-process, one superadmin client sending `permissions.check` one at a time.
 """
@@ -136,7 +137,7 @@ def in_process(users: int, roles: int, checks: int) -> dict[str, Any]:
     casbin_asked = [(u, f"{st}/{sid}", e, o) for u, o, e, st, sid in asked]
     agree = sum(ix.check(*q) == enforcer.enforce(*k)
                 for q, k in zip(asked[:2000], casbin_asked[:2000], strict=True))
-    result["casbin_us"] = per_check_us(enforcer.enforce, casbin_asked[:max(1000, checks // 20)],
+    result["casbin_us"] = per_check_us(enforcer.enforce, casbin_asked[:max(500, checks // 200)],
                                        rounds=1)
     result["casbin_agrees"] = f"{agree}/{min(2000, len(asked))}"
     return result

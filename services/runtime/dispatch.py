@@ -89,7 +89,9 @@ class Dispatcher:
         self._subscriptions.clear()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        # Wait for commands already running in threads: the store closes after this.
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self._pool.shutdown(wait=True, cancel_futures=True))
 
     async def _on_message(self, msg: Msg) -> None:
         # Each request runs in its own task so a slow command does not hold the others;

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,6 +135,15 @@ class ServiceApplication(Application[UUID]):
         self._saved_listeners: list[Callable[[list[Any]], None]] = []
         self._listeners_lock = threading.Lock()
         self._fingerprint_key = self.env.get("CIPHER_KEY", "").encode() or self.name.encode()
+
+    def close(self, wait_seconds: float = 10.0) -> None:
+        """Close once no worker thread is inside the store: closing an SQLite connection
+        that another thread is using crashes the process."""
+        pool = getattr(getattr(self.factory, "datastore", None), "pool", None)
+        deadline = time.monotonic() + wait_seconds
+        while (getattr(pool, "num_in_use", 0) or 0) > 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        super().close()
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
