@@ -42,7 +42,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
 
 
-# ---- the listener process ------------------------------------------------------------------------
+# ---- the listener process ---------------------------------------------------------------------
 
 
 async def listen(url: str, password: str, out: str) -> None:
@@ -81,7 +81,7 @@ async def listen(url: str, password: str, out: str) -> None:
     sink.close()
 
 
-# ---- the run --------------------------------------------------------------------------------------
+# ---- the run ---------------------------------------------------------------------------------
 
 
 class Stack:
