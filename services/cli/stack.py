@@ -23,7 +23,7 @@ from services.cli.natsconf import new_passwords
 log = logging.getLogger("baikal.stack")
 
 # Services that exist today, in start order. Later services join this list.
-SERVICES = ["quota", "identity", "scheduler"]
+SERVICES = ["quota", "identity", "rbac", "scheduler"]
 AGENT = "agent"  # one local agent (id `local`), after SERVICES; Docker if reachable
 GATEWAY = "gateway"  # started after SERVICES; its secrets.json key signs login tokens
 GATEWAY_PORT = 8090
