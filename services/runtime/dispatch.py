@@ -61,7 +61,8 @@ def validation_details(exc: ValidationError) -> list[dict[str, str]]:
 class Dispatcher:
     """Subscribes each route in the service's queue group and replies to every request."""
 
-    def __init__(self, service: str, metrics: Metrics, max_in_flight: int = 64) -> None:
+    def __init__(self, service: str, metrics: Metrics, max_in_flight: int = 64,
+                 workers: int = 4) -> None:
         self.service = service
         self.metrics = metrics
         self.routes: dict[str, Route] = {}
@@ -69,7 +70,7 @@ class Dispatcher:
         self._in_flight = asyncio.Semaphore(max_in_flight)
         # Few workers: the store serializes writes anyway, and more threads only contend for
         # the GIL and the connection pool.
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"{service}-cmd")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{service}-cmd")
         self._tasks: set[asyncio.Task[None]] = set()
 
     def command(self, subject: str, payload: type[BaseModel], handler: Handler) -> None:

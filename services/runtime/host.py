@@ -50,7 +50,8 @@ class ServiceHost:
         self.app = app
         self.version = version
         self.metrics = Metrics(settings.service)
-        self.dispatcher = Dispatcher(settings.service, self.metrics, settings.max_in_flight)
+        self.dispatcher = Dispatcher(settings.service, self.metrics, settings.max_in_flight,
+                                     settings.command_workers)
         register(self.dispatcher)
         self.translate = translate
         # Where several producers share one stream (every agent writes BAI_EVT_AGENT), the

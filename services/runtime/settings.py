@@ -24,6 +24,7 @@ class ServiceSettings(BaseSettings):
     cipher_key: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 0
+    command_workers: int = Field(default=4, ge=1, le=64)
     max_in_flight: int = Field(default=64, ge=1, le=4096)
     sqlite_synchronous: str = "NORMAL"  # FULL fsyncs every commit; see runtime/sqlite_store.py
     aggregate_cache_size: int = Field(default=20_000, ge=0, le=10_000_000)
