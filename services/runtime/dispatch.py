@@ -83,6 +83,8 @@ class Dispatcher:
         for subject in self.routes:
             sub = await nc.subscribe(subject, queue=self.service, cb=self._on_message)
             self._subscriptions.append(sub)
+        # The server has our interest once the flush returns: "ready" then means answerable.
+        await nc.flush(timeout=5)
 
     async def stop(self) -> None:
         for sub in self._subscriptions:
