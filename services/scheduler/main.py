@@ -37,7 +37,8 @@ def build(settings: SchedulerSettings) -> tuple[ServiceHost, Scheduler]:
     app.view.attach()
     host = ServiceHost(settings, app, lambda d: register(d, app), SchedulerTranslator(app),
                        subscriptions(app))
-    host.components += [directory, policies, SchedulerWorker(app, settings.tick_seconds)]
+    worker = SchedulerWorker(app, settings.tick_seconds, registry=host.metrics.registry)
+    host.components += [directory, policies, worker]
     return host, app
 
 

@@ -6,11 +6,13 @@ import asyncio
 import json
 import logging
 import time
+from collections import Counter as Counter_
 from typing import Any
 
 import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contracts import agent as agent_contract
 from contracts.envelope import Actor, Command, Reply
@@ -26,7 +28,8 @@ class SchedulerWorker:
     """Runs until stopped; each pass is bounded by what is pending at that moment."""
 
     def __init__(self, app: Scheduler, tick_seconds: float = 0.5,
-                 request_timeout: float = 5.0) -> None:
+                 request_timeout: float = 5.0, registry: CollectorRegistry | None = None
+                 ) -> None:
         self.app = app
         self.tick_seconds = tick_seconds
         self.request_timeout = request_timeout
@@ -36,6 +39,13 @@ class SchedulerWorker:
         self._tasks: list[asyncio.Task[None]] = []
         self.nc: Client | None = None
         self.placements = 0
+        registry = registry or CollectorRegistry()
+        self.sessions_gauge = Gauge("bai_scheduler_sessions", "Sessions by status", ["status"],
+                                    registry=registry)
+        self.agents_gauge = Gauge("bai_scheduler_agents", "Agents by status", ["status"],
+                                  registry=registry)
+        self.placed_total = Counter("bai_scheduler_placements_total", "Sessions placed",
+                                    registry=registry)
 
     async def start(self, js: Any) -> None:
         self.nc = js._nc
@@ -82,9 +92,21 @@ class SchedulerWorker:
             await asyncio.to_thread(self.app.agent_lost, agent_id)
         placed = await asyncio.to_thread(self.app.schedule_once)
         self.placements += len(placed)
+        self.placed_total.inc(len(placed))
+        self._observe()
         if expire:
             await asyncio.to_thread(self.app.expire_idle)
         await self._dispatch()
+
+    def _observe(self) -> None:
+        with self.app.view.lock:
+            counts = Counter_(r["status"] for r in self.app.view.sessions.values())
+        for status in ("PENDING", "SCHEDULED", "PREPARING", "RUNNING", "TERMINATING",
+                       "TERMINATED", "CANCELLED", "ERROR"):
+            self.sessions_gauge.labels(status).set(counts.get(status, 0))
+        agents = Counter_(a["status"] for a in self.app.agents.agents.values())
+        for status in ("ALIVE", "LOST"):
+            self.agents_gauge.labels(status).set(agents.get(status, 0))
 
     async def _dispatch(self) -> None:
         now = time.monotonic()
