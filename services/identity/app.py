@@ -52,6 +52,7 @@ class IdentityBase(ServiceApplication):
         super().__init__(env)
         self.default_keypair_policy = default_keypair_policy
         self.actors: Callable[[Actor], Principal] | None = None
+        self._user_ids: dict[str, str] = {}  # normalized email -> user id (immutable)
 
     # ---- actors --------------------------------------------------------------------------
 
@@ -76,8 +77,14 @@ class IdentityBase(ServiceApplication):
         return Principal(str(user.id), user.email, user.role, user.domain)
 
     def user_by_email(self, email: str) -> User:
-        index = self.find(email_index_id(rules.normalize_email(email)))
-        user = self.find(UUID(index.user_id)) if index else None
+        normalized = rules.normalize_email(email)
+        user_id = self._user_ids.get(normalized)
+        if user_id is None:
+            index = self.find(email_index_id(normalized))
+            if index is not None:
+                # An email never changes owner (no deletion), so the mapping can be kept.
+                user_id = self._user_ids.setdefault(normalized, index.user_id)
+        user = self.find(UUID(user_id)) if user_id else None
         if user is None:
             raise refuse("user.not_found", "no user has this email", field="email")
         return user
