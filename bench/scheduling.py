@@ -237,6 +237,22 @@ async def stack_starts(count: int, root: Path) -> list[float]:
             await host.stop()
         nats_proc.terminate()
         nats_proc.wait(timeout=10)
+        await remove_bench_containers(os.environ["DOCKER_HOST"])
+
+
+async def remove_bench_containers(docker_host: str) -> None:
+    """Every container the benchmark's agent labelled, whatever its state."""
+    import json
+
+    import aiodocker
+
+    docker = aiodocker.Docker(url=docker_host)
+    try:
+        filters = json.dumps({"label": ["ai.baikal.bench.agent-id"]})
+        for container in await docker.containers.list(all=True, filters=filters):
+            await container.delete(force=True)
+    finally:
+        await docker.close()
 
 
 async def docker_bench(count: int) -> dict[str, float] | None:

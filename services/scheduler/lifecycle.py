@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -30,27 +31,51 @@ class Scheduler(SchedulerApplication):
     name = "scheduler"
 
     def mark_preparing(self, session_id: str) -> None:
-        session = self.session(session_id)
-        if session.status == SCHEDULED:
+        def change(session: Session) -> list[Any]:
+            if session.status != SCHEDULED:
+                return []  # the container already started (or the session ended)
             session.prepare()
-            self.save(session)
+            return [session]
+
+        self._change(session_id, change)
 
     def fail(self, session_id: str, reason: str) -> None:
-        session = self.session(session_id)
-        if session.status not in TERMINAL:
+        def change(session: Session) -> list[Any]:
+            if session.status in TERMINAL:
+                return []
             session.fail(reason)
-            self.save_guarded(session, *self._release(session))
+            return [session, *self._release(session)]
+
+        self._change(session_id, change)
 
     def finish(self, session_id: str, reason: str, exit_code: int | None = None) -> None:
         """The container is gone: TERMINATED, usage released."""
-        session = self.session(session_id)
-        if session.status == PENDING:
-            session.cancel(reason)
-            self.save(session)
-        elif session.status not in TERMINAL:
+
+        def change(session: Session) -> list[Any]:
+            if session.status == PENDING:
+                session.cancel(reason)
+                return [session]
+            if session.status in TERMINAL:
+                return []
             session.terminate(session.reason if session.status == TERMINATING else reason,
                               exit_code)
-            self.save_guarded(session, *self._release(session))
+            return [session, *self._release(session)]
+
+        self._change(session_id, change)
+
+    def _change(self, session_id: str, change: Callable[[Session], list[Any]]) -> None:
+        """Load, change, save; a write conflict (an agent event saved the session meanwhile)
+        is decided again from fresh state, a few times at most."""
+        for _ in range(5):
+            touched = change(self.session(session_id))
+            if not touched:
+                return
+            try:
+                self.save_guarded(*touched)
+                return
+            except IntegrityError:
+                continue
+        log.warning("session %s kept changing under us; the next pass retries", session_id)
 
     # ---- reactions ----------------------------------------------------------------------------
 
