@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from services.cli.stack import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_UPDATES_PER_SECOND = 1000.0
 GOAL_CORES = 2
@@ -59,12 +61,6 @@ def log(message: str) -> None:
 
 
 # ---- processes ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _die_with_parent() -> None:

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from services.cli.stack import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Passw0rd!"
 ROOT_EMAIL = "root@bench.baikal.test"
@@ -46,12 +48,6 @@ GOALS = {"gateway read": 3000.0, "gateway write": 1000.0}
 
 def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def busy_cpu_seconds() -> float:

@@ -17,7 +17,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,15 +25,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from services.cli.stack import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 RAW_SUBJECT = "bai.bench.raw"
 RAW_STREAM_SUBJECT = "bai.evt.quota.bench.raw.v1"  # lands in BAI_EVT_QUOTA like the events
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def pct(values: list[float], q: float) -> float:

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,8 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from services.cli.stack import free_port
 
 GIB = 2**30
 
@@ -129,12 +130,6 @@ def naive_placement(agents: int, sessions: int) -> float:
 
 
 # ---- Docker start latency ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def raw_docker_starts(count: int, docker_host: str) -> list[float]:

@@ -187,7 +187,7 @@ def event_subject(agent_id: str, type_name: str) -> str:
 
 
 def agent_events(agent_id: str) -> str:
-    return f"{subjects.events_of(SERVICE)[:-1]}{agent_id}.>"
+    return subjects.events_of_agent(agent_id)
 
 
 def start_subject(agent_id: str) -> str:
@@ -202,4 +202,4 @@ def list_subject(agent_id: str) -> str:
     return subjects.directed_command(agent_id, "list-containers")
 
 
-HEARTBEATS = "bai.hb.agent.*"
+HEARTBEATS = subjects.AGENT_HEARTBEATS

@@ -55,6 +55,21 @@ def events_of(service: str) -> str:
 
 
 ALL_EVENTS = f"{PREFIX}.evt.>"
+ALL_COMMANDS = f"{PREFIX}.cmd.>"
+ALL_QUERIES = f"{PREFIX}.qry.>"
+ALL_HEARTBEATS = f"{PREFIX}.hb.>"
+AGENT_HEARTBEATS = f"{PREFIX}.hb.agent.*"
+EVERYTHING = f"{PREFIX}.>"
+
+
+def directed_commands_of(agent_id: str) -> str:
+    """Every directed command to one agent."""
+    return f"{PREFIX}.cmd.agent.{agent_id}.>"
+
+
+def events_of_agent(agent_id: str) -> str:
+    """One agent's events inside the shared agent stream."""
+    return f"{PREFIX}.evt.agent.{agent_id}.>"
 
 
 def stream(service: str) -> str:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from contracts import subjects
 from services.cli import admin, admin_export
 from services.cli.stack import StackLayout
 
@@ -70,7 +71,7 @@ def status(data_dir: Path = DataDir, as_json: bool = typer.Option(False, "--json
 @events_app.command("tail")
 def tail(
     data_dir: Path = DataDir,
-    subject: str = typer.Option("bai.evt.>", help="Subject filter."),
+    subject: str = typer.Option(subjects.ALL_EVENTS, help="Subject filter."),
     from_start: bool = typer.Option(False, "--from-start", help="Replay history first."),
     limit: int = typer.Option(0, help="Stop after this many events (0: until Ctrl-C)."),
     idle_exit: float = typer.Option(0.0, help="Stop after this many idle seconds (0: never)."),

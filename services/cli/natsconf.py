@@ -64,8 +64,8 @@ def service_principal(service: str, password: str) -> Principal:
 
 
 # What some services may do beyond their own subjects.
-EXTRA_PUBLISH = {"scheduler": ["bai.cmd.agent.>"]}
-EXTRA_SUBSCRIBE = {"scheduler": ["bai.hb.agent.*"]}
+EXTRA_PUBLISH = {"scheduler": [subjects.commands_of("agent")]}
+EXTRA_SUBSCRIBE = {"scheduler": [subjects.AGENT_HEARTBEATS]}
 AGENT_IDS = ("local",)
 
 
@@ -75,10 +75,11 @@ def agent_principal(agent_id: str, password: str) -> Principal:
     return Principal(
         user=f"agent-{agent_id}",
         password=password,
-        publish=[f"bai.evt.agent.{agent_id}.>", subjects.heartbeat(agent_id),
+        publish=[subjects.events_of_agent(agent_id), subjects.heartbeat(agent_id),
                  f"$JS.API.STREAM.CREATE.{stream}", f"$JS.API.STREAM.UPDATE.{stream}",
                  *CONSUMER_API],
-        subscribe=[f"bai.cmd.agent.{agent_id}.>", f"{inbox_prefix(f'agent-{agent_id}')}.>"],
+        subscribe=[subjects.directed_commands_of(agent_id),
+                   f"{inbox_prefix(f'agent-{agent_id}')}.>"],
     )
 
 
@@ -93,14 +94,16 @@ def principals(passwords: dict[str, str]) -> list[Principal]:
         result.append(principal)
     result += [agent_principal(a, passwords[f"agent-{a}"]) for a in AGENT_IDS]
     result.append(Principal("gateway", passwords["gateway"],
-                            publish=["bai.cmd.>", "bai.qry.>", *CONSUMER_API],
+                            publish=[subjects.ALL_COMMANDS, subjects.ALL_QUERIES,
+                                     *CONSUMER_API],
                             subscribe=[f"{inbox_prefix('gateway')}.>"]))
     # The operator: tools, `baikal events tail`, tests. Never sees secrets: it may not ask
     # the secret-returning queries, and it reads only its own inbox (events arrive through
     # JetStream consumers delivering there) and heartbeats, never other users' traffic.
     result.append(Principal("admin", passwords["admin"],
-                            publish=["bai.>", "$JS.API.>", "$JS.ACK.>", "$JS.FC.>"],
-                            subscribe=[f"{inbox_prefix('admin')}.>", "bai.hb.>"],
+                            publish=[subjects.EVERYTHING, "$JS.API.>", "$JS.ACK.>",
+                                     "$JS.FC.>"],
+                            subscribe=[f"{inbox_prefix('admin')}.>", subjects.ALL_HEARTBEATS],
                             deny_publish=SECRET_QUERIES))
     return result
 

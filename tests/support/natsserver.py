@@ -10,12 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.cli.natsconf import new_passwords, render
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from services.cli.stack import free_port
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
