@@ -38,9 +38,6 @@ T = TypeVar("T")
 SECRET_SUBJECTS = frozenset({S.KEYPAIR_RESOLVE, S.LOGIN})
 PAYLOADS: dict[str, type[BaseModel]] = {**COMMAND_PAYLOADS, **QUERY_PAYLOADS}
 ALL_SUBJECTS = sorted(PAYLOADS)
-INTERNAL = "identity.internal"
-# A stable code: `identity.` then dotted lower-case words, e.g. identity.user.email_taken.
-CODE = re.compile(r"^identity(\.[a-z][a-z0-9_]*)+$")
 UNKNOWN_KEY = "AKIAAAAAAAAAAAAAAAAA"
 
 # One schema-valid `data` per subject (the domain may still refuse it: unknown user, ...).
@@ -95,15 +92,33 @@ def parse_reply(raw: bytes) -> Reply:
     return Reply.model_validate_json(raw)
 
 
-def stable_error(raw: bytes) -> str:
-    """The reply is an `Error` with a stable, non-internal code; returns the code."""
+def stable_error(raw: bytes, service: str = "identity") -> str:
+    """The reply is an `Error` with a stable, non-internal code of `service` (the service
+    name, then dotted lower-case words, e.g. identity.user.email_taken); returns it."""
     reply = parse_reply(raw)
     assert not reply.ok, f"expected an error reply, got {raw[:300]!r}"
     assert reply.error is not None
     code = reply.error.code
-    assert code != INTERNAL, f"internal error: {raw[:500]!r}"
-    assert CODE.match(code), f"unstable code {code!r}"
+    assert code != f"{service}.internal", f"internal error: {raw[:500]!r}"
+    assert re.match(rf"^{service}(\.[a-z][a-z0-9_]*)+$", code), f"unstable code {code!r}"
     return code
+
+
+def missing_field_cases(model: type[BaseModel], valid_data: dict[str, Any],
+                        base: dict[str, Any]) -> list[tuple[str, bytes, str]]:
+    """(label, body, the field the error must name) for each required field left out of a
+    valid envelope `base` whose data is `valid_data`."""
+    required = [name for name, f in model.model_fields.items() if f.is_required()]
+    cases = []
+    if required:
+        cases.append(("empty data", encode(base | {"data": {}}), required[0]))
+        cases.append(("no data", encode({k: v for k, v in base.items() if k != "data"}),
+                      required[0]))
+    for name in required:
+        data = {k: v for k, v in valid_data.items() if k != name}
+        cases.append((f"without {name}", encode(base | {"data": data}), name))
+        cases.append((f"{name}=null", encode(base | {"data": data | {name: None}}), name))
+    return cases
 
 
 def check_reply(subject: str, raw: bytes) -> Reply:

@@ -30,6 +30,7 @@ from tests.support.fuzz import (
     encode,
     envelope,
     is_command,
+    missing_field_cases,
     nats_user,
     parse_reply,
     stable_error,
@@ -122,23 +123,6 @@ def envelope_cases(bus: Bus, subject: str) -> list[Case]:
     return [(label, encode(body)) for label, body in cases]
 
 
-def missing_field_cases(bus: Bus, subject: str) -> list[tuple[str, bytes, str]]:
-    """(label, body, the field the error must name)."""
-    model = PAYLOADS[subject]
-    required = [name for name, f in model.model_fields.items() if f.is_required()]
-    base = _valid(bus, subject)
-    cases = []
-    if required:
-        cases.append(("empty data", encode(base | {"data": {}}), required[0]))
-        cases.append(("no data", encode({k: v for k, v in base.items() if k != "data"}),
-                      required[0]))
-    for name in required:
-        data = {k: v for k, v in VALID_DATA[subject].items() if k != name}
-        cases.append((f"without {name}", encode(base | {"data": data}), name))
-        cases.append((f"{name}=null", encode(base | {"data": data | {name: None}}), name))
-    return cases
-
-
 def wrong_type_cases(bus: Bus, subject: str) -> list[tuple[str, bytes, str]]:
     cases = []
     for name in PAYLOADS[subject].model_fields:
@@ -215,7 +199,7 @@ async def test_wrong_envelope_types_are_refused(bus: Bus, subject: str) -> None:
 
 @pytest.mark.parametrize("subject", ALL_SUBJECTS, ids=_short)
 async def test_missing_fields_are_refused(bus: Bus, subject: str) -> None:
-    cases = missing_field_cases(bus, subject)
+    cases = missing_field_cases(PAYLOADS[subject], VALID_DATA[subject], _valid(bus, subject))
     if cases:
         await _run(bus, subject, cases, {INVALID}, name_field=True)
     else:  # every field optional: empty data is valid, but must not break anything

@@ -32,6 +32,8 @@ from contracts.envelope import Reply
 from contracts.quota import COMMAND_PAYLOADS, QUERY_PAYLOADS, Subjects
 from services.quota.domain import fields
 from services.runtime.host import ServiceHost
+from tests.support.fuzz import encode, missing_field_cases, parse_reply
+from tests.support.fuzz import stable_error as service_stable_error
 from tests.support.identity import bootstrap, connect_as, start_identity
 from tests.support.natsserver import NatsServer, start_nats
 from tests.support.quota import start_quota
@@ -41,7 +43,6 @@ T = TypeVar("T")
 PAYLOADS = {**COMMAND_PAYLOADS, **QUERY_PAYLOADS}
 ALL_SUBJECTS = sorted(PAYLOADS)
 INTERNAL = "quota.internal"
-CODE = re.compile(r"^quota(\.[a-z][a-z0-9_]*)+$")
 MALFORMED = {"quota.request.malformed", "quota.request.invalid"}
 INVALID = "quota.request.invalid"
 OVERSIZE = "S3cr3t-" * 715  # 5005 characters; must never be echoed back
@@ -179,22 +180,8 @@ def envelope(subject: str, data: Any, actor: Any, command_id: str | None = None
     return body
 
 
-def encode(body: Any) -> bytes:
-    return json.dumps(body).encode()
-
-
-def parse_reply(raw: bytes) -> Reply:
-    return Reply.model_validate_json(raw)
-
-
 def stable_error(raw: bytes) -> str:
-    reply = parse_reply(raw)
-    assert not reply.ok, f"expected an error reply, got {raw[:300]!r}"
-    assert reply.error is not None
-    code = reply.error.code
-    assert code != INTERNAL, f"internal error: {raw[:500]!r}"
-    assert CODE.match(code), f"unstable code {code!r}"
-    return code
+    return service_stable_error(raw, service="quota")
 
 
 def check_reply(raw: bytes) -> Reply:
@@ -247,22 +234,6 @@ def envelope_cases(bus: Stack, subject: str) -> list[tuple[str, bytes]]:
     else:
         cases.append(("query with id", base | {"id": "x"}))
     return [(label, encode(body)) for label, body in cases]
-
-
-def missing_field_cases(bus: Stack, subject: str) -> list[tuple[str, bytes, str]]:
-    model = PAYLOADS[subject]
-    required = [name for name, f in model.model_fields.items() if f.is_required()]
-    base = _valid(bus, subject)
-    cases = []
-    if required:
-        cases.append(("empty data", encode(base | {"data": {}}), required[0]))
-        cases.append(("no data", encode({k: v for k, v in base.items() if k != "data"}),
-                      required[0]))
-    for name in required:
-        data = {k: v for k, v in VALID_DATA[subject].items() if k != name}
-        cases.append((f"without {name}", encode(base | {"data": data}), name))
-        cases.append((f"{name}=null", encode(base | {"data": data | {name: None}}), name))
-    return cases
 
 
 def wrong_type_cases(bus: Stack, subject: str) -> list[tuple[str, bytes, str]]:
@@ -411,7 +382,7 @@ def test_wrong_envelope_types_are_refused(bus: Stack, subject: str) -> None:
 
 @pytest.mark.parametrize("subject", ALL_SUBJECTS, ids=_short)
 def test_missing_fields_are_refused(bus: Stack, subject: str) -> None:
-    cases = missing_field_cases(bus, subject)
+    cases = missing_field_cases(PAYLOADS[subject], VALID_DATA[subject], _valid(bus, subject))
     if cases:
         _run(bus, subject, cases, {INVALID}, name_field=True)
     else:  # every field optional: empty data is valid, and must be answered
