@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import nats.errors
 import psycopg
 
 from contracts import subjects
@@ -53,7 +54,15 @@ async def test_identity_state_survives_restart_on_each_backend(
 
     host = await start_identity(nats_server, data, cipher_key, store=store_dsn)
     try:
-        user = await client.query_or_raise(S.USER_GET, {"email": "user1@example.com"})
+        # Seen rarely in CI: "no responders" on the first request after a restart, although
+        # the subscriptions were flushed before start() returned. Retry that one condition
+        # (bounded); what the test checks below is unchanged.
+        for _ in range(50):
+            try:
+                user = await client.query_or_raise(S.USER_GET, {"email": "user1@example.com"})
+                break
+            except nats.errors.NoRespondersError:
+                await asyncio.sleep(0.1)
         assert user["full_name"] == "Renamed" and user["status"] == "inactive"
         assert [k["is_active"] for k in user["keypairs"]] == [False]
         await asyncio.sleep(0.5)
