@@ -13,6 +13,10 @@ scope itself, where both answer the same except where delegate-all covers a dele
 (casbin's model has no such rule); `casbin_agrees` counts the agreeing answers.
 Over the bus: nats-server (random port, the stack's auth config), identity, quota and rbac
 in-process, one superadmin client sending `permissions.check` one at a time.
+Convergence (issue 6: replicas converge within a second): a custom role granting
+user:update at the default domain is deactivated and re-activated `--rounds` times; each time
+the clock runs from sending the command to rbac until identity's permission guard (its
+replica of rbac's events, what enforces identity's commands) answers the other way.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from contracts import rbac as c
-from services.rbac.domain.grants import GrantIndex
+from services.cli.stack import free_port
+from services.runtime.grants import GrantIndex
 
 CASBIN_MODEL = """
 [request_definition]
@@ -143,7 +148,44 @@ def in_process(users: int, roles: int, checks: int) -> dict[str, Any]:
     return result
 
 
-async def over_bus(n: int) -> dict[str, Any]:
+async def convergence(root: Any, guard: Any, rounds: int) -> dict[str, Any]:
+    from contracts import identity
+
+    user = await root.command_or_raise(identity.Subjects.USER_CREATE, {
+        "email": "converge@bench.test", "password": "Passw0rd!", "password_confirm": "Passw0rd!"})
+    domains = await root.query_or_raise(identity.Subjects.DOMAIN_LIST, {})
+    scope = ("domain", next(d["domain_id"] for d in domains["items"] if d["name"] == "default"))
+    role = await root.command_or_raise(c.Subjects.ROLE_CREATE, {
+        "name": "bench-converge", "scopes": [{"scope_type": scope[0], "scope_id": scope[1]}]})
+    rid = {"role_id": role["role_id"]}
+    await root.command_or_raise(c.Subjects.ROLE_ADD_PERMISSION, {
+        **rid, "scope_type": scope[0], "scope_id": scope[1], "entity_type": "user",
+        "operations": ["update"]})
+    await root.command_or_raise(c.Subjects.ROLE_ASSIGN, {**rid, "user_ids": [user["user_id"]]})
+    needs = identity.COMMAND_NEEDS[identity.Subjects.USER_UPDATE]
+
+    async def until(allowed: bool) -> float:
+        for _ in range(50_000):  # ≤ ~10 s
+            if guard.allowed(user["user_id"], needs, scope) == allowed:
+                return time.perf_counter()
+            await asyncio.sleep(0.0002)
+        raise SystemExit("identity's guard never converged")
+
+    await until(True)
+    spans = []
+    for i in range(rounds * 2):
+        active = i % 2 == 1
+        sent = time.perf_counter()
+        await root.command_or_raise(
+            c.Subjects.ROLE_ACTIVATE if active else c.Subjects.ROLE_DEACTIVATE, rid)
+        spans.append(await until(active) - sent)
+    spans.sort()
+    return {"converge_rounds": len(spans), "converge_p50_ms": spans[len(spans) // 2] * 1e3,
+            "converge_p99_ms": spans[int(len(spans) * 0.99)] * 1e3,
+            "converge_max_ms": spans[-1] * 1e3}
+
+
+async def over_bus(n: int, rounds: int = 100) -> dict[str, Any]:
     from eventsourcing.cryptography import AESCipher
 
     from contracts.envelope import Actor
@@ -160,7 +202,7 @@ async def over_bus(n: int) -> dict[str, Any]:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-rbac-"))
     passwords = new_passwords()
-    port, monitor = _free_port(), _free_port()
+    port, monitor = free_port(), free_port()
     (tmp / "nats.conf").write_text(render(port, monitor, tmp / "js", passwords))
     binary = shutil.which("nats-server")
     if binary is None:
@@ -198,10 +240,11 @@ async def over_bus(n: int) -> dict[str, Any]:
             if i >= 200:
                 latencies.append(time.perf_counter() - started)
         latencies.sort()
+        converged = await convergence(root, hosts[1].guard, rounds)
         await nc.close()
         return {"bus_checks": n, "bus_p50_ms": latencies[n // 2] * 1e3,
                 "bus_p99_ms": latencies[int(n * 0.99)] * 1e3,
-                "bus_checks_per_s": n / sum(latencies)}
+                "bus_checks_per_s": n / sum(latencies), **converged}
     finally:
         for host in reversed(hosts):
             await host.stop()
@@ -210,25 +253,19 @@ async def over_bus(n: int) -> dict[str, Any]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--roles", type=int, default=500)
     parser.add_argument("--checks", type=int, default=100_000)
     parser.add_argument("--bus-checks", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=100,
+                        help="deactivate/activate rounds for the convergence measurement")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = in_process(args.users, args.roles, args.checks)
     if args.bus_checks:
-        result |= asyncio.run(over_bus(args.bus_checks))
+        result |= asyncio.run(over_bus(args.bus_checks, args.rounds))
     if args.json:
         print(json.dumps(result, indent=2))
         return

@@ -19,6 +19,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts import subjects
+from contracts.permissions import Needs, system_only
+from contracts.rbac import EntityType as E
+from contracts.rbac import Operation as O
 
 SERVICE = "agent"
 AgentId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
@@ -200,6 +203,12 @@ def stop_subject(agent_id: str) -> str:
 
 def list_subject(agent_id: str) -> str:
     return subjects.directed_command(agent_id, "list-containers")
+
+
+def command_needs(agent_id: str) -> dict[str, Needs]:
+    """Directed commands run containers for the scheduler: trusted system actors only."""
+    return {start_subject(agent_id): system_only(E.SESSION, O.CREATE),
+            stop_subject(agent_id): system_only(E.SESSION, O.SOFT_DELETE)}
 
 
 HEARTBEATS = subjects.AGENT_HEARTBEATS

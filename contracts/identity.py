@@ -8,6 +8,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts import subjects
+from contracts.permissions import Needs, Target, scoped, system_only, system_wide
+from contracts.rbac import EntityType as E
+from contracts.rbac import Operation as O
+from contracts.rbac import ScopeType as Sc
 from contracts.values import AccessKey, Limit, Offset, PolicyName, SortOrder, UserRole, UserStatus
 
 SERVICE = "identity"
@@ -323,6 +327,38 @@ COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.KEYPAIR_ASSIGN_POLICY: AssignKeypairPolicy,
     Subjects.KEYPAIR_SET_RATE_LIMIT: SetKeypairRateLimit,
 }
+
+# What each command needs (contracts/permissions.py). Changing a keypair's policy or rate limit,
+# issuing or re-activating one, and activating a user are an administrator's acts: checked at
+# the owner's domain, so a user's own role (which holds keypair and user rights at the user's
+# own scope) cannot raise its own limits or undo a deactivation.
+COMMAND_NEEDS: dict[str, Needs] = {
+    Subjects.BOOTSTRAP: system_only(E.USER, O.CREATE),
+    Subjects.DOMAIN_CREATE: system_wide(E.DOMAIN, O.CREATE),
+    Subjects.PROJECT_CREATE: scoped(E.PROJECT, O.CREATE, Sc.DOMAIN, Target.DOMAIN, "domain"),
+    Subjects.PROJECT_ADD_MEMBER: scoped(E.PROJECT, O.UPDATE, Sc.PROJECT, Target.PROJECT,
+                                        "project_id"),
+    Subjects.PROJECT_REMOVE_MEMBER: scoped(E.PROJECT, O.UPDATE, Sc.PROJECT, Target.PROJECT,
+                                           "project_id"),
+    Subjects.USER_CREATE: scoped(E.USER, O.CREATE, Sc.DOMAIN, Target.DOMAIN, "domain"),
+    Subjects.USER_UPDATE: scoped(E.USER, O.UPDATE, Sc.USER, Target.USER, "email"),
+    Subjects.USER_DEACTIVATE: scoped(E.USER, O.SOFT_DELETE, Sc.USER, Target.USER, "email"),
+    Subjects.USER_ACTIVATE: scoped(E.USER, O.UPDATE, Sc.DOMAIN, Target.USER, "email"),
+    Subjects.KEYPAIR_ISSUE: scoped(E.KEYPAIR, O.CREATE, Sc.DOMAIN, Target.USER, "email"),
+    Subjects.KEYPAIR_ACTIVATE: scoped(E.KEYPAIR, O.UPDATE, Sc.DOMAIN, Target.KEYPAIR,
+                                      "access_key"),
+    Subjects.KEYPAIR_DEACTIVATE: scoped(E.KEYPAIR, O.SOFT_DELETE, Sc.USER, Target.KEYPAIR,
+                                        "access_key"),
+    Subjects.KEYPAIR_ASSIGN_POLICY: scoped(E.KEYPAIR, O.UPDATE, Sc.DOMAIN, Target.KEYPAIR,
+                                           "access_key"),
+    Subjects.KEYPAIR_SET_RATE_LIMIT: scoped(E.KEYPAIR, O.UPDATE, Sc.DOMAIN, Target.KEYPAIR,
+                                            "access_key"),
+}
+
+# `user.update` of these fields is an administrator's act too: it needs `user:update` at the
+# user's domain besides the declared need (so no one promotes or re-policies themself).
+PRIVILEGED_USER_FIELDS = ("status", "role", "resource_policy", "projects")
+PRIVILEGED_USER_UPDATE = scoped(E.USER, O.UPDATE, Sc.DOMAIN, Target.USER, "email")
 
 QUERY_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.USER_GET: GetUser,

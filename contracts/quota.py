@@ -25,6 +25,9 @@ from pydantic import (
 )
 
 from contracts import subjects
+from contracts.permissions import Needs, system_wide
+from contracts.rbac import EntityType as E
+from contracts.rbac import Operation as O
 from contracts.values import AccessKey, Limit, Offset, SortOrder
 
 SERVICE = "quota"
@@ -191,6 +194,19 @@ COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.PROJECT_POLICY_CREATE: CreateProjectPolicy,
     Subjects.PROJECT_POLICY_UPDATE: UpdateProjectPolicy,
     Subjects.PROJECT_POLICY_DELETE: PolicyRef,
+}
+
+# Resource policies are system-wide: superadmins only (contracts/permissions.py).
+COMMAND_NEEDS: dict[str, Needs] = {
+    Subjects.KEYPAIR_POLICY_CREATE: system_wide(E.KEYPAIR_RESOURCE_POLICY, O.CREATE),
+    Subjects.KEYPAIR_POLICY_UPDATE: system_wide(E.KEYPAIR_RESOURCE_POLICY, O.UPDATE),
+    Subjects.KEYPAIR_POLICY_DELETE: system_wide(E.KEYPAIR_RESOURCE_POLICY, O.HARD_DELETE),
+    Subjects.USER_POLICY_CREATE: system_wide(E.USER_RESOURCE_POLICY, O.CREATE),
+    Subjects.USER_POLICY_UPDATE: system_wide(E.USER_RESOURCE_POLICY, O.UPDATE),
+    Subjects.USER_POLICY_DELETE: system_wide(E.USER_RESOURCE_POLICY, O.HARD_DELETE),
+    Subjects.PROJECT_POLICY_CREATE: system_wide(E.PROJECT_RESOURCE_POLICY, O.CREATE),
+    Subjects.PROJECT_POLICY_UPDATE: system_wide(E.PROJECT_RESOURCE_POLICY, O.UPDATE),
+    Subjects.PROJECT_POLICY_DELETE: system_wide(E.PROJECT_RESOURCE_POLICY, O.HARD_DELETE),
 }
 
 QUERY_PAYLOADS: dict[str, type[_Payload]] = {

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts import subjects
+from contracts.permissions import Needs, system_wide
 from contracts.values import Limit, Offset, SortOrder
 
 SERVICE = "rbac"
@@ -330,6 +331,20 @@ COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.ROLE_REMOVE_PERMISSION: RemovePermission,
     Subjects.ROLE_ASSIGN: AssignUsers,
     Subjects.ROLE_UNASSIGN: UnassignUser,
+}
+
+# Only superadmins manage RBAC: every role command is system-wide (contracts/permissions.py).
+_R = EntityType.ROLE
+COMMAND_NEEDS: dict[str, Needs] = {
+    Subjects.ROLE_CREATE: system_wide(_R, Operation.CREATE),
+    Subjects.ROLE_UPDATE: system_wide(_R, Operation.UPDATE),
+    Subjects.ROLE_DEACTIVATE: system_wide(_R, Operation.SOFT_DELETE),
+    Subjects.ROLE_ACTIVATE: system_wide(_R, Operation.UPDATE),
+    Subjects.ROLE_PURGE: system_wide(_R, Operation.HARD_DELETE),
+    Subjects.ROLE_ADD_PERMISSION: system_wide(_R, Operation.UPDATE),
+    Subjects.ROLE_REMOVE_PERMISSION: system_wide(_R, Operation.UPDATE),
+    Subjects.ROLE_ASSIGN: system_wide(_R, Operation.UPDATE),
+    Subjects.ROLE_UNASSIGN: system_wide(_R, Operation.UPDATE),
 }
 
 QUERY_PAYLOADS: dict[str, type[_Payload]] = {

@@ -11,6 +11,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts import subjects
+from contracts.permissions import Needs, Target, scoped
+from contracts.rbac import EntityType as E
+from contracts.rbac import Operation as O
+from contracts.rbac import ScopeType as Sc
 from contracts.values import AccessKey, Limit, Offset
 
 SERVICE = "scheduler"
@@ -134,6 +138,15 @@ COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.SESSION_REQUEST: RequestSession,
     Subjects.SESSION_TERMINATE: TerminateSession,
     Subjects.SESSION_TOUCH: SessionRef,
+}
+
+# A session belongs to the user who requested it: requests are checked at the actor's own
+# scope, the rest at the owner's (so a project or domain grant covers its members' sessions).
+COMMAND_NEEDS: dict[str, Needs] = {
+    Subjects.SESSION_REQUEST: scoped(E.SESSION, O.CREATE, Sc.USER, Target.ACTOR),
+    Subjects.SESSION_TERMINATE: scoped(E.SESSION, O.SOFT_DELETE, Sc.USER, Target.SESSION,
+                                       "session_id"),
+    Subjects.SESSION_TOUCH: scoped(E.SESSION, O.UPDATE, Sc.USER, Target.SESSION, "session_id"),
 }
 
 QUERY_PAYLOADS: dict[str, type[_Payload]] = {

@@ -28,13 +28,12 @@ def register(dispatcher: Dispatcher, supervisor: Supervisor) -> None:
     agent_id = supervisor.settings.agent_id
     trusted = supervisor.settings.trusted
 
+    # Commands: the guard lets only trusted system actors through (contracts.agent).
     def start(envelope: Command, payload: c.StartContainer) -> dict[str, Any]:
-        require_trusted(envelope.actor, trusted)
         origin = Origin(envelope.id, envelope.actor, envelope.correlation_id)
         return supervisor.call(supervisor.start_container(origin, payload))
 
     def stop(envelope: Command, payload: c.StopContainer) -> dict[str, Any]:
-        require_trusted(envelope.actor, trusted)
         origin = Origin(envelope.id, envelope.actor, envelope.correlation_id)
         return supervisor.call(supervisor.stop_container(origin, payload))
 
@@ -42,6 +41,9 @@ def register(dispatcher: Dispatcher, supervisor: Supervisor) -> None:
         require_trusted(envelope.actor, trusted)
         return supervisor.call(supervisor.list_containers(payload))
 
-    dispatcher.command(c.start_subject(agent_id), c.StartContainer, start)
-    dispatcher.command(c.stop_subject(agent_id), c.StopContainer, stop)
+    needs = c.command_needs(agent_id)
+    dispatcher.command(c.start_subject(agent_id), c.StartContainer, start,
+                       needs[c.start_subject(agent_id)])
+    dispatcher.command(c.stop_subject(agent_id), c.StopContainer, stop,
+                       needs[c.stop_subject(agent_id)])
     dispatcher.query(c.list_subject(agent_id), c.ListContainers, listing)

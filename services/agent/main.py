@@ -9,6 +9,7 @@ from importlib import metadata
 from typing import Any
 
 from contracts import agent as c
+from contracts.envelope import Actor
 from services.agent.app import AgentApplication
 from services.agent.domain.labels import LabelScheme
 from services.agent.gpu import NvmlProbe
@@ -25,7 +26,9 @@ from services.agent.settings import AgentSettings
 from services.agent.supervisor import Supervisor
 from services.agent.translate import AgentTranslator
 from services.agent.views import ContainerView
+from services.runtime.errors import Unauthenticated
 from services.runtime.host import ServiceHost, configure_logging
+from services.runtime.permissions import PermissionGuard
 from services.runtime.store import store_env
 
 __all__ = ["AgentSettings", "AgentNode", "build", "main"]
@@ -68,6 +71,10 @@ async def make_runtime(settings: AgentSettings) -> Runtime:
     return SimulatedRuntime(labels)
 
 
+def _no_users(actor: Actor) -> Any:
+    raise Unauthenticated("agents take commands from trusted system actors only")
+
+
 async def build(settings: AgentSettings, nvml: Any | None = None,
                 runtime: Runtime | None = None) -> AgentNode:
     """`nvml`: an NVML module to use instead of `pynvml` (tests hand in a fake)."""
@@ -77,7 +84,8 @@ async def build(settings: AgentSettings, nvml: Any | None = None,
     view.attach()
     host = ServiceHost(settings, app, lambda dispatcher: None,
                        AgentTranslator(app, settings.agent_id), subscriptions(), version(),
-                       relay_subject_filter=c.agent_events(settings.agent_id))
+                       relay_subject_filter=c.agent_events(settings.agent_id),
+                       guard=PermissionGuard(_no_users, settings.trusted, follow_grants=False))
     supervisor = Supervisor(
         settings, app, view, runtime, NvmlProbe(nvml),
         MpsControl(settings.mps_control, settings.mps_pipe_dir, settings.mps_log_dir),

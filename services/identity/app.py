@@ -27,7 +27,7 @@ class IdentityApplication(KeypairCommands):
         def decide() -> Decision:
             principal = self.principal(actor)
             user = self.user_by_email(p.email)
-            access.require_may_manage_user(principal, user.role, user.domain)
+            access.require_may_manage(principal, user.role)
             if p.role is not None:
                 access.require_may_grant_role(principal, p.role)
             if str(user.id) == principal.user_id and (
@@ -121,7 +121,7 @@ class IdentityApplication(KeypairCommands):
         def decide() -> Decision:
             principal = self.principal(actor)
             user = self.user_by_email(p.email)
-            access.require_may_manage_user(principal, user.role, user.domain)
+            access.require_may_manage(principal, user.role)
             if str(user.id) == principal.user_id and status != "active":
                 raise refuse("user.self_deactivation", "you cannot deactivate yourself")
             touched = self._set_status(user, status) if user.status != status else []

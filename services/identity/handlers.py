@@ -10,16 +10,24 @@ from services.identity.app import IdentityApplication
 from services.identity.domain.errors import refuse
 from services.identity.views import IdentityView
 from services.runtime.dispatch import Dispatcher
+from services.runtime.permissions import PermissionGuard
 
 S = c.Subjects
 
 
-def register(dispatcher: Dispatcher, app: IdentityApplication, view: IdentityView) -> None:
+def register(dispatcher: Dispatcher, app: IdentityApplication, view: IdentityView,
+             guard: PermissionGuard) -> None:
     def cmd(subject: str, call: Any) -> None:
         def handle(envelope: Command, payload: Any) -> dict[str, Any]:
             return call(envelope.id, envelope.actor, payload)  # type: ignore[no-any-return]
 
-        dispatcher.command(subject, c.COMMAND_PAYLOADS[subject], handle)
+        dispatcher.command(subject, c.COMMAND_PAYLOADS[subject], handle,
+                           c.COMMAND_NEEDS[subject])
+
+    def update_user(command_id: str, actor: Any, p: c.UpdateUser) -> dict[str, Any]:
+        if any(getattr(p, name) is not None for name in c.PRIVILEGED_USER_FIELDS):
+            guard.require(actor, c.PRIVILEGED_USER_UPDATE, p)
+        return app.update_user(command_id, actor, p)
 
     cmd(S.BOOTSTRAP, app.bootstrap)
     cmd(S.DOMAIN_CREATE, app.create_domain)
@@ -27,7 +35,7 @@ def register(dispatcher: Dispatcher, app: IdentityApplication, view: IdentityVie
     cmd(S.PROJECT_ADD_MEMBER, lambda i, a, p: app.change_membership(i, a, p, add=True))
     cmd(S.PROJECT_REMOVE_MEMBER, lambda i, a, p: app.change_membership(i, a, p, add=False))
     cmd(S.USER_CREATE, app.create_user)
-    cmd(S.USER_UPDATE, app.update_user)
+    cmd(S.USER_UPDATE, update_user)
     cmd(S.USER_DEACTIVATE, lambda i, a, p: app.set_user_status(i, a, p, "inactive"))
     cmd(S.USER_ACTIVATE, lambda i, a, p: app.set_user_status(i, a, p, "active"))
     cmd(S.KEYPAIR_ISSUE, app.issue_keypair)

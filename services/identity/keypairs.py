@@ -22,7 +22,7 @@ class KeypairCommands(IdentityBase):
         def decide() -> Decision:
             principal = self.principal(actor)
             user = self.user_by_email(p.email)
-            access.require_may_manage_user(principal, user.role, user.domain)
+            access.require_may_manage(principal, user.role)
             if p.resource_policy is not None:
                 self.require_policy("keypair", p.resource_policy)
             keypair = self._new_keypair(user, is_default=not user.keypairs,
@@ -41,7 +41,7 @@ class KeypairCommands(IdentityBase):
             user = self.find(UUID(keypair.user_id))
             if user is None:
                 raise refuse("keypair.orphaned", "the keypair's user does not exist")
-            access.require_may_manage_user(principal, user.role, user.domain)
+            access.require_may_manage(principal, user.role)
             if change == "activate" and not keypair.is_active:
                 if not user.is_active:
                     raise refuse("keypair.user_inactive",

@@ -7,11 +7,13 @@ import asyncio
 from pydantic_settings import SettingsConfigDict
 
 from services.identity.app import IdentityApplication
+from services.identity.directory import BOOTSTRAP_ACTOR
 from services.identity.handlers import register
 from services.identity.reactions import subscriptions
 from services.identity.translate import IdentityTranslator
 from services.identity.views import IdentityView
 from services.runtime.host import ServiceHost, configure_logging
+from services.runtime.permissions import PermissionGuard
 from services.runtime.settings import ServiceSettings
 from services.runtime.store import store_env
 
@@ -27,10 +29,12 @@ def build(settings: IdentitySettings) -> ServiceHost:
     app = IdentityApplication(store_env(settings, "identity"),
                               default_keypair_policy=settings.default_keypair_policy)
     view = IdentityView(app)
+    guard = view.guard = PermissionGuard(view.principal,
+                                         trusted_systems=frozenset({BOOTSTRAP_ACTOR}))
     view.attach()
     app.actors = view.principal
-    return ServiceHost(settings, app, lambda d: register(d, app, view), IdentityTranslator(app),
-                       subscriptions(app))
+    return ServiceHost(settings, app, lambda d: register(d, app, view, guard),
+                       IdentityTranslator(app), subscriptions(app), guard=guard)
 
 
 def main() -> None:

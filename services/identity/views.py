@@ -9,6 +9,7 @@ from contracts.envelope import Actor
 from services.identity.domain.access import Principal
 from services.identity.domain.errors import refuse
 from services.identity.domain.model import Domain, Keypair, Project, User
+from services.runtime.permissions import PermissionGuard
 from services.runtime.store import ServiceApplication
 from services.runtime.views import FollowingView
 
@@ -23,9 +24,14 @@ class IdentityView(FollowingView):
         self.domains: dict[str, dict[str, Any]] = {}
         self.projects: dict[str, dict[str, Any]] = {}
         self._keypair_ids: dict[str, str] = {}  # aggregate id -> access key
+        # Taught the scope hierarchy in the saving thread, so a check right after a write
+        # (a project just created, a member just added) already sees it.
+        self.guard: PermissionGuard | None = None
 
     def apply(self, e: Any) -> None:
         self._apply(e)
+        if self.guard is not None:
+            _teach(self.guard, e)
 
     def _apply(self, e: Any) -> None:
         oid = str(e.originator_id)
@@ -145,3 +151,19 @@ class IdentityView(FollowingView):
 
 def _public_keypair(keypair: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in keypair.items() if not k.startswith("_")}
+
+
+def _teach(guard: PermissionGuard, e: Any) -> None:
+    oid = str(e.originator_id)
+    if isinstance(e, Domain.Created):
+        guard.learn_domain(oid, e.name)
+    elif isinstance(e, Project.Created):
+        guard.learn_project(oid, e.domain)
+    elif isinstance(e, User.Created):
+        guard.learn_user(oid, e.email, e.domain, e.role)
+    elif isinstance(e, User.Updated) and "role" in e.changes:
+        guard.learn_role(oid, e.changes["role"])
+    elif isinstance(e, Project.MemberAdded | Project.MemberRemoved):
+        guard.learn_membership(e.user_id, oid, isinstance(e, Project.MemberAdded))
+    elif isinstance(e, Keypair.Issued):
+        guard.learn_keypair(e.access_key, e.user_id)

@@ -54,8 +54,8 @@ def _register_tier(dispatcher: Dispatcher, app: QuotaApplication, view: PolicyVi
         app.directory.resolve(envelope.actor)
         return view.list(kind, payload)
 
-    dispatcher.command(create, c.COMMAND_PAYLOADS[create], on_create)
-    dispatcher.command(update, c.COMMAND_PAYLOADS[update], on_update)
-    dispatcher.command(delete, c.COMMAND_PAYLOADS[delete], on_delete)
+    for subject, handler in ((create, on_create), (update, on_update), (delete, on_delete)):
+        dispatcher.command(subject, c.COMMAND_PAYLOADS[subject], handler,
+                           c.COMMAND_NEEDS[subject])
     dispatcher.query(get, c.QUERY_PAYLOADS[get], on_get)
     dispatcher.query(listing, c.QUERY_PAYLOADS[listing], on_list)

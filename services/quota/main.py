@@ -13,6 +13,7 @@ from services.quota.translate import QuotaTranslator
 from services.quota.views import PolicyView
 from services.runtime.actors import ActorDirectory
 from services.runtime.host import ServiceHost, configure_logging
+from services.runtime.permissions import PermissionGuard
 from services.runtime.settings import ServiceSettings
 from services.runtime.store import store_env
 
@@ -29,8 +30,10 @@ def build(settings: QuotaSettings) -> ServiceHost:
     app.bootstrap_defaults()
     view = PolicyView(app)
     view.attach()
+    # Every quota command is system-wide (superadmins only): no grants to follow.
+    guard = directory.guarding(PermissionGuard(directory.resolve, follow_grants=False))
     host = ServiceHost(settings, app, lambda d: register(d, app, view), QuotaTranslator(app),
-                       subscriptions(app))
+                       subscriptions(app), guard=guard)
     host.components.append(directory)
     return host
 

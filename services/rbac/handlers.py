@@ -18,7 +18,7 @@ def register(dispatcher: Dispatcher, app: RbacApplication, catalog: RoleCatalogV
              grants: GrantView) -> None:
     def command(subject: str, call: Any) -> None:
         dispatcher.command(subject, c.COMMAND_PAYLOADS[subject],
-                           lambda env, p: call(env.id, env.actor, p))
+                           lambda env, p: call(env.id, env.actor, p), c.COMMAND_NEEDS[subject])
 
     command(S.ROLE_CREATE, app.create_role)
     command(S.ROLE_UPDATE, app.update_role)

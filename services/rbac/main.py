@@ -13,6 +13,7 @@ from services.rbac.translate import RbacTranslator
 from services.rbac.views import GrantView, RoleCatalogView
 from services.runtime.actors import ActorDirectory
 from services.runtime.host import ServiceHost, configure_logging
+from services.runtime.permissions import PermissionGuard
 from services.runtime.settings import ServiceSettings
 from services.runtime.store import store_env
 
@@ -30,8 +31,10 @@ def build(settings: RbacSettings) -> ServiceHost:
     catalog.attach()
     grants = GrantView(app)
     grants.attach()
+    # Role commands are system-wide (superadmins only); rbac's own GrantView answers checks.
+    guard = directory.guarding(PermissionGuard(directory.resolve, follow_grants=False))
     host = ServiceHost(settings, app, lambda d: register(d, app, catalog, grants),
-                       RbacTranslator(app), subscriptions(app))
+                       RbacTranslator(app), subscriptions(app), guard=guard)
     host.components.append(directory)
     return host
 

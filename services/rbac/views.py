@@ -7,8 +7,8 @@ from typing import Any
 
 from contracts import rbac as c
 from services.rbac.domain.errors import refuse
-from services.rbac.domain.grants import GrantIndex
 from services.rbac.domain.model import KnownScope, Role
+from services.runtime.grants import GrantIndex
 from services.runtime.store import ServiceApplication
 from services.runtime.views import FollowingView
 

@@ -1,7 +1,8 @@
 """Actor directory: resolves a command's actor (access key) to a user, role and status.
 
 A replica of the identity stream, so each service authorizes commands itself without a
-round trip. It reads events by type name and plain fields.
+round trip. It reads events by type name and plain fields, and teaches the service's
+permission guard the scope hierarchy (domains, projects, memberships, keypair owners).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from contracts.envelope import Actor
 from services.runtime.errors import Forbidden, Unauthenticated
+from services.runtime.permissions import PermissionGuard
 from services.runtime.replica import StreamReplica
 
 
@@ -35,8 +37,19 @@ class ActorDirectory(StreamReplica):
         super().__init__(producer)
         self.users: dict[str, Principal] = {}
         self.keypairs: dict[str, KeypairInfo] = {}
+        self.guard: PermissionGuard | None = None
+
+    def guarding(self, guard: PermissionGuard) -> PermissionGuard:
+        """Feed `guard` the hierarchy from now on (attach before the replica starts)."""
+        self.guard = guard
+        return guard
 
     def apply(self, envelope: dict[str, Any]) -> None:
+        self._apply_actor(envelope)
+        if self.guard is not None:
+            _teach(self.guard, envelope["type"], envelope["data"])
+
+    def _apply_actor(self, envelope: dict[str, Any]) -> None:
         kind, data = envelope["type"], envelope["data"]
         if kind == "UserCreated":
             self.users[data["user_id"]] = Principal(
@@ -75,3 +88,18 @@ class ActorDirectory(StreamReplica):
         if principal.role not in roles:
             raise Forbidden(f"this needs the role {' or '.join(roles)}", required=list(roles))
         return principal
+
+
+def _teach(guard: PermissionGuard, kind: str, data: dict[str, Any]) -> None:
+    if kind == "DomainCreated":
+        guard.learn_domain(data["domain_id"], data["name"])
+    elif kind == "ProjectCreated":
+        guard.learn_project(data["project_id"], data["domain"])
+    elif kind == "UserCreated":
+        guard.learn_user(data["user_id"], data["email"], data["domain"], data["role"])
+    elif kind == "UserUpdated" and "role" in data["changes"]:
+        guard.learn_role(data["user_id"], data["changes"]["role"])
+    elif kind in ("MemberAdded", "MemberRemoved"):
+        guard.learn_membership(data["user_id"], data["project_id"], kind == "MemberAdded")
+    elif kind == "KeypairIssued":
+        guard.learn_keypair(data["access_key"], data["user_id"])

@@ -18,8 +18,10 @@ from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ValidationError
 
 from contracts.envelope import Accepted, Command, Query, error_reply
+from contracts.permissions import Needs
 from services.runtime.errors import CodedError
 from services.runtime.observability import Metrics
+from services.runtime.permissions import PermissionGuard
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ class Route:
     envelope: type[Command] | type[Query]
     payload: type[BaseModel]
     handler: Handler
+    needs: Needs | None = None  # commands: checked by the guard before the handler runs
 
 
 MAX_ERRORS = 20
@@ -62,8 +65,9 @@ class Dispatcher:
     """Subscribes each route in the service's queue group and replies to every request."""
 
     def __init__(self, service: str, metrics: Metrics, max_in_flight: int = 64,
-                 workers: int = 4) -> None:
+                 workers: int = 4, guard: PermissionGuard | None = None) -> None:
         self.service = service
+        self.guard = guard
         self.metrics = metrics
         self.routes: dict[str, Route] = {}
         self._subscriptions: list[Subscription] = []
@@ -73,8 +77,12 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{service}-cmd")
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def command(self, subject: str, payload: type[BaseModel], handler: Handler) -> None:
-        self.routes[subject] = Route(subject, Command, payload, handler)
+    def command(self, subject: str, payload: type[BaseModel], handler: Handler,
+                needs: Needs) -> None:
+        """Every command declares what it needs; the guard checks it before the handler."""
+        if self.guard is None:
+            raise RuntimeError(f"{subject}: commands need a permission guard")
+        self.routes[subject] = Route(subject, Command, payload, handler, needs)
 
     def query(self, subject: str, payload: type[BaseModel], handler: Handler) -> None:
         self.routes[subject] = Route(subject, Query, payload, handler)
@@ -135,7 +143,7 @@ class Dispatcher:
             return malformed, "invalid"
         try:
             loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(self._pool, route.handler, envelope, payload)
+            result = await loop.run_in_executor(self._pool, self._run, route, envelope, payload)
         except CodedError as exc:
             return self._error_bytes(exc.code, exc.message, **exc.details), "refused"
         except ValidationError as exc:
@@ -148,6 +156,11 @@ class Dispatcher:
             failed = self._error_bytes("internal", "unexpected server error; see service logs")
             return failed, "error"
         return Accepted(data=result).model_dump_json().encode(), "accepted"
+
+    def _run(self, route: Route, envelope: Any, payload: BaseModel) -> dict[str, Any]:
+        if route.needs is not None and self.guard is not None:
+            self.guard.require(envelope.actor, route.needs, payload)
+        return route.handler(envelope, payload)
 
     def _error(self, code: str, exc: ValidationError) -> bytes:
         return self._error_bytes(code, "the request does not match the schema",

@@ -19,6 +19,7 @@ from services.runtime.bus import connect
 from services.runtime.consumer import EventHandler, TrackedConsumer
 from services.runtime.dispatch import Dispatcher
 from services.runtime.observability import HealthServer, Metrics
+from services.runtime.permissions import PermissionGuard
 from services.runtime.relay import OutboxRelay, Translate
 from services.runtime.settings import ServiceSettings
 from services.runtime.store import ServiceApplication
@@ -45,13 +46,15 @@ class ServiceHost:
         subscriptions: list[Subscription] | None = None,
         version: str = "0.1.0",
         relay_subject_filter: str | None = None,
+        guard: PermissionGuard | None = None,
     ) -> None:
         self.settings = settings
         self.app = app
         self.version = version
         self.metrics = Metrics(settings.service)
+        self.guard = guard
         self.dispatcher = Dispatcher(settings.service, self.metrics, settings.max_in_flight,
-                                     settings.command_workers)
+                                     settings.command_workers, guard)
         register(self.dispatcher)
         self.translate = translate
         # Where several producers share one stream (every agent writes BAI_EVT_AGENT), the
@@ -64,6 +67,8 @@ class ServiceHost:
         self.consumers: list[TrackedConsumer] = []
         # Extra parts started after connecting (e.g. an ActorDirectory): start(js), stop().
         self.components: list[Any] = []
+        if guard is not None and guard.replica is not None:
+            self.components.append(guard.replica)
         self.started_at = time.time()
 
     async def start(self) -> None:

@@ -49,9 +49,10 @@ def register(dispatcher: Dispatcher, app: Scheduler) -> None:
                         {"occupied": occupied})
         return {"items": sorted(rows, key=lambda a: a["agent_id"])}
 
-    dispatcher.command(S.SESSION_REQUEST, c.RequestSession, request)
-    dispatcher.command(S.SESSION_TERMINATE, c.TerminateSession, terminate)
-    dispatcher.command(S.SESSION_TOUCH, c.SessionRef, touch)
+    for subject, handler in ((S.SESSION_REQUEST, request), (S.SESSION_TERMINATE, terminate),
+                             (S.SESSION_TOUCH, touch)):
+        dispatcher.command(subject, c.COMMAND_PAYLOADS[subject], handler,
+                           c.COMMAND_NEEDS[subject])
     dispatcher.query(S.SESSION_LIST, c.ListSessions, list_sessions)
     dispatcher.query(S.SESSION_GET, c.SessionRef, get_session)
     dispatcher.query(S.AGENT_LIST, c.ListAgents, list_agents)

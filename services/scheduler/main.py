@@ -6,8 +6,10 @@ import asyncio
 
 from pydantic_settings import SettingsConfigDict
 
+from contracts.permissions import Target
 from services.runtime.actors import ActorDirectory
 from services.runtime.host import ServiceHost, configure_logging
+from services.runtime.permissions import PermissionGuard
 from services.runtime.settings import ServiceSettings
 from services.runtime.store import store_env
 from services.scheduler.app import Placement
@@ -35,8 +37,10 @@ def build(settings: SchedulerSettings) -> tuple[ServiceHost, Scheduler]:
                     AgentRegistry(settings.heartbeat_timeout),
                     Placement(settings.scheduling_algorithm, settings.agent_selector))
     app.view.attach()
+    guard = directory.guarding(PermissionGuard(
+        directory.resolve, owners={Target.SESSION: app.view.owner}))
     host = ServiceHost(settings, app, lambda d: register(d, app), SchedulerTranslator(app),
-                       subscriptions(app))
+                       subscriptions(app), guard=guard)
     worker = SchedulerWorker(app, settings.tick_seconds, registry=host.metrics.registry)
     host.components += [directory, policies, worker]
     return host, app

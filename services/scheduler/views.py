@@ -88,6 +88,12 @@ class SessionView(FollowingView):
             row = self.sessions.get(session_id)
             return _public(row) if row else None
 
+    def owner(self, session_id: str) -> str | None:
+        """The user id of the session's owner (its permission scope)."""
+        with self.lock:
+            row = self.sessions.get(session_id)
+            return row["user_id"] if row else None
+
     def by_status(self, *statuses: str) -> list[dict[str, Any]]:
         with self.lock:
             return [dict(r) for r in self.sessions.values() if r["status"] in statuses]

@@ -465,13 +465,6 @@ def test_terminate_scheduled_then_finish(h: Harness) -> None:
     assert h.reserved("agent", "agent-a") == {}
 
 
-def test_terminate_needs_the_owner_or_an_admin(h: Harness) -> None:
-    session_id = h.request()["session_id"]
-    refused("scheduler.auth.forbidden", lambda: h.terminate(session_id, h.bob))
-    assert h.status(session_id) == m.PENDING
-    assert h.terminate(session_id, h.root)["status"] == m.CANCELLED
-
-
 def test_terminate_unknown_session(h: Harness) -> None:
     refused("scheduler.session.not_found", lambda: h.terminate(new_id()))
     refused("scheduler.session.not_found", lambda: h.terminate("not-a-uuid"))
@@ -581,7 +574,6 @@ def test_touch_resets_the_idle_clock() -> None:
     assert touched >= started
     assert h.app.expire_idle(now=touched + 599) == []
     assert h.app.expire_idle(now=touched + 601) == [session_id]
-    refused("scheduler.auth.forbidden", lambda: h.app.touch(h.root, session_id))
 
 
 def test_expire_max_lifetime() -> None:

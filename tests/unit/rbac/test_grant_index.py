@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.rbac.domain.grants import GrantIndex
+from services.runtime.grants import GrantIndex
 
 D, P, Q, U, V = "dom-1", "proj-1", "proj-2", "user-1", "user-2"
 

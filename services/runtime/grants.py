@@ -1,5 +1,7 @@
 """Permission evaluation: an in-memory index of active roles' grants per user, with scope
-inheritance (domain ⊃ project ⊃ user-owned entities). Pure; fed by the service's own events.
+inheritance (domain ⊃ project ⊃ user-owned entities). Pure and unlocked: rbac feeds it from its
+own events (`GrantView`), every other service from its replicas of rbac's and identity's
+streams (`services.runtime.permissions`); the owner serializes access.
 
 A check is a few dict lookups: the user's grants for (entity type, operation) are a counter of
 scopes, and the target scope's ancestors (itself, its domain, and for a user scope the
@@ -12,12 +14,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from contracts.rbac import DELEGATES, Operation
+from contracts.permissions import DELEGATE_ALL, DELEGATE_PREFIX
 
 Scope = tuple[str, str]  # (scope type, scope id)
 Grant = tuple[str, str, str, str]  # (scope type, scope id, entity type, operation)
-_DELEGATE_OPS = frozenset(str(op) for op in DELEGATES)
-_DELEGATE_ALL = str(Operation.DELEGATE_ALL)
 
 
 @dataclass
@@ -140,8 +140,8 @@ class GrantIndex:
         scope = (scope_type, scope_id)
         if self._covers(table.get((entity_type, operation)), scope):
             return True
-        return operation in _DELEGATE_OPS and self._covers(
-            table.get((entity_type, _DELEGATE_ALL)), scope)
+        return (operation.startswith(DELEGATE_PREFIX) and operation != DELEGATE_ALL
+                and self._covers(table.get((entity_type, DELEGATE_ALL)), scope))
 
     def _covers(self, held: Counter[Scope] | None, scope: Scope) -> bool:
         if not held:

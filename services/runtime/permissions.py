@@ -1,0 +1,181 @@
+"""Enforcement of each command's declared permission (`contracts.permissions.Needs`).
+
+`PermissionGuard.require(actor, needs, payload)` runs in the dispatcher's worker thread before
+the handler: it resolves the actor, maps the payload's target to a scope and checks the grant
+in memory, with no round trip. Its index is a replica of rbac's materialized view:
+
+- grants: `GrantReplica` reads `BAI_EVT_RBAC` (roles, their status, permissions, assignments)
+  from the start at each start;
+- hierarchy: a domain's id by name, a project's domain, a user's email, domain, role and
+  projects, a keypair's owner, learnt from identity's events through `learn_*` (the
+  `ActorDirectory` of every service, identity's own read model in identity).
+
+Refusals are `auth.forbidden` with the permission in the details; an unknown target refuses
+too (nothing is granted on what the replica does not know). Superadmins pass every scoped and
+system-wide need; only trusted system actors pass a `system_only` one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from contracts.envelope import Actor
+from contracts.permissions import Needs, Target
+from services.runtime.errors import Forbidden
+from services.runtime.grants import GrantIndex
+from services.runtime.replica import StreamReplica
+
+SUPERADMIN = "superadmin"
+Scope = tuple[str, str]
+
+
+class Principal(Protocol):
+    user_id: str
+    role: str
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class PermissionGuard:
+    def __init__(self, principal_of: Callable[[Actor], Principal],
+                 trusted_systems: frozenset[str] = frozenset(),
+                 owners: dict[Target, Callable[[str], str | None]] | None = None,
+                 follow_grants: bool = True) -> None:
+        """`owners`: service-specific targets (a session id → its owner's user id).
+        `follow_grants` False: a service whose commands are all system-only (an agent)."""
+        self.principal_of = principal_of
+        self.trusted_systems = trusted_systems
+        self.owners = owners or {}
+        self.index = GrantIndex()
+        self.lock = threading.RLock()
+        self.domain_ids: dict[str, str] = {}  # domain name -> id
+        self.user_ids: dict[str, str] = {}  # normalized email -> user id
+        self.keypair_owner: dict[str, str] = {}  # access key -> user id
+        self.replica = GrantReplica(self) if follow_grants else None
+
+    # ---- enforcement ---------------------------------------------------------------------------
+
+    def require(self, actor: Actor, needs: Needs, payload: Any) -> Principal | None:
+        """Return the principal (None for a system actor) or raise `auth.forbidden`."""
+        if needs.system_only:
+            if actor.system is not None and actor.system in self.trusted_systems:
+                return None
+            raise Forbidden("this command comes only from a trusted system actor",
+                            **needs.describe())
+        if actor.system is not None:
+            raise Forbidden("system actors may not send this command", **needs.describe())
+        principal = self.principal_of(actor)
+        if principal.role == SUPERADMIN:
+            return principal
+        if needs.scope_type is None:
+            raise Forbidden("this needs the superadmin role", **needs.describe())
+        scope = self.scope_of(needs, payload, principal)
+        with self.lock:
+            allowed = scope is not None and self.index.check(
+                principal.user_id, str(needs.operation), str(needs.entity_type), *scope)
+        if not allowed:
+            raise Forbidden(
+                f"this needs {needs.entity_type}:{needs.operation} at the {needs.scope_type} "
+                "scope of its target", **needs.describe(),
+                scope_id=scope[1] if scope else None)
+        return principal
+
+    def allowed(self, user_id: str, needs: Needs, scope: Scope) -> bool:
+        with self.lock:
+            return self.index.check(user_id, str(needs.operation), str(needs.entity_type),
+                                    *scope)
+
+    def scope_of(self, needs: Needs, payload: Any, principal: Principal) -> Scope | None:
+        """The scope a scoped need is checked at; None when the target is unknown."""
+        target = needs.target
+        value = str(getattr(payload, needs.field)) if needs.field else ""
+        with self.lock:
+            if target is Target.DOMAIN:
+                domain = self.domain_ids.get(value)
+                return ("domain", domain) if domain else None
+            if target is Target.PROJECT:
+                return self._lift("project", value, str(needs.scope_type))
+            if target is Target.ACTOR:
+                user: str | None = principal.user_id
+            elif target is Target.USER:
+                user = self.user_ids.get(normalize_email(value))
+            elif target is Target.KEYPAIR:
+                user = self.keypair_owner.get(value)
+            else:
+                owner_of = self.owners.get(target)  # type: ignore[arg-type]
+                user = owner_of(value) if owner_of else None
+            return self._lift("user", user, str(needs.scope_type)) if user else None
+
+    def _lift(self, kind: str, sid: str, scope_type: str) -> Scope | None:
+        """(kind, sid) as a scope of `scope_type`: itself, or the domain it belongs to."""
+        if scope_type == kind:
+            known = (self.index.project_domain if kind == "project"
+                     else self.index.user_domain)
+            return (kind, sid) if sid in known else None
+        if scope_type == "domain":
+            owner = (self.index.project_domain if kind == "project"
+                     else self.index.user_domain).get(sid)
+            return ("domain", owner) if owner else None
+        return None
+
+    # ---- hierarchy, learnt from identity ------------------------------------------------------
+
+    def learn_domain(self, domain_id: str, name: str) -> None:
+        with self.lock:
+            self.domain_ids[name] = domain_id
+
+    def learn_project(self, project_id: str, domain_name: str) -> None:
+        with self.lock:
+            domain = self.domain_ids.get(domain_name)
+            if domain:
+                self.index.set_project(project_id, domain)
+
+    def learn_user(self, user_id: str, email: str, domain_name: str, role: str) -> None:
+        with self.lock:
+            self.user_ids[normalize_email(email)] = user_id
+            self.index.set_user(user_id, self.domain_ids.get(domain_name, ""),
+                                role == SUPERADMIN)
+
+    def learn_role(self, user_id: str, role: str) -> None:
+        with self.lock:
+            domain = self.index.user_domain.get(user_id)
+            if domain is not None:
+                self.index.set_user(user_id, domain, role == SUPERADMIN)
+
+    def learn_membership(self, user_id: str, project_id: str, member: bool) -> None:
+        with self.lock:
+            self.index.set_membership(user_id, project_id, member)
+
+    def learn_keypair(self, access_key: str, user_id: str) -> None:
+        with self.lock:
+            self.keypair_owner[access_key] = user_id
+
+
+class GrantReplica(StreamReplica):
+    """rbac's events folded into the guard's index: roles, status, permissions, assignments."""
+
+    def __init__(self, guard: PermissionGuard) -> None:
+        super().__init__("rbac")
+        self.guard = guard
+        self.lock = guard.lock
+
+    def apply(self, envelope: dict[str, Any]) -> None:
+        kind, data = envelope["type"], envelope["data"]
+        ix, rid = self.guard.index, data.get("role_id", "")
+        if kind == "RoleCreated":
+            ix.add_role(rid, active=data["status"] == "active")
+        elif kind in ("RoleDeactivated", "RoleActivated"):
+            ix.set_active(rid, kind == "RoleActivated")
+        elif kind == "RolePurged":
+            ix.drop_role(rid)
+        elif kind == "PermissionAdded":
+            ix.add_permission(rid, data["permission_id"], (
+                data["scope_type"], data["scope_id"], data["entity_type"], data["operation"]))
+        elif kind == "PermissionRemoved":
+            ix.remove_permission(rid, data["permission_id"])
+        elif kind in ("RoleAssigned", "RoleUnassigned"):
+            ix.assign(rid, data["user_id"], kind == "RoleAssigned")

@@ -1,0 +1,177 @@
+"""The permission guard: declared needs checked against a replica of rbac's grants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from contracts import identity, scheduler
+from contracts.envelope import Actor
+from contracts.permissions import Target
+from services.runtime.errors import CodedError, Unauthenticated
+from services.runtime.permissions import PermissionGuard
+
+I, S = identity.Subjects, scheduler.Subjects
+
+
+@dataclass
+class Who:
+    user_id: str
+    role: str
+
+
+PEOPLE = {"AKIAROOTROOTROOTROOT": Who("u-root", "superadmin"), "AKIAADAADAADAADAADAA": Who("u-ada", "admin"),
+          "AKIABOBBOBBOBBOBBOBB": Who("u-bob", "user"), "AKIACYCYCYCYCYCYCYCY": Who("u-cy", "user")}
+KEYS = {who.user_id: key for key, who in PEOPLE.items()}
+SESSIONS = {"s-bob": "u-bob", "s-cy": "u-cy"}
+
+
+def principal_of(actor: Actor) -> Who:
+    if actor.access_key not in PEOPLE:
+        raise Unauthenticated("unknown")
+    return PEOPLE[actor.access_key]
+
+
+def as_(key: str) -> Actor:
+    return Actor(access_key=key)
+
+
+def event(kind: str, **data: Any) -> dict[str, Any]:
+    return {"type": kind, "data": data}
+
+
+@pytest.fixture()
+def guard() -> PermissionGuard:
+    g = PermissionGuard(principal_of, frozenset({"scheduler"}),
+                        owners={Target.SESSION: SESSIONS.get})
+    g.learn_domain("d-1", "default")
+    g.learn_domain("d-2", "research")
+    g.learn_project("p-1", "default")
+    for who, email, domain in (("u-ada", "ada@x.test", "default"),
+                               ("u-bob", "bob@x.test", "default"),
+                               ("u-cy", "cy@x.test", "research")):
+        g.learn_user(who, email, domain, PEOPLE[KEYS[who]].role)
+        g.learn_keypair(KEYS[who], who)
+    g.learn_membership("u-bob", "p-1", True)
+    assert g.replica is not None
+    feed = g.replica.apply
+    # ada: domain admin of default; bob and cy: their own user roles
+    feed(event("RoleCreated", role_id="r-admin", status="active"))
+    for entity, op in (("user", "create"), ("user", "update"), ("keypair", "update")):
+        feed(event("PermissionAdded", role_id="r-admin", permission_id=f"{entity}{op}",
+                   scope_type="domain", scope_id="d-1", entity_type=entity, operation=op))
+    feed(event("RoleAssigned", role_id="r-admin", user_id="u-ada"))
+    for who in ("u-bob", "u-cy"):
+        feed(event("RoleCreated", role_id=f"r-{who}", status="active"))
+        for entity, op in (("user", "update"), ("session", "create"),
+                           ("session", "soft-delete"), ("keypair", "soft-delete")):
+            feed(event("PermissionAdded", role_id=f"r-{who}", permission_id=f"{entity}{op}",
+                       scope_type="user", scope_id=who, entity_type=entity, operation=op))
+        feed(event("RoleAssigned", role_id=f"r-{who}", user_id=who))
+    return g
+
+
+def allowed(guard: PermissionGuard, key: str, subject: str, payload: BaseModel,
+            needs: Any = None) -> bool:
+    needs = needs or {**identity.COMMAND_NEEDS, **scheduler.COMMAND_NEEDS}[subject]
+    try:
+        guard.require(as_(key), needs, payload)
+    except CodedError as exc:
+        assert exc.code == "auth.forbidden"
+        return False
+    return True
+
+
+def create_user(domain: str) -> identity.CreateUser:
+    return identity.CreateUser(email="n@x.test", password="Passw0rd!",
+                               password_confirm="Passw0rd!", domain=domain)
+
+
+def test_domain_admin_acts_in_its_domain_only(guard: PermissionGuard) -> None:
+    assert allowed(guard, "AKIAADAADAADAADAADAA", I.USER_CREATE, create_user("default"))
+    assert not allowed(guard, "AKIAADAADAADAADAADAA", I.USER_CREATE, create_user("research"))
+    assert allowed(guard, "AKIAADAADAADAADAADAA", I.USER_UPDATE, identity.UpdateUser(email="bob@x.test"))
+    assert not allowed(guard, "AKIAADAADAADAADAADAA", I.USER_UPDATE, identity.UpdateUser(email="cy@x.test"))
+
+
+def test_a_user_acts_on_its_own_things_only(guard: PermissionGuard) -> None:
+    assert allowed(guard, "AKIABOBBOBBOBBOBBOBB", I.USER_UPDATE, identity.UpdateUser(email="BOB@x.test "))
+    assert not allowed(guard, "AKIABOBBOBBOBBOBBOBB", I.USER_UPDATE, identity.UpdateUser(email="cy@x.test"))
+    assert not allowed(guard, "AKIABOBBOBBOBBOBBOBB", I.USER_CREATE, create_user("default"))
+    # the privileged part of an update is checked at the domain: bob cannot promote himself
+    assert not allowed(guard, "AKIABOBBOBBOBBOBBOBB", "", identity.UpdateUser(email="bob@x.test"),
+                       identity.PRIVILEGED_USER_UPDATE)
+    assert allowed(guard, "AKIABOBBOBBOBBOBBOBB", I.KEYPAIR_DEACTIVATE, identity.KeypairRef(
+        access_key="AKIABOBBOBBOBBOBBOBB"))
+    assert not allowed(guard, "AKIABOBBOBBOBBOBBOBB", I.KEYPAIR_ASSIGN_POLICY, identity.AssignKeypairPolicy(
+        access_key="AKIABOBBOBBOBBOBBOBB", resource_policy="default"))
+
+
+def test_sessions_are_checked_at_their_owner(guard: PermissionGuard) -> None:
+    assert allowed(guard, "AKIABOBBOBBOBBOBBOBB", S.SESSION_TERMINATE,
+                   scheduler.TerminateSession(session_id="s-bob"))
+    assert not allowed(guard, "AKIABOBBOBBOBBOBBOBB", S.SESSION_TERMINATE,
+                       scheduler.TerminateSession(session_id="s-cy"))
+    assert not allowed(guard, "AKIABOBBOBBOBBOBBOBB", S.SESSION_TERMINATE,
+                       scheduler.TerminateSession(session_id="s-unknown"))
+
+
+def test_a_project_grant_covers_its_members_things(guard: PermissionGuard) -> None:
+    assert guard.replica is not None
+    guard.replica.apply(event("RoleCreated", role_id="r-lead", status="active"))
+    guard.replica.apply(event("PermissionAdded", role_id="r-lead", permission_id="x",
+                              scope_type="project", scope_id="p-1", entity_type="session",
+                              operation="soft-delete"))
+    guard.replica.apply(event("RoleAssigned", role_id="r-lead", user_id="u-cy"))
+    terminate_bob = scheduler.TerminateSession(session_id="s-bob")
+    assert allowed(guard, "AKIACYCYCYCYCYCYCYCY", S.SESSION_TERMINATE, terminate_bob)  # bob is in p-1
+    guard.learn_membership("u-bob", "p-1", False)
+    assert not allowed(guard, "AKIACYCYCYCYCYCYCYCY", S.SESSION_TERMINATE, terminate_bob)
+
+
+def test_deactivation_and_purge_revoke_at_once(guard: PermissionGuard) -> None:
+    assert guard.replica is not None
+    payload = create_user("default")
+    guard.replica.apply(event("RoleDeactivated", role_id="r-admin"))
+    assert not allowed(guard, "AKIAADAADAADAADAADAA", I.USER_CREATE, payload)
+    guard.replica.apply(event("RoleActivated", role_id="r-admin"))
+    assert allowed(guard, "AKIAADAADAADAADAADAA", I.USER_CREATE, payload)
+    guard.replica.apply(event("RoleUnassigned", role_id="r-admin", user_id="u-ada"))
+    assert not allowed(guard, "AKIAADAADAADAADAADAA", I.USER_CREATE, payload)
+
+
+def test_superadmins_pass_everything_but_system_only(guard: PermissionGuard) -> None:
+    assert allowed(guard, "AKIAROOTROOTROOTROOT", I.DOMAIN_CREATE, identity.CreateDomain(name="lab"))
+    assert not allowed(guard, "AKIAADAADAADAADAADAA", I.DOMAIN_CREATE, identity.CreateDomain(name="lab"))
+    assert allowed(guard, "AKIAROOTROOTROOTROOT", I.USER_CREATE, create_user("nowhere"))
+    bootstrap = identity.COMMAND_NEEDS[I.BOOTSTRAP]
+    assert not allowed(guard, "AKIAROOTROOTROOTROOT", "", identity.CreateDomain(name="x"), bootstrap)
+
+
+def test_system_only_needs_a_trusted_system_actor(guard: PermissionGuard) -> None:
+    needs = identity.COMMAND_NEEDS[I.BOOTSTRAP]
+    guard.require(Actor(system="scheduler"), needs, None)
+    with pytest.raises(CodedError) as caught:
+        guard.require(Actor(system="intruder"), needs, None)
+    assert caught.value.code == "auth.forbidden"
+    with pytest.raises(CodedError):  # and system actors send nothing else
+        guard.require(Actor(system="scheduler"), identity.COMMAND_NEEDS[I.USER_CREATE],
+                      create_user("default"))
+
+
+def test_refusal_names_the_permission(guard: PermissionGuard) -> None:
+    with pytest.raises(CodedError) as caught:
+        guard.require(as_("AKIABOBBOBBOBBOBBOBB"), identity.COMMAND_NEEDS[I.USER_CREATE],
+                      create_user("default"))
+    assert caught.value.details == {"entity_type": "user", "operation": "create",
+                                    "scope_type": "domain", "scope_id": "d-1"}
+
+
+def test_unknown_actor_is_unauthenticated(guard: PermissionGuard) -> None:
+    with pytest.raises(CodedError) as caught:
+        guard.require(as_("AKIANOBODYNOBODYNOBO"), identity.COMMAND_NEEDS[I.USER_CREATE],
+                      create_user("default"))
+    assert caught.value.code == "auth.unauthenticated"
