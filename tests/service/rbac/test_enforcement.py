@@ -375,3 +375,32 @@ async def system_only_commands(world: World) -> None:
     operator = BusClient(world.stack.nc, Actor(system="operator"), timeout=15)
     assert (await operator.command(ac.start_subject(AGENT), start)).ok
     assert (await operator.command(ac.stop_subject(AGENT), {"session_id": session_id})).ok
+
+
+async def test_forged_or_malformed_actors_never_pass(world: World) -> None:
+    """No command of any service is accepted from an actor that is not a known, active user
+    holding the permission (or a trusted system actor for system-only commands)."""
+    unknown_key = "AKIA" + "Z" * 16
+    forged = [Actor(), Actor(access_key=unknown_key), Actor(system="scheduler"),
+              Actor(system="bootstrap"), Actor(system="intruder"),
+              Actor(access_key=world.people["holder"]["access_key"], system="operator")]
+    world.people["sw-role"] = {"role_id": "00000000-0000-4000-8000-0000000000aa"}
+    valid: dict[str, dict[str, Any]] = {s: await c.make(world, 0) for s, c in SCOPED.items()}
+    valid |= {s: await make(world, 0) for s, make in [*ACTOR_SCOPED.items(), *SYSTEM_WIDE]
+              if s != RS.ROLE_REMOVE_PERMISSION}
+    valid[RS.ROLE_REMOVE_PERMISSION] = {"role_id": "x", "permission_id": "y"}
+    valid[IS.BOOTSTRAP] = {"email": "again@example.com", "password": "Passw0rd!"}
+    valid[ac.start_subject(AGENT)] = start_payload("00000000-0000-4000-8000-0000000000bb",
+                                                   ["true"])
+    valid[ac.stop_subject(AGENT)] = {"session_id": "00000000-0000-4000-8000-0000000000bb"}
+    assert set(valid) == every_command_subject()
+    system_only = {IS.BOOTSTRAP, *ac.command_needs(AGENT)}
+    for subject, payload in sorted(valid.items()):
+        actors = forged if subject not in system_only else [
+            Actor(access_key=world.people["holder"]["access_key"]),
+            Actor(access_key=unknown_key), Actor(system="intruder")]
+        for actor in actors:
+            reply = await BusClient(world.stack.nc, actor, timeout=10).command(subject, payload)
+            # refused by the guard (a valid payload), not by validation
+            assert reply.error is not None and reply.error.code.endswith(
+                ("auth.forbidden", "auth.unauthenticated")), (subject, actor, reply)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from contracts import identity, scheduler
@@ -14,7 +16,10 @@ from contracts.permissions import Target
 from services.runtime.errors import CodedError, Unauthenticated
 from services.runtime.permissions import PermissionGuard
 
-I, S = identity.Subjects, scheduler.Subjects
+IS, SS = identity.Subjects, scheduler.Subjects
+ROOT, ADA = "AKIAROOTROOTROOTROOT", "AKIAADAADAADAADAADAA"
+BOB, CY = "AKIABOBBOBBOBBOBBOBB", "AKIACYCYCYCYCYCYCYCY"
+NOBODY = "AKIANOBODYNOBODYNOBO"
 
 
 @dataclass
@@ -23,8 +28,8 @@ class Who:
     role: str
 
 
-PEOPLE = {"AKIAROOTROOTROOTROOT": Who("u-root", "superadmin"), "AKIAADAADAADAADAADAA": Who("u-ada", "admin"),
-          "AKIABOBBOBBOBBOBBOBB": Who("u-bob", "user"), "AKIACYCYCYCYCYCYCYCY": Who("u-cy", "user")}
+PEOPLE = {ROOT: Who("u-root", "superadmin"), ADA: Who("u-ada", "admin"),
+          BOB: Who("u-bob", "user"), CY: Who("u-cy", "user")}
 KEYS = {who.user_id: key for key, who in PEOPLE.items()}
 SESSIONS = {"s-bob": "u-bob", "s-cy": "u-cy"}
 
@@ -45,6 +50,10 @@ def event(kind: str, **data: Any) -> dict[str, Any]:
 
 @pytest.fixture()
 def guard() -> PermissionGuard:
+    return make_guard()
+
+
+def make_guard() -> PermissionGuard:
     g = PermissionGuard(principal_of, frozenset({"scheduler"}),
                         owners={Target.SESSION: SESSIONS.get})
     g.learn_domain("d-1", "default")
@@ -91,31 +100,31 @@ def create_user(domain: str) -> identity.CreateUser:
 
 
 def test_domain_admin_acts_in_its_domain_only(guard: PermissionGuard) -> None:
-    assert allowed(guard, "AKIAADAADAADAADAADAA", I.USER_CREATE, create_user("default"))
-    assert not allowed(guard, "AKIAADAADAADAADAADAA", I.USER_CREATE, create_user("research"))
-    assert allowed(guard, "AKIAADAADAADAADAADAA", I.USER_UPDATE, identity.UpdateUser(email="bob@x.test"))
-    assert not allowed(guard, "AKIAADAADAADAADAADAA", I.USER_UPDATE, identity.UpdateUser(email="cy@x.test"))
+    assert allowed(guard, ADA, IS.USER_CREATE, create_user("default"))
+    assert not allowed(guard, ADA, IS.USER_CREATE, create_user("research"))
+    assert allowed(guard, ADA, IS.USER_UPDATE, identity.UpdateUser(email="bob@x.test"))
+    assert not allowed(guard, ADA, IS.USER_UPDATE, identity.UpdateUser(email="cy@x.test"))
 
 
 def test_a_user_acts_on_its_own_things_only(guard: PermissionGuard) -> None:
-    assert allowed(guard, "AKIABOBBOBBOBBOBBOBB", I.USER_UPDATE, identity.UpdateUser(email="BOB@x.test "))
-    assert not allowed(guard, "AKIABOBBOBBOBBOBBOBB", I.USER_UPDATE, identity.UpdateUser(email="cy@x.test"))
-    assert not allowed(guard, "AKIABOBBOBBOBBOBBOBB", I.USER_CREATE, create_user("default"))
+    assert allowed(guard, BOB, IS.USER_UPDATE, identity.UpdateUser(email="BOB@x.test "))
+    assert not allowed(guard, BOB, IS.USER_UPDATE, identity.UpdateUser(email="cy@x.test"))
+    assert not allowed(guard, BOB, IS.USER_CREATE, create_user("default"))
     # the privileged part of an update is checked at the domain: bob cannot promote himself
-    assert not allowed(guard, "AKIABOBBOBBOBBOBBOBB", "", identity.UpdateUser(email="bob@x.test"),
+    assert not allowed(guard, BOB, "", identity.UpdateUser(email="bob@x.test"),
                        identity.PRIVILEGED_USER_UPDATE)
-    assert allowed(guard, "AKIABOBBOBBOBBOBBOBB", I.KEYPAIR_DEACTIVATE, identity.KeypairRef(
-        access_key="AKIABOBBOBBOBBOBBOBB"))
-    assert not allowed(guard, "AKIABOBBOBBOBBOBBOBB", I.KEYPAIR_ASSIGN_POLICY, identity.AssignKeypairPolicy(
-        access_key="AKIABOBBOBBOBBOBBOBB", resource_policy="default"))
+    assert allowed(guard, BOB, IS.KEYPAIR_DEACTIVATE, identity.KeypairRef(
+        access_key=BOB))
+    assert not allowed(guard, BOB, IS.KEYPAIR_ASSIGN_POLICY, identity.AssignKeypairPolicy(
+        access_key=BOB, resource_policy="default"))
 
 
 def test_sessions_are_checked_at_their_owner(guard: PermissionGuard) -> None:
-    assert allowed(guard, "AKIABOBBOBBOBBOBBOBB", S.SESSION_TERMINATE,
+    assert allowed(guard, BOB, SS.SESSION_TERMINATE,
                    scheduler.TerminateSession(session_id="s-bob"))
-    assert not allowed(guard, "AKIABOBBOBBOBBOBBOBB", S.SESSION_TERMINATE,
+    assert not allowed(guard, BOB, SS.SESSION_TERMINATE,
                        scheduler.TerminateSession(session_id="s-cy"))
-    assert not allowed(guard, "AKIABOBBOBBOBBOBBOBB", S.SESSION_TERMINATE,
+    assert not allowed(guard, BOB, SS.SESSION_TERMINATE,
                        scheduler.TerminateSession(session_id="s-unknown"))
 
 
@@ -127,44 +136,44 @@ def test_a_project_grant_covers_its_members_things(guard: PermissionGuard) -> No
                               operation="soft-delete"))
     guard.replica.apply(event("RoleAssigned", role_id="r-lead", user_id="u-cy"))
     terminate_bob = scheduler.TerminateSession(session_id="s-bob")
-    assert allowed(guard, "AKIACYCYCYCYCYCYCYCY", S.SESSION_TERMINATE, terminate_bob)  # bob is in p-1
+    assert allowed(guard, CY, SS.SESSION_TERMINATE, terminate_bob)  # bob is in p-1
     guard.learn_membership("u-bob", "p-1", False)
-    assert not allowed(guard, "AKIACYCYCYCYCYCYCYCY", S.SESSION_TERMINATE, terminate_bob)
+    assert not allowed(guard, CY, SS.SESSION_TERMINATE, terminate_bob)
 
 
 def test_deactivation_and_purge_revoke_at_once(guard: PermissionGuard) -> None:
     assert guard.replica is not None
     payload = create_user("default")
     guard.replica.apply(event("RoleDeactivated", role_id="r-admin"))
-    assert not allowed(guard, "AKIAADAADAADAADAADAA", I.USER_CREATE, payload)
+    assert not allowed(guard, ADA, IS.USER_CREATE, payload)
     guard.replica.apply(event("RoleActivated", role_id="r-admin"))
-    assert allowed(guard, "AKIAADAADAADAADAADAA", I.USER_CREATE, payload)
+    assert allowed(guard, ADA, IS.USER_CREATE, payload)
     guard.replica.apply(event("RoleUnassigned", role_id="r-admin", user_id="u-ada"))
-    assert not allowed(guard, "AKIAADAADAADAADAADAA", I.USER_CREATE, payload)
+    assert not allowed(guard, ADA, IS.USER_CREATE, payload)
 
 
 def test_superadmins_pass_everything_but_system_only(guard: PermissionGuard) -> None:
-    assert allowed(guard, "AKIAROOTROOTROOTROOT", I.DOMAIN_CREATE, identity.CreateDomain(name="lab"))
-    assert not allowed(guard, "AKIAADAADAADAADAADAA", I.DOMAIN_CREATE, identity.CreateDomain(name="lab"))
-    assert allowed(guard, "AKIAROOTROOTROOTROOT", I.USER_CREATE, create_user("nowhere"))
-    bootstrap = identity.COMMAND_NEEDS[I.BOOTSTRAP]
-    assert not allowed(guard, "AKIAROOTROOTROOTROOT", "", identity.CreateDomain(name="x"), bootstrap)
+    assert allowed(guard, ROOT, IS.DOMAIN_CREATE, identity.CreateDomain(name="lab"))
+    assert not allowed(guard, ADA, IS.DOMAIN_CREATE, identity.CreateDomain(name="lab"))
+    assert allowed(guard, ROOT, IS.USER_CREATE, create_user("nowhere"))
+    bootstrap = identity.COMMAND_NEEDS[IS.BOOTSTRAP]
+    assert not allowed(guard, ROOT, "", identity.CreateDomain(name="x"), bootstrap)
 
 
 def test_system_only_needs_a_trusted_system_actor(guard: PermissionGuard) -> None:
-    needs = identity.COMMAND_NEEDS[I.BOOTSTRAP]
+    needs = identity.COMMAND_NEEDS[IS.BOOTSTRAP]
     guard.require(Actor(system="scheduler"), needs, None)
     with pytest.raises(CodedError) as caught:
         guard.require(Actor(system="intruder"), needs, None)
     assert caught.value.code == "auth.forbidden"
     with pytest.raises(CodedError):  # and system actors send nothing else
-        guard.require(Actor(system="scheduler"), identity.COMMAND_NEEDS[I.USER_CREATE],
+        guard.require(Actor(system="scheduler"), identity.COMMAND_NEEDS[IS.USER_CREATE],
                       create_user("default"))
 
 
 def test_refusal_names_the_permission(guard: PermissionGuard) -> None:
     with pytest.raises(CodedError) as caught:
-        guard.require(as_("AKIABOBBOBBOBBOBBOBB"), identity.COMMAND_NEEDS[I.USER_CREATE],
+        guard.require(as_(BOB), identity.COMMAND_NEEDS[IS.USER_CREATE],
                       create_user("default"))
     assert caught.value.details == {"entity_type": "user", "operation": "create",
                                     "scope_type": "domain", "scope_id": "d-1"}
@@ -172,6 +181,24 @@ def test_refusal_names_the_permission(guard: PermissionGuard) -> None:
 
 def test_unknown_actor_is_unauthenticated(guard: PermissionGuard) -> None:
     with pytest.raises(CodedError) as caught:
-        guard.require(as_("AKIANOBODYNOBODYNOBO"), identity.COMMAND_NEEDS[I.USER_CREATE],
+        guard.require(as_(NOBODY), identity.COMMAND_NEEDS[IS.USER_CREATE],
                       create_user("default"))
     assert caught.value.code == "auth.unauthenticated"
+
+
+GUARD = make_guard()
+BOB_EMAIL = "bob@x.test"
+
+
+@settings(max_examples=300, deadline=None)
+@given(email=st.one_of(st.text(max_size=70), st.sampled_from(
+           [BOB_EMAIL, " BOB@X.TEST ", "cy@x.test", "ada@x.test", "bob@x.test\x00"])),
+       session=st.one_of(st.text(max_size=64), st.sampled_from(["s-bob", "s-cy", "s-bob "])))
+def test_fuzzed_targets_grant_nothing_beyond_the_own_scope(email: str, session: str) -> None:
+    """Whatever a payload names, bob is allowed exactly on his own user and sessions."""
+    update = identity.UpdateUser.model_construct(email=email)
+    own = email.strip().lower() == BOB_EMAIL
+    assert allowed(GUARD, BOB, IS.USER_UPDATE, update) is own
+    terminate = scheduler.TerminateSession.model_construct(session_id=session)
+    assert allowed(GUARD, BOB, SS.SESSION_TERMINATE, terminate) is (
+        session == "s-bob")
