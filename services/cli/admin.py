@@ -108,16 +108,19 @@ def build() -> typer.Typer:
         admin_export,
         admin_keypairs,
         admin_policies,
+        admin_roles,
         admin_sessions,
         admin_users,
     )
 
     admin_app = typer.Typer(help="Administration over the gateway (users, keypairs, policies, "
-                                 "sessions, exports, information).", no_args_is_help=True,
+                                 "roles, sessions, exports, information).",
+                            no_args_is_help=True,
                             callback=connection)
     admin_app.add_typer(admin_users.app, name="user")
     admin_app.add_typer(admin_keypairs.app, name="keypair")
     admin_app.add_typer(admin_policies.app, name="policy")
+    admin_app.add_typer(admin_roles.app, name="role")
     admin_app.add_typer(admin_sessions.app, name="session")
     admin_app.add_typer(admin_export.app, name="export")
     admin_app.command("info")(admin_export.info)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -11,14 +11,28 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from nats.aio.client import Client
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from services.gateway.auth import SECURITY_SCHEME
+from services.gateway.direct import DirectRoutes, direct_queries
 from services.gateway.errors import ApiError, error_body
 from services.gateway.info import package_version
 from services.gateway.metrics import ObservedMiddleware
-from services.gateway.routes import auth, exports, keypairs, org, policies, sessions, system, users
+from services.gateway.routes import (
+    auth,
+    exports,
+    keypairs,
+    org,
+    policies,
+    roles,
+    sessions,
+    system,
+    users,
+)
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import Gateway
 
@@ -37,8 +51,30 @@ from the code (one table). 503 names the service nobody answers for; 504 one tha
 """
 
 
-def create_app(settings: GatewaySettings | None = None, nc: Client | None = None) -> FastAPI:
-    """`nc` lets a caller share a connection (tests, benchmarks); else the lifespan connects."""
+# FastAPI's own OpenTelemetry bridge (0.16x) looks up the global providers on every request;
+# the gateway reports through Prometheus instead.
+NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
+
+
+class GatewayApp(FastAPI):
+    """FastAPI behind the gateway's outer layers (`front`): metrics, then the direct routes.
+
+    Outside FastAPI's error middleware, so every response is counted and stamped (request id,
+    rate-limit headers), a 500 included.
+    """
+
+    front: Callable[[ASGIApp], ASGIApp] = staticmethod(lambda app: app)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return self.front(super().build_middleware_stack())
+
+
+def create_app(settings: GatewaySettings | None = None, nc: Client | None = None,
+               direct: bool = True) -> FastAPI:
+    """`nc` lets a caller share a connection (tests, benchmarks); else the lifespan connects.
+
+    `direct=False` leaves every request to FastAPI (tests compare both paths).
+    """
     gateway = Gateway(settings or GatewaySettings(), nc)
 
     @asynccontextmanager
@@ -47,20 +83,26 @@ def create_app(settings: GatewaySettings | None = None, nc: Client | None = None
         yield
         await gateway.stop()
 
-    app = FastAPI(title="Baikal gateway", version=package_version(), description=DESCRIPTION,
-                  lifespan=lifespan, license_info={"name": "Apache-2.0",
-                                                   "identifier": "Apache-2.0"})
+    app = GatewayApp(title="Baikal gateway", version=package_version(),
+                     description=DESCRIPTION, lifespan=lifespan,
+                     license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+                     telemetry=NO_TELEMETRY)
     app.state.gateway = gateway
-    for module in (system, auth, users, keypairs, org, sessions, exports):
-        app.include_router(module.router)
-    for router in policies.routers:
+    routers = [*(m.router for m in (system, auth, users, keypairs, org, roles, sessions,
+                                    exports)),
+               *policies.routers]
+    for router in routers:
         app.include_router(router)
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
-    app.add_middleware(ObservedMiddleware, metrics=gateway.metrics,
-                       window_seconds=gateway.settings.rate_limit_window_seconds)
+    own = [r for r in app.router.routes if isinstance(r, Route) and not isinstance(r, APIRoute)]
+    queries = direct_queries(routers, earlier=own) if direct else []
+    window = gateway.settings.rate_limit_window_seconds
+    app.front = lambda inner: ObservedMiddleware(  # type: ignore[method-assign]
+        DirectRoutes(inner, gateway, queries) if queries else inner,
+        metrics=gateway.metrics, window_seconds=window)
     app.openapi = lambda: _openapi_with_security(app)  # type: ignore[method-assign]
     return app
 

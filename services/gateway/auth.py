@@ -9,10 +9,11 @@ rate limit.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import re
 import time
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,8 @@ from services.gateway.tokens import TokenIssuer
 ACCESS_KEY = re.compile(r"^AKIA[A-Z2-7]{16}$")
 GATEWAY_ACTOR = Actor(system="gateway")
 ADMIN_ROLES = ("superadmin", "admin")
+Scope = MutableMapping[str, Any]
+BodyReader = Callable[[], Awaitable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class Caller:
     rate_limit: int
     method: str  # "hmac" or "token"
 
-    @property
+    @functools.cached_property
     def actor(self) -> Actor:
         return Actor(access_key=self.access_key)
 
@@ -139,16 +142,19 @@ class Authenticator:
         self.limiter = limiter
         self.metrics = metrics
         self.skew = clock_skew_seconds
+        # (access key, method) → (the resolved keypair, its Caller): rebuilt when it changes.
+        self._callers: dict[tuple[str, str], tuple[dict[str, Any], Caller]] = {}
 
-    async def authenticate(self, request: Request) -> Caller:
+    async def authenticate(self, scope: Scope, body: BodyReader) -> Caller:
+        """The caller of one request (its ASGI scope; `body` reads it when it is signed)."""
         try:
-            caller = await self._identify(request)
+            caller = await self._identify(scope, body)
         except ApiError as exc:
             if exc.status == 401:
                 self.metrics.auth_failures(exc.code.rsplit(".", 1)[-1]).inc()
             raise
         allowed, remaining = self.limiter.hit(caller.access_key, caller.rate_limit)
-        request.scope[RATELIMIT_SCOPE_KEY] = (caller.rate_limit, remaining)
+        scope[RATELIMIT_SCOPE_KEY] = (caller.rate_limit, remaining)
         if not allowed:
             self.metrics.rate_limited.inc()
             raise gateway_error("rate_limit.exceeded",
@@ -157,23 +163,24 @@ class Authenticator:
                                 limit=caller.rate_limit, window_seconds=self.limiter.window)
         return caller
 
-    async def _identify(self, request: Request) -> Caller:
-        header = request.headers.get("authorization")
+    async def _identify(self, scope: Scope, body: BodyReader) -> Caller:
+        headers = header_map(scope)
+        header = headers.get("authorization")
         if not header:
             raise gateway_error("auth.missing", "no Authorization header: sign the request "
                                 "(BackendAI signMethod=HMAC-SHA256, ...) or send a Bearer token")
         if header[:7].lower() == "bearer ":
             access_key = self.tokens.verify(header[7:].strip())
-            return _caller(await self.keys.resolve(access_key), "token")
-        return await self._verify_signature(request, header)
+            return self._caller(await self.keys.resolve(access_key), "token")
+        return await self._verify_signature(scope, headers, header, body)
 
-    async def _verify_signature(self, request: Request, header: str) -> Caller:
+    async def _verify_signature(self, scope: Scope, headers: dict[str, str], header: str,
+                                body_reader: BodyReader) -> Caller:
         try:
             credential = signing.parse_authorization(header)
             hash_type = credential.hash_type
         except signing.SignatureFormatError as exc:
             raise gateway_error("auth.header_invalid", str(exc)) from None
-        headers = request.headers
         version = headers.get("x-backendai-version")
         version_header = "x-backendai-version"
         if version is None and "x-sorna-version" in headers:
@@ -187,18 +194,32 @@ class Authenticator:
         content_type = content_type.split(";", 1)[0].strip().lower()
         body = b""
         if version < signing.UNSIGNED_BODY_SINCE and content_type != "multipart/form-data":
-            body = await request.body()
+            body = await body_reader()
         expected = signing.sign(
-            secret_key=keypair["secret_key"], method=request.method,
-            path_with_query=path_with_query(request.scope), raw_date=raw_date, date=date,
+            secret_key=keypair["secret_key"], method=scope["method"],
+            path_with_query=path_with_query(scope), raw_date=raw_date, date=date,
             host=headers.get("host", ""), content_type=content_type, api_version=version,
             hash_type=hash_type, body=body, version_header=version_header)
         # Bytes: compare_digest refuses non-ASCII str, and headers arrive as latin-1 text.
         if not hmac.compare_digest(expected.encode(), credential.signature.encode("latin-1")):
             raise gateway_error("auth.signature_mismatch", "HMAC signature mismatch")
-        return _caller(keypair, "hmac")
+        return self._caller(keypair, "hmac")
 
-    def _checked_date(self, headers: Any) -> tuple[str, datetime]:
+    def _caller(self, keypair: dict[str, Any], method: str) -> Caller:
+        key = (keypair["access_key"], method)
+        known = self._callers.get(key)
+        if known is not None and known[0] is keypair:
+            return known[1]
+        caller = Caller(access_key=keypair["access_key"], user_id=keypair["user_id"],
+                        email=keypair["email"], role=keypair["role"],
+                        domain=keypair["domain"], rate_limit=int(keypair["rate_limit"]),
+                        method=method)
+        if len(self._callers) >= 100_000:
+            self._callers.clear()
+        self._callers[key] = (keypair, caller)
+        return caller
+
+    def _checked_date(self, headers: dict[str, str]) -> tuple[str, datetime]:
         raw = headers.get("date") or headers.get("x-backendai-date") or headers.get(
             "x-sorna-date")
         if not raw:
@@ -216,18 +237,22 @@ class Authenticator:
         return raw, date
 
 
-def path_with_query(scope: MutableMapping[str, Any]) -> str:
+def header_map(scope: Scope) -> dict[str, str]:
+    """The request's headers by (lower-case) name; the first of repeated ones, as Starlette."""
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1")
+        if key not in headers:
+            headers[key] = value.decode("latin-1")
+    return headers
+
+
+def path_with_query(scope: Scope) -> str:
     """The request target as sent (raw path, raw query), as the reference server signs it."""
     raw = scope.get("raw_path")
     path = raw.decode("latin-1") if raw else scope["path"]
     query = scope.get("query_string", b"")
     return f"{path}?{query.decode('latin-1')}" if query else path
-
-
-def _caller(keypair: dict[str, Any], method: str) -> Caller:
-    return Caller(access_key=keypair["access_key"], user_id=keypair["user_id"],
-                  email=keypair["email"], role=keypair["role"], domain=keypair["domain"],
-                  rate_limit=int(keypair["rate_limit"]), method=method)
 
 
 SECURITY_SCHEME = {
@@ -238,24 +263,28 @@ SECURITY_SCHEME = {
 }
 
 
+def require(caller: Caller, role: str) -> Caller:
+    """Refuse (403) a caller below the route's role: "user", "admin" or "superadmin"."""
+    if role == "admin" and not caller.is_admin:
+        raise gateway_error("auth.forbidden", "this needs an admin or superadmin",
+                            required="admin")
+    if role == "superadmin" and caller.role != "superadmin":
+        raise gateway_error("auth.forbidden", "this needs the superadmin role",
+                            required="superadmin")
+    return caller
+
+
 # Plain functions of the request (no nested dependencies: FastAPI's dependency solving is a
 # large share of a request's CPU); the OpenAPI security scheme is added by the app factory.
 async def authenticated(request: Request) -> Caller:
     authenticator: Authenticator = request.app.state.gateway.auth
-    return await authenticator.authenticate(request)
+    # request.body, not the raw receive: FastAPI may have read (and kept) the body already.
+    return await authenticator.authenticate(request.scope, request.body)
 
 
 async def admin(request: Request) -> Caller:
-    caller = await authenticated(request)
-    if not caller.is_admin:
-        raise gateway_error("auth.forbidden", "this needs an admin or superadmin",
-                            required="admin")
-    return caller
+    return require(await authenticated(request), "admin")
 
 
 async def superadmin(request: Request) -> Caller:
-    caller = await authenticated(request)
-    if caller.role != "superadmin":
-        raise gateway_error("auth.forbidden", "this needs the superadmin role",
-                            required="superadmin")
-    return caller
+    return require(await authenticated(request), "superadmin")

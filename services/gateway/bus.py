@@ -20,6 +20,11 @@ def service_of(subject: str) -> str:
     return parts[2] if len(parts) > 2 else subject
 
 
+# How every service encodes `Accepted` (pydantic's compact JSON, `status` first): its `data`
+# object can be handed to the HTTP client as it came, without decoding and encoding it again.
+ACCEPTED_PREFIX = b'{"status":"accepted","data":{'
+
+
 class Bus:
     """Request/reply with a timeout; "nobody answers" is 503, "too slow" 504."""
 
@@ -36,14 +41,23 @@ class Bus:
 
     async def query(self, subject: str, data: dict[str, Any], actor: Actor,
                     correlation_id: str | None = None) -> dict[str, Any]:
-        # The `Query` envelope written directly: the hot read path skips building a model
-        # whose fields are all known good here (the service validates what it receives).
-        envelope = {"actor": actor.model_dump(exclude_none=True),
-                    "correlation_id": correlation_id, "data": data}
-        return await self.request(subject, json.dumps(envelope).encode())
+        return self.reply_data(subject, await self.raw_request(
+            subject, query_envelope(data, actor, correlation_id)))
+
+    async def query_json(self, subject: str, data: dict[str, Any], actor: Actor,
+                         correlation_id: str | None = None) -> bytes:
+        """The reply's `data` as JSON bytes, passed through undecoded when accepted."""
+        raw = await self.raw_request(subject, query_envelope(data, actor, correlation_id))
+        if raw.startswith(ACCEPTED_PREFIX) and raw.endswith(b"}"):
+            return raw[len(ACCEPTED_PREFIX) - 1:-1]
+        return json.dumps(self.reply_data(subject, raw)).encode()
 
     async def request(self, subject: str, payload: bytes) -> dict[str, Any]:
-        raw = await self.raw_request(subject, payload)
+        return self.reply_data(subject, await self.raw_request(subject, payload))
+
+    @staticmethod
+    def reply_data(subject: str, raw: bytes) -> dict[str, Any]:
+        """An `Accepted` reply's data; an `Error` reply (or an unreadable one) as ApiError."""
         try:
             reply = json.loads(raw)
         except ValueError:
@@ -70,3 +84,10 @@ class Bus:
             raise gateway_error("service.unavailable", "the gateway has no bus connection",
                                 service=service) from None
         return bytes(msg.data)
+
+
+def query_envelope(data: dict[str, Any], actor: Actor, correlation_id: str | None) -> bytes:
+    # The `Query` envelope written directly: the hot read path skips building a model whose
+    # fields are all known good here (the service validates what it receives).
+    return json.dumps({"actor": actor.model_dump(exclude_none=True),
+                       "correlation_id": correlation_id, "data": data}).encode()

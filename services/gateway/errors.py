@@ -25,6 +25,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "policy.name_immutable": 400,
     "project.other_domain": 400,
     "user.self_deactivation": 409,
+    # rbac: what the role's state forbids now (deactivate first, empty it first, ...)
+    "role.active": 409,
+    "role.not_empty": 409,
+    "role.inactive": 409,
+    "role.system_immutable": 409,
     "system.already_bootstrapped": 409,
     "command.id_reused": 409,
     "command.conflict": 409,
@@ -41,7 +46,7 @@ STATUS_BY_CODE: dict[str, int] = {
 # Then families of codes: by how they start, then by how they end (first match wins).
 STATUS_BY_SUFFIX: list[tuple[str, int]] = [
     (".not_found", 404),
-    ("_taken", 409), (".in_use", 409), (".conflict", 409), ("_reused", 409),
+    ("_taken", 409), (".in_use", 409), (".conflict", 409), ("_reused", 409), (".exists", 409),
     ("_empty", 400), ("_too_long", 400), ("_invalid", 400), ("_missing", 400),
     ("_mismatch", 400), ("_too_weak", 400),
     (".out_of_range", 400), (".not_a_number", 400), (".bad_step", 400), (".unknown_slot", 400),

@@ -38,13 +38,15 @@ async def serve(settings: GatewaySettings,
     """Serve until uvicorn is told to stop (SIGINT/SIGTERM in the main thread).
 
     uvicorn binds the port itself (0 = any; the run file says which): sockets it creates get
-    TCP_NODELAY, without which every response waits ~40 ms for a delayed ACK.
+    TCP_NODELAY, without which every response waits ~40 ms for a delayed ACK. No proxy headers:
+    the gateway trusts no X-Forwarded-* (and skips that layer on every request).
     """
     started_at = time.time()
     config = uvicorn.Config(create_app(settings), host=settings.http_host,
                             port=settings.http_port, log_level=settings.log_level.lower(),
                             access_log=False, lifespan="on", backlog=settings.http_backlog,
-                            server_header=False, timeout_graceful_shutdown=10)
+                            server_header=False, timeout_graceful_shutdown=10,
+                            proxy_headers=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS

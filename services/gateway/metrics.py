@@ -6,12 +6,21 @@ headers, which authentication leaves in the ASGI scope.
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
-from typing import Any
+from bisect import bisect_left
+from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.runtime.observability import LATENCY_BUCKETS
@@ -22,18 +31,55 @@ REQUEST_ID_SCOPE_KEY = "baikal.request_id"
 ANONYMOUS_RATELIMIT = (1000, 1000)  # the reference answers unauthenticated requests so
 
 
+class RequestStats(Collector):
+    """bai_http_requests_total, bai_http_request_seconds and bai_http_requests_in_flight.
+
+    Plain numbers per (route, method, status), turned into metric families only when scraped:
+    no lock and no label lookup per request. Recorded and read on the event loop's thread.
+    """
+
+    def __init__(self, buckets: tuple[float, ...] = LATENCY_BUCKETS) -> None:
+        self.bounds = tuple(sorted(buckets))
+        self.in_flight = 0
+        # key → [seconds summed, count per bucket (not cumulative) ..., count above the last]
+        self.series: dict[tuple[str, str, int], list[float]] = {}
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        series = self.series.get(key)
+        if series is None:
+            series = self.series[key] = [0.0] * (len(self.bounds) + 2)
+        series[0] += seconds
+        series[1 + bisect_left(self.bounds, seconds)] += 1  # le: the first bound >= seconds
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["route", "method", "status"]
+        requests = CounterMetricFamily(
+            "bai_http_requests", "HTTP requests by route template, method and status",
+            labels=labels)
+        latency = HistogramMetricFamily(
+            "bai_http_request_seconds", "HTTP request latency by route template and status",
+            labels=labels)
+        bounds = [*map(floatToGoString, self.bounds), "+Inf"]
+        for (route, method, status), series in list(self.series.items()):
+            values = [route, method, str(status)]
+            cumulative, buckets = 0.0, []
+            for bound, count in zip(bounds, series[1:], strict=True):
+                cumulative += count
+                buckets.append((bound, cumulative))
+            requests.add_metric(values, cumulative)
+            latency.add_metric(values, buckets, series[0])
+        yield requests
+        yield latency
+        yield GaugeMetricFamily("bai_http_requests_in_flight", "HTTP requests being served",
+                                value=self.in_flight)
+
+
 class HttpMetrics:
     def __init__(self, service: str = "gateway") -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "bai_http_requests_total", "HTTP requests by route template, method and status",
-            ["route", "method", "status"], registry=self.registry).labels
-        self.latency = Histogram(
-            "bai_http_request_seconds", "HTTP request latency by route template and status",
-            ["route", "method", "status"], buckets=LATENCY_BUCKETS,
-            registry=self.registry).labels
-        self.in_flight = Gauge("bai_http_requests_in_flight", "HTTP requests being served",
-                               registry=self.registry)
+        self.http = RequestStats()
+        self.registry.register(self.http)
         self.auth_failures = Counter(
             "bai_gateway_auth_failures_total", "Refused authentications by reason", ["reason"],
             registry=self.registry).labels
@@ -50,9 +96,8 @@ class ObservedMiddleware:
 
     def __init__(self, app: ASGIApp, metrics: HttpMetrics, window_seconds: int = 900) -> None:
         self.app = app
-        self.metrics = metrics
+        self.stats = metrics.http
         self.window = str(window_seconds).encode()
-        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # labels() is slow
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,20 +122,14 @@ class ObservedMiddleware:
                 ]
             await send(message)
 
-        self.metrics.in_flight.inc()
+        stats = self.stats
+        stats.in_flight += 1
         try:
             await self.app(scope, receive, stamped)
         finally:
-            self.metrics.in_flight.dec()
-            route = scope.get("route")
-            key = (getattr(route, "path", None) or "unmatched", scope["method"], status)
-            series = self._series.get(key)
-            if series is None:
-                labels = {"route": key[0], "method": key[1], "status": str(status)}
-                series = self._series[key] = (self.metrics.requests(**labels),
-                                              self.metrics.latency(**labels))
-            series[0].inc()
-            series[1].observe(time.perf_counter() - started)
+            stats.in_flight -= 1
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            stats.observe(route, scope["method"], status, time.perf_counter() - started)
 
 
 def _request_id(scope: Scope) -> str:
@@ -99,4 +138,4 @@ def _request_id(scope: Scope) -> str:
             text = bytes(value).decode("latin-1")
             if REQUEST_ID.match(text):
                 return text
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as a UUID4's hex, without building one

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 
 from contracts import identity as ic
 from contracts import quota as qc
+from contracts import rbac as rc
 
 Status = Literal["active", "inactive", "all"]
 
@@ -27,6 +28,9 @@ UserChanges = without(ic.UpdateUser, "email", name="UserChanges")
 KeypairPolicyChanges = without(qc.UpdateKeypairPolicy, "name", name="KeypairPolicyChanges")
 UserPolicyChanges = without(qc.UpdateUserPolicy, "name", name="UserPolicyChanges")
 ProjectPolicyChanges = without(qc.UpdateProjectPolicy, "name", name="ProjectPolicyChanges")
+RoleChanges = without(rc.UpdateRole, "role_id", name="RoleChanges")
+PermissionGrant = without(rc.AddPermission, "role_id", name="PermissionGrant")
+RoleAssignment = without(rc.AssignUsers, "role_id", name="RoleAssignment")
 
 
 class _Body(BaseModel):
@@ -266,3 +270,121 @@ class Information(_Out):
     services: list[ServiceHealth]
     nats: dict[str, Any]
     event_store: dict[str, Any]
+
+
+# ---- roles and permissions (rbac) ---------------------------------------------------------
+
+
+class RoleScope(_Out):
+    scope_type: rc.ScopeType
+    scope_id: str
+    target: str | None = Field(default=None, description="The scope's name, when rbac knows it")
+
+
+class RoleOut(_Out):
+    role_id: str
+    name: str
+    description: str
+    source: rc.RoleSource
+    status: rc.RoleStatus
+    scopes: list[RoleScope]
+
+
+class RoleUpdated(RoleOut):
+    changed: list[str]
+
+
+class RolePurged(_Out):
+    role_id: str
+    name: str
+    purged: bool
+
+
+class RoleRow(_Out):
+    role_id: str
+    name: str
+    description: str
+    scope_type: rc.ScopeType | None = Field(description="The first scope (none: a legacy role)")
+    scope_id: str | None
+    more_scopes: int = Field(description="How many scopes besides the first (the '+N')")
+    source: rc.RoleSource
+    status: rc.RoleStatus
+    created_at: str
+    updated_at: str
+
+
+class RolePage(Page):
+    items: list[RoleRow]
+
+
+class PermissionOut(_Out):
+    permission_id: str
+    scope_type: rc.ScopeType
+    scope_id: str
+    entity_type: rc.EntityType
+    operation: rc.Operation
+    target: str | None = None
+
+
+class AssignmentOut(_Out):
+    user_id: str
+    email: str | None = None
+    full_name: str | None = None
+    granted_at: str
+    granted_by: str | None = None
+
+
+class RoleDetail(_Out):
+    role_id: str
+    name: str
+    description: str
+    source: rc.RoleSource
+    status: rc.RoleStatus
+    created_at: str
+    updated_at: str
+    scopes: list[RoleScope]
+    permissions: list[PermissionOut]
+    assignments: list[AssignmentOut]
+
+
+class PermissionsAdded(_Out):
+    role_id: str
+    permission_ids: list[str] = Field(description="One per operation, deterministic")
+    permissions: int
+
+
+class PermissionRemoved(_Out):
+    role_id: str
+    permission_id: str
+    permissions: int
+
+
+class UsersAssigned(_Out):
+    role_id: str
+    assigned: list[str] = Field(description="User ids")
+    assignments: int
+
+
+class UserUnassigned(_Out):
+    role_id: str
+    unassigned: str = Field(description="User id")
+    assignments: int
+
+
+class RbacUser(_Out):
+    user_id: str
+    email: str | None = None
+    username: str | None = None
+    full_name: str | None = None
+
+
+class RbacUserPage(Page):
+    items: list[RbacUser]
+
+
+class CheckOut(_Out):
+    allowed: bool
+
+
+class CheckBatchOut(_Out):
+    allowed: list[bool] = Field(description="One answer per check, in order")

@@ -5,6 +5,7 @@ Reference §2.3. Pure functions, no I/O: given the request's parts and a secret,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -70,7 +71,19 @@ def parse_date(raw: str) -> datetime:
 
 def body_hash(hash_type: str, api_version: str, body: bytes) -> str:
     signed = body if api_version < UNSIGNED_BODY_SINCE else b""
-    return hashlib.new(hash_type, signed).hexdigest()
+    return hashlib.new(hash_type, signed).hexdigest() if signed else _empty_hash(hash_type)
+
+
+@functools.lru_cache(maxsize=16)
+def _empty_hash(hash_type: str) -> str:
+    return hashlib.new(hash_type, b"").hexdigest()
+
+
+@functools.lru_cache(maxsize=4096)
+def signing_key(secret_key: str, day: str, host: str, hash_type: str = "sha256") -> bytes:
+    """HMAC(HMAC(secret, day), host): the same for every request of a key, day and host."""
+    key = hmac.digest(secret_key.encode(), day.encode(), hash_type)
+    return hmac.digest(key, host.encode(), hash_type)
 
 
 def sign(
@@ -97,9 +110,9 @@ def sign(
         f"content-type:{content_type.lower()}\n{version_header}:{api_version}\n"
         f"{body_hash(hash_type, api_version, body)}"
     )
-    key = hmac.new(secret_key.encode(), date.strftime("%Y%m%d").encode(), hash_type).digest()
-    key = hmac.new(key, host.encode(), hash_type).digest()
-    return hmac.new(key, text.encode(), hash_type).hexdigest()
+    key = signing_key(secret_key, f"{date.year:04d}{date.month:02d}{date.day:02d}", host,
+                      hash_type)
+    return hmac.digest(key, text.encode(), hash_type).hex()
 
 
 def signed_headers(

@@ -1,4 +1,4 @@
-"""identity + quota + gateway against a real nats-server, in a background thread, for tests.
+"""identity + quota + rbac + gateway against a real nats-server, in a background thread.
 
 The services and the gateway (uvicorn) share one event loop in a daemon thread, so a test talks
 to the gateway over real HTTP with a plain synchronous httpx client.
@@ -17,13 +17,18 @@ import httpx
 import uvicorn
 from eventsourcing.cryptography import AESCipher
 
+from contracts.envelope import Actor
+from contracts.rbac import Subjects as RbacSubjects
 from services.cli.admin_client import BackendAISigner
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
+from services.runtime.client import BusClient
 from services.runtime.host import ServiceHost
 from tests.support.identity import bootstrap, connect_as, start_identity
 from tests.support.natsserver import NatsServer, start_nats
 from tests.support.quota import start_quota
+from tests.support.rbac import eventually as eventually_async
+from tests.support.rbac import start_rbac
 
 ROOT_PASSWORD = "Sup3r-secret!"
 
@@ -42,6 +47,8 @@ class GatewayStack:
         self.nats: NatsServer | None = None
         self.hosts: list[ServiceHost] = []
         self.server: uvicorn.Server | None = None
+        self._serving: asyncio.Future[Any] | None = None
+        self.others: list[tuple[uvicorn.Server, asyncio.Future[Any]]] = []
         self.port = 0
         self.root: dict[str, Any] = {}
 
@@ -57,39 +64,57 @@ class GatewayStack:
         assert self.nats is not None
         self.hosts.append(await start_quota(self.nats, self.data, self.cipher_key))
         self.hosts.append(await start_identity(self.nats, self.data, self.cipher_key))
+        self.hosts.append(await start_rbac(self.nats, self.data, self.cipher_key))
         if self.with_scheduler:
             self.hosts.append(await start_scheduler(self.nats, self.data, self.cipher_key))
         nc = await connect_as(self.nats, "admin")
         self.root = await bootstrap(nc)
+        # rbac learns users from identity's events: ready once it knows the superadmin
+        root = BusClient(nc, Actor(access_key=self.root["access_key"]))
+        await eventually_async(lambda: root.query(RbacSubjects.ROLE_LIST, {}),
+                               lambda reply: reply.ok)
         await nc.close()
         await self.start_gateway()
 
     async def start_gateway(self) -> None:
+        self.server, self._serving, self.port = await self._serve(create_app(self.settings()))
+
+    def settings(self) -> GatewaySettings:
         assert self.nats is not None
-        settings = GatewaySettings(
+        return GatewaySettings(
             nats_url=self.nats.url, nats_user="gateway",
             nats_password=self.nats.passwords["gateway"], data_dir=self.data,
             http_host="127.0.0.1", log_level="WARNING", **self.overrides)
+
+    def another_gateway(self, **create_kw: Any) -> str:
+        """One more gateway on the same bus (e.g. `direct=False`), stopped with the stack."""
+        server, serving, port = self.run(self._serve(create_app(self.settings(), **create_kw)))
+        self.others.append((server, serving))
+        return f"http://127.0.0.1:{port}"
+
+    async def _serve(self, app: Any) -> tuple[uvicorn.Server, asyncio.Future[Any], int]:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
-                                log_level="warning", access_log=False, lifespan="on")
-        self.server = uvicorn.Server(config)
-        self._serving = asyncio.ensure_future(self.server.serve())
+            port = probe.getsockname()[1]
+        # As services.gateway.main configures it (no proxy headers).
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                access_log=False, lifespan="on", proxy_headers=False)
+        server = uvicorn.Server(config)
+        serving = asyncio.ensure_future(server.serve())
         for _ in range(400):
-            if self.server.started:
-                return
-            if self._serving.done():
-                self._serving.result()
+            if server.started:
+                return server, serving, port
+            if serving.done():
+                serving.result()
             await asyncio.sleep(0.025)
         raise TimeoutError("the gateway did not start")
 
     async def stop_gateway(self) -> None:
-        if self.server is not None:
-            self.server.should_exit = True
-            await asyncio.wait_for(self._serving, 15)
-            self.server = None
+        for server, serving in [*self.others, (self.server, self._serving)]:
+            if server is not None:
+                server.should_exit = True
+                await asyncio.wait_for(serving, 15)
+        self.server, self.others = None, []
 
     def stop(self) -> None:
         try:

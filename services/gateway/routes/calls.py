@@ -4,7 +4,10 @@ No `from __future__ import annotations`: the dependencies are built per role in 
 FastAPI reads their parameter annotations as objects.
 """
 
+import functools
+import inspect
 import json
+import typing
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,9 +41,16 @@ class Call:
         return await self.gateway.bus.query(subject, data or {}, self.caller.actor,
                                             self.request_id)
 
+    async def query_json(self, subject: str, data: dict[str, Any]) -> bytes:
+        """The reply data as JSON, passed through as the service sent it."""
+        return await self.gateway.bus.query_json(subject, data, self.caller.actor,
+                                                 self.request_id)
+
 
 CallerDep = Callable[..., Awaitable[Caller]]
 _ROLES: dict[str, CallerDep] = {"user": authenticated, "admin": admin, "superadmin": superadmin}
+# Each reader dependency → the role it requires (query routes served directly read it).
+READER_ROLES: dict[Callable[..., Awaitable["Call"]], str] = {}
 
 
 def reader(role: str = "user") -> Callable[..., Awaitable[Call]]:
@@ -50,6 +60,7 @@ def reader(role: str = "user") -> Callable[..., Awaitable[Call]]:
         return Call(request.app.state.gateway, await identify(request),
                     request.scope[REQUEST_ID_SCOPE_KEY])
 
+    READER_ROLES[dependency] = role
     return dependency
 
 
@@ -76,6 +87,69 @@ Writer = Annotated[Call, Depends(writer())]
 SuperadminWriter = Annotated[Call, Depends(writer("superadmin"))]
 AnyCaller = Annotated[Caller, Depends(authenticated)]
 AdminCaller = Annotated[Caller, Depends(admin)]
+
+
+QUERY_SUBJECT = "__baikal_query_subject__"
+
+
+def query_route(subject: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A read whose path parameters are the query's data and whose reply data is the body.
+
+    The decorated function only declares the parameters (path parameters and one `Reader`);
+    this supplies the body. Such routes are also served by `services.gateway.direct` in front
+    of FastAPI, from the same declaration, so both paths answer alike.
+    """
+
+    def decorate(declared: Callable[..., Any]) -> Callable[..., Any]:
+        hints = typing.get_type_hints(declared, include_extras=True)
+        signature = inspect.signature(declared)
+        caller_params = [name for name in signature.parameters
+                         if _reader_role(hints[name]) is not None]
+        if len(caller_params) != 1:
+            raise TypeError(f"{declared.__name__}: a query route takes exactly one Reader")
+
+        @functools.wraps(declared)
+        async def endpoint(**params: Any) -> Response:
+            call: Call = params.pop(caller_params[0])
+            return json_bytes_response(await call.query_json(subject, params))
+
+        # Annotations resolved here: FastAPI reads them as objects from the signature.
+        endpoint.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[p.replace(annotation=hints[p.name])
+                        for p in signature.parameters.values()],
+            return_annotation=Response)
+        setattr(endpoint, QUERY_SUBJECT, subject)
+        return endpoint
+
+    return decorate
+
+
+def _reader_role(annotation: Any) -> str | None:
+    for meta in getattr(annotation, "__metadata__", ()):
+        dependency = getattr(meta, "dependency", None)
+        if dependency in READER_ROLES:
+            return READER_ROLES[dependency]
+    return None
+
+
+def query_route_parts(endpoint: Callable[..., Any]) -> tuple[str, str, dict[str, Any]] | None:
+    """(subject, role, {path parameter: annotation}) of a `query_route`, else None."""
+    subject = getattr(endpoint, QUERY_SUBJECT, None)
+    if subject is None:
+        return None
+    signature: inspect.Signature = endpoint.__signature__  # type: ignore[attr-defined]
+    role, params = "user", {}
+    for name, param in signature.parameters.items():
+        found = _reader_role(param.annotation)
+        if found is None:
+            params[name] = param.annotation
+        else:
+            role = found
+    return subject, role, params
+
+
+def json_bytes_response(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def json_response(data: Any, status: int = 200) -> Response:

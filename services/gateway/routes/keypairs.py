@@ -20,7 +20,7 @@ from services.gateway.models import (
     RateLimitChange,
     Status,
 )
-from services.gateway.routes.calls import Reader, Writer, body_data, json_response
+from services.gateway.routes.calls import Reader, Writer, body_data, json_response, query_route
 
 S = ic.Subjects
 router = APIRouter(prefix="/keypairs", tags=["keypairs"], responses=ERROR_RESPONSES)
@@ -82,6 +82,6 @@ async def set_rate_limit(access_key: AccessKey, body: RateLimitChange,
 
 @router.get("/{access_key}/effective-limits", response_model=EffectiveLimits,
             summary="The keypair's policy resolved: every slot, unlimited made explicit")
+@query_route(qc.Subjects.EFFECTIVE_LIMITS)
 async def effective_limits(access_key: AccessKey, call: Reader) -> Response:
-    reply = await call.query(qc.Subjects.EFFECTIVE_LIMITS, {"access_key": access_key})
-    return json_response(reply)
+    """Quota's `limits.effective` for this keypair."""

@@ -21,7 +21,13 @@ from services.gateway.models import (
     ProjectPolicyChanges,
     UserPolicyChanges,
 )
-from services.gateway.routes.calls import Reader, SuperadminWriter, body_data, json_response
+from services.gateway.routes.calls import (
+    Reader,
+    SuperadminWriter,
+    body_data,
+    json_response,
+    query_route,
+)
 
 S = qc.Subjects
 PolicyName = Annotated[str, Path(max_length=1024)]
@@ -65,8 +71,9 @@ def tier_router(kind: str) -> APIRouter:
         return json_response(await call.command(create, body_data(body)), 201)
 
     @router.get("/{name}", response_model=PolicyRow, name=f"get_{kind}_policy")
+    @query_route(get)
     async def get_policy(name: PolicyName, call: Reader) -> Response:
-        return json_response(await call.query(get, {"name": name}))
+        """Quota's answer for the policy of this name."""
 
     @router.patch("/{name}", response_model=PolicyOut, name=f"update_{kind}_policy",
                   summary=f"Update a {kind} resource policy; the name never changes")

@@ -27,6 +27,7 @@ from services.gateway.routes.calls import (
     Writer,
     body_data,
     json_response,
+    query_route,
 )
 
 S = sc.Subjects
@@ -58,8 +59,9 @@ async def list_sessions(
 
 @router.get("/sessions/{session_id}", response_model=SessionOut,
             summary="One session with its status history")
+@query_route(S.SESSION_GET)
 async def get_session(session_id: SessionId, call: Reader) -> Response:
-    return json_response(await call.query(S.SESSION_GET, {"session_id": session_id}))
+    """The scheduler's `sessions.get` for this session."""
 
 
 @router.post("/sessions/{session_id}/terminate", response_model=SessionOut)

@@ -11,7 +11,7 @@ from contracts import identity as ic
 from contracts.values import SortOrder
 from services.gateway.errors import ERROR_RESPONSES
 from services.gateway.models import Credentials, Status, UserChanges, UserOut, UserPage, UserSummary
-from services.gateway.routes.calls import Reader, Writer, body_data, json_response
+from services.gateway.routes.calls import Reader, Writer, body_data, json_response, query_route
 
 S = ic.Subjects
 router = APIRouter(prefix="/users", tags=["users"], responses=ERROR_RESPONSES)
@@ -43,8 +43,9 @@ async def list_users(
 
 
 @router.get("/{email}", response_model=UserOut, summary="One user with domain, projects, keypairs")
+@query_route(S.USER_GET)
 async def get_user(email: Email, call: Reader) -> Response:
-    return json_response(await call.query(S.USER_GET, {"email": email}))
+    """The user with this email, as identity's `users.get` answers."""
 
 
 @router.patch("/{email}", response_model=UserSummary,

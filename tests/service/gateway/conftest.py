@@ -1,12 +1,16 @@
-"""A gateway stack (nats-server, identity, quota, gateway) per test module."""
+"""A gateway stack (nats-server, identity, quota, rbac, gateway) per test module, and the
+`baikal` command against it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from services.cli.main import app
 from tests.support.gateway import GatewayStack
 
 
@@ -22,3 +26,23 @@ def root(stack: GatewayStack) -> Iterator[httpx.Client]:
     """Signed as the bootstrapped superadmin."""
     with stack.client() as client:
         yield client
+
+
+@pytest.fixture
+def baikal(stack: GatewayStack, monkeypatch: pytest.MonkeyPatch,
+           tmp_path: Path) -> Callable[..., str]:
+    """Runs `baikal ARGS...` signed as the superadmin; returns its output, checks its exit."""
+    monkeypatch.setenv("BAIKAL_ENDPOINT", stack.url)
+    monkeypatch.setenv("BAIKAL_ACCESS_KEY", stack.root["access_key"])
+    monkeypatch.setenv("BAIKAL_SECRET_KEY", stack.root["secret_key"])
+    monkeypatch.setenv("BAIKAL_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result.output
+
+    return run

@@ -6,31 +6,9 @@ import csv
 import json
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from services.cli.main import app
 from tests.support.gateway import GatewayStack
 
 PASSWORD = "Passw0rd!"
-
-
-@pytest.fixture
-def baikal(stack: GatewayStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.setenv("BAIKAL_ENDPOINT", stack.url)
-    monkeypatch.setenv("BAIKAL_ACCESS_KEY", stack.root["access_key"])
-    monkeypatch.setenv("BAIKAL_SECRET_KEY", stack.root["secret_key"])
-    monkeypatch.setenv("BAIKAL_CONFIG", str(tmp_path / "absent.toml"))
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0) -> str:
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == code, (args, result.output, result.exception)
-        return result.output
-
-    return run
 
 
 def test_user_lifecycle_from_the_command_line(baikal) -> None:

@@ -23,6 +23,10 @@ from tests.support.identity import connect_as
     ("quota.policy.out_of_range", 400), ("gateway.rate_limit.exceeded", 429),
     ("gateway.service.unavailable", 503), ("gateway.service.timeout", 504),
     ("identity.internal", 502), ("scheduler.session.exceeds_policy", 400),
+    ("rbac.role.not_found", 404), ("rbac.role.name_taken", 409), ("rbac.role.active", 409),
+    ("rbac.role.not_empty", 409), ("rbac.role.inactive", 409), ("rbac.permission.exists", 409),
+    ("rbac.assignment.exists", 409), ("rbac.permission.operation_invalid", 400),
+    ("rbac.permission.scope_not_in_role", 400), ("rbac.role.name_reserved", 400),
 ])
 def test_codes_map_to_statuses_from_one_table(code: str, status: int) -> None:
     assert status_for(code) == status

@@ -1,14 +1,22 @@
-"""The gateway's pure parts, no bus: signing, tokens, the rolling window, CSV rows and names."""
+"""The gateway's pure parts, no bus: signing, tokens, the rolling window, CSV rows and names,
+metrics, which query routes may be served directly."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from fastapi import APIRouter
+from fastapi.responses import Response
+from prometheus_client import generate_latest
 
 from services.gateway import exports, signing
+from services.gateway.direct import direct_queries
 from services.gateway.errors import ApiError
+from services.gateway.metrics import HttpMetrics
 from services.gateway.ratelimit import SlidingWindow
+from services.gateway.routes.calls import AdminReader, Reader, query_route
 from services.gateway.tokens import TokenIssuer
 
 
@@ -103,3 +111,44 @@ def test_csv_cells_and_session_rows() -> None:
                    "1970-01-01T00:01:00.500000+00:00"]
     assert exports._image_name("python") == "python"
     assert exports._image_name("library/python:3") == "python:3"
+
+
+def test_request_metrics_are_counted_and_bucketed_as_prometheus_expects() -> None:
+    metrics = HttpMetrics()
+    for seconds in (0.0004, 0.003, 0.003, 7.0):
+        metrics.http.observe("/users/{email}", "GET", 200, seconds)
+    text = generate_latest(metrics.registry).decode()
+    labels = 'method="GET",route="/users/{email}",status="200"'
+    assert f"bai_http_requests_total{{{labels}}} 4.0" in text
+    for le, count in (("0.0005", 1), ("0.0025", 1), ("0.005", 3), ("5.0", 3), ("+Inf", 4)):
+        assert f'bai_http_request_seconds_bucket{{le="{le}",{labels}}} {count}.0' in text
+    assert re.search(rf"bai_http_request_seconds_sum{{{labels}}} 7\.0064", text)
+    assert "bai_http_requests_in_flight 0.0" in text
+
+
+def test_query_routes_take_their_role_and_refuse_being_shadowed() -> None:
+    earlier, users = APIRouter(), APIRouter(prefix="/users")
+
+    @earlier.get("/users/me")
+    async def me() -> Response:
+        return Response()
+
+    @users.get("/{email}")
+    @query_route("bai.qry.identity.users.get.v1")
+    async def get_user(email: str, call: AdminReader) -> Response:
+        """One user."""
+
+    @users.post("/{email}/again")
+    @query_route("bai.qry.identity.users.get.v1")
+    async def post_only(email: str, call: Reader) -> Response:
+        """Not a GET: a POST never shadows a GET."""
+
+    (found,) = direct_queries([users])
+    assert (found.route.path, found.role, list(found.params)) == ("/users/{email}", "admin",
+                                                                  ["email"])
+    assert found.data("/users/a@b.c") == {"email": "a@b.c"} and found.data("/users/") is None
+    with pytest.raises(RuntimeError, match="shadowed"):
+        direct_queries([earlier, users])
+    assert len(direct_queries([users, earlier])) == 1
+    with pytest.raises(TypeError, match="exactly one Reader"):
+        query_route("bai.qry.x.y.z.v1")(me)

@@ -1,0 +1,79 @@
+"""Query routes served in front of FastAPI answer exactly as FastAPI answers them.
+
+Each request goes to the stack's gateway (direct routes on) and to a second gateway on the
+same bus with `direct=False`; status, body and the stamped headers must agree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from services.gateway.auth import ACCESS_KEY
+from tests.support.gateway import GatewayStack, eventually, new_user
+
+STAMPED = ("content-type", "x-ratelimit-limit", "x-ratelimit-window")
+
+
+@pytest.fixture(scope="module")
+def plain(stack: GatewayStack) -> Iterator[httpx.Client]:
+    """Signed as the superadmin, against a gateway where FastAPI serves everything."""
+    url = stack.another_gateway(direct=False)
+    with httpx.Client(base_url=url, auth=stack.client().auth, timeout=15) as client:
+        yield client
+
+
+def same(direct: httpx.Response, plain: httpx.Response) -> httpx.Response:
+    assert (direct.status_code, direct.content) == (plain.status_code, plain.content)
+    for name in STAMPED:
+        assert direct.headers.get(name) == plain.headers.get(name), name
+    assert direct.headers["x-request-id"] and direct.headers["x-ratelimit-remaining"]
+    return direct
+
+
+@pytest.mark.parametrize("path", [
+    "/users/root@baikal.test", "/users/nobody@example.com", "/users/" + "a" * 1100,
+    "/users/root@baikal.test/", "/resource-policies/keypair/default",
+    "/resource-policies/user/nothing-here", "/keypairs/AKIANOTAKEY/effective-limits",
+    "/sessions/x", "/users/r%C3%B6ot@baikal.test",
+])
+def test_reads_answer_alike(root: httpx.Client, plain: httpx.Client, path: str) -> None:
+    same(root.get(path), plain.get(path))
+
+
+def test_a_users_own_keypair_limits_and_refusals_answer_alike(
+        stack: GatewayStack, root: httpx.Client, plain: httpx.Client) -> None:
+    created = root.post("/users", json=new_user("direct")).json()
+    assert ACCESS_KEY.match(created["access_key"])
+    path = f"/keypairs/{created['access_key']}/effective-limits"
+    eventually(lambda: root.get(path), lambda r: r.status_code == 200)  # quota learns it
+    assert same(root.get(path), plain.get(path)).json()["access_key"] == created["access_key"]
+    signed_as_user = stack.client(created["access_key"], created["secret_key"]).auth
+    for client in (root, plain):
+        client.auth = signed_as_user
+    try:
+        same(root.get("/users/root@baikal.test"), plain.get("/users/root@baikal.test"))
+        same(root.get("/users/userdirect@example.com"),
+             plain.get("/users/userdirect@example.com"))
+    finally:
+        root.auth = plain.auth = stack.client().auth
+    anonymous, other = httpx.Client(base_url=stack.url), httpx.Client(base_url=str(plain.base_url))
+    unsigned = same(anonymous.get("/users/root@baikal.test"), other.get("/users/root@baikal.test"))
+    assert unsigned.json()["error"]["code"] == "gateway.auth.missing"
+    forged = {"Authorization": f"BackendAI signMethod=HMAC-SHA256, credential="
+                               f"{created['access_key']}:00", "X-BackendAI-Version": "v8",
+              "Date": "2020-01-01T00:00:00+00:00"}
+    skewed = same(anonymous.get("/users/x@y.z", headers=forged),
+                  other.get("/users/x@y.z", headers=forged))
+    assert skewed.json()["error"]["code"] == "gateway.auth.date_skew"
+
+
+def test_request_ids_bodies_and_other_methods_go_the_usual_way(root: httpx.Client,
+                                                               plain: httpx.Client) -> None:
+    answer = root.get("/users/root@baikal.test", headers={"X-Request-ID": "direct-1"})
+    assert answer.status_code == 200 and answer.headers["x-request-id"] == "direct-1"
+    with_body = root.request("GET", "/users/root@baikal.test", content=b"{}")
+    same(with_body, plain.request("GET", "/users/root@baikal.test", content=b"{}"))
+    head = root.head("/users/root@baikal.test")
+    assert head.status_code == plain.head("/users/root@baikal.test").status_code
