@@ -737,7 +737,10 @@ def render_table(result: dict[str, Any]) -> str:
 
 
 def identity_env(args: argparse.Namespace) -> dict[str, str]:
-    return dict(item.split("=", 1) for item in args.identity_env)
+    env = dict(item.split("=", 1) for item in args.identity_env)
+    if args.instances > 1:  # several writers on one store: cached reads fast-forward
+        env.setdefault("BAIKAL_SINGLE_WRITER", "false")
+    return env
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -28,6 +28,10 @@ class ServiceSettings(BaseSettings):
     max_in_flight: int = Field(default=64, ge=1, le=4096)
     sqlite_synchronous: str = "NORMAL"  # FULL fsyncs every commit; see runtime/sqlite_store.py
     aggregate_cache_size: int = Field(default=20_000, ge=0, le=10_000_000)
+    # One process writes this service's store (the embedded stack and docker-compose run one
+    # instance per service): cached aggregates are then current without a read of the store.
+    # Set false to run several instances on one store: every cached read is fast-forwarded.
+    single_writer: bool = True
     relay_batch: int = Field(default=200, ge=1, le=10_000)
     relay_poll_seconds: float = 1.0
     log_level: str = "INFO"
