@@ -33,8 +33,10 @@ def build(settings: IdentitySettings) -> ServiceHost:
                                          trusted_systems=frozenset({BOOTSTRAP_ACTOR}))
     view.attach()
     app.actors = view.principal
-    return ServiceHost(settings, app, lambda d: register(d, app, view, guard),
+    host = ServiceHost(settings, app, lambda d: register(d, app, view, guard),
                        IdentityTranslator(app), subscriptions(app), guard=guard)
+    host.follow(view)
+    return host
 
 
 def main() -> None:

@@ -89,6 +89,8 @@ class IdentityView(FollowingView):
         return self.keypairs[self._keypair_ids[aggregate_id]]
 
     def principal(self, actor: Actor) -> Principal:
+        if actor.access_key and actor.access_key not in self.keypairs:
+            self.catch_up()  # another instance may have issued it a moment ago
         with self.lock:
             keypair = self.keypairs.get(actor.access_key or "")
             user = self.users.get(keypair["user_id"]) if keypair else None

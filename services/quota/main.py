@@ -35,6 +35,7 @@ def build(settings: QuotaSettings) -> ServiceHost:
     host = ServiceHost(settings, app, lambda d: register(d, app, view), QuotaTranslator(app),
                        subscriptions(app), guard=guard)
     host.components.append(directory)
+    host.follow(view)
     return host
 
 

@@ -36,6 +36,7 @@ def build(settings: RbacSettings) -> ServiceHost:
     host = ServiceHost(settings, app, lambda d: register(d, app, catalog, grants),
                        RbacTranslator(app), subscriptions(app), guard=guard)
     host.components.append(directory)
+    host.follow(catalog, grants)
     return host
 
 

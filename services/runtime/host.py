@@ -71,6 +71,14 @@ class ServiceHost:
             self.components.append(guard.replica)
         self.started_at = time.time()
 
+    def follow(self, *views: Any) -> None:
+        """Read models of this service: with several writers (`single_writer` off), they
+        also catch up with the others' writes every `follow_seconds`."""
+        if not self.settings.single_writer:
+            from services.runtime.views import ViewFollower
+
+            self.components.append(ViewFollower(list(views), self.settings.follow_seconds))
+
     async def start(self) -> None:
         s = self.settings
         self.nc = await connect(

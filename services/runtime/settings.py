@@ -32,6 +32,7 @@ class ServiceSettings(BaseSettings):
     # instance per service): cached aggregates are then current without a read of the store.
     # Set false to run several instances on one store: every cached read is fast-forwarded.
     single_writer: bool = True
+    follow_seconds: float = Field(default=0.05, gt=0, le=60)  # views' catch-up when not
     relay_batch: int = Field(default=200, ge=1, le=10_000)
     relay_poll_seconds: float = 1.0
     log_level: str = "INFO"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 from abc import ABC, abstractmethod
 from typing import Any
@@ -10,6 +12,7 @@ from services.runtime.store import ServiceApplication
 
 CATCH_UP_BATCH = 500
 MAX_BATCHES_PER_CALL = 1_000_000
+log = logging.getLogger(__name__)
 
 
 class FollowingView(ABC):
@@ -59,3 +62,36 @@ class FollowingView(ABC):
     @abstractmethod
     def apply(self, domain_event: Any) -> None:
         """Fold one stored event into the view."""
+
+
+class ViewFollower:
+    """With several writers on one store, a view learns the others' writes only when its own
+    process saves; this catches the views up every `interval` seconds besides (a host
+    component: start(js), stop())."""
+
+    def __init__(self, views: list[FollowingView], interval: float) -> None:
+        self.views = views
+        self.interval = interval
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, js: Any) -> None:
+        self._stopping = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="view-follower")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            await asyncio.wait_for(self._task, timeout=15)
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            for view in self.views:
+                try:
+                    await asyncio.to_thread(view.catch_up)
+                except Exception:  # the store is briefly unavailable: next round retries
+                    log.exception("view %s cannot catch up", type(view).__name__)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.interval)
+            except TimeoutError:
+                pass
