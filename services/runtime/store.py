@@ -9,7 +9,10 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from copy import deepcopy
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote, urlparse
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -130,6 +133,29 @@ def _project(aggregate: Any, events: Any) -> Any:
     return aggregate
 
 
+_IMMUTABLE = frozenset({str, int, float, bool, bytes, type(None), datetime, UUID, Decimal})
+
+
+def copy_aggregate(aggregate: Any) -> Any:
+    """A deep copy of a cached aggregate, fast for the usual state (immutable scalars, and
+    lists or dicts of them: copied one level); anything else is deep-copied. The generic
+    `deepcopy` walks every attribute with a memo (measured: ~20% of an update's CPU)."""
+    clone = object.__new__(type(aggregate))
+    state: dict[str, Any] = {}
+    for name, value in aggregate.__dict__.items():
+        kind = type(value)
+        if kind in _IMMUTABLE:
+            state[name] = value
+        elif kind is list and all(type(item) in _IMMUTABLE for item in value):
+            state[name] = value.copy()
+        elif kind is dict and all(type(item) in _IMMUTABLE for item in value.values()):
+            state[name] = value.copy()
+        else:
+            state[name] = deepcopy(value)
+    clone.__dict__.update(state)
+    return clone
+
+
 class ServiceApplication(Application[UUID]):
     """A service's event-sourced application, backed by a process recorder."""
 
@@ -189,10 +215,12 @@ class ServiceApplication(Application[UUID]):
         copy, for large aggregates on hot paths): the caller must `forget` it if its changes
         are not saved."""
         try:
-            return self.repository.get(aggregate_id, projector_func=_project,
-                                       deepcopy_from_cache=copy)
+            found = self.repository.get(aggregate_id, projector_func=_project,
+                                        deepcopy_from_cache=False)
         except AggregateNotFoundError:
             return None
+        cached = self.repository.cache is not None
+        return copy_aggregate(found) if copy and cached else found
 
     def forget(self, *aggregates: Any) -> None:
         """Drop aggregates from the cache (after a failed save of uncopied ones)."""

@@ -78,3 +78,17 @@ def test_a_single_writer_reads_its_cache_without_the_store(tmp_path: Path) -> No
     assert only.add("b", 2)["value"] == 3
     assert reads == []
     only.close()
+
+
+def test_cached_reads_are_copies_deep_enough_to_mutate(tmp_path: Path) -> None:
+    from services.runtime.store import copy_aggregate
+
+    original = Counter("c")
+    original.tags = ["a", "b"]  # type: ignore[attr-defined]
+    original.nested = {"k": ["x"]}  # type: ignore[attr-defined]
+    clone = copy_aggregate(original)
+    clone.tags.append("c")
+    clone.nested["k"].append("y")
+    clone.add(5)
+    assert (original.tags, original.nested, original.value) == (["a", "b"], {"k": ["x"]}, 0)
+    assert (clone.name, clone.id, clone.version) == ("c", original.id, original.version + 1)
