@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import nats.errors
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import StorageType, StreamConfig
 from nats.js.client import JetStreamContext
@@ -133,9 +134,9 @@ class OutboxRelay:
             try:
                 await self.drain()
                 self.healthy = True
-            except (NatsTimeoutError, ConnectionError, OSError) as exc:
+            except (nats.errors.Error, ConnectionError, OSError) as exc:
                 self.healthy = False
-                log.warning("relay %s cannot publish yet (%s); retrying", self.service, exc)
+                log.warning("relay %s cannot publish yet (%r); retrying", self.service, exc)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             except TimeoutError:
@@ -168,23 +169,37 @@ class OutboxRelay:
             published += len(batch)
 
     async def _publish_batch(self, batch: list[tuple[int, Any]]) -> None:
-        """Publish in order, acks awaited together; the position moves only over the
-        unbroken run of acknowledged events."""
-        sends = [self._publish(notification_id, event) for notification_id, event in batch]
-        results = await asyncio.gather(*sends, return_exceptions=True)
-        for (notification_id, _), result in zip(batch, results, strict=True):
-            if isinstance(result, BaseException):
-                raise result
+        """Publish in order without waiting for each ack, then await the acks together under
+        one timeout; the position moves only over the unbroken run of acknowledged events."""
+        acks: list[tuple[int, asyncio.Future[Any] | None]] = []
+        for notification_id, event in batch:
+            acks.append((notification_id, await self._publish(notification_id, event)))
+        pending = [ack for _, ack in acks if ack is not None]
+        try:
+            await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True),
+                                   timeout=self.publish_timeout)
+        except TimeoutError:
+            for ack in pending:
+                ack.cancel()
+        for notification_id, ack in acks:
+            if ack is not None:
+                if ack.cancelled():
+                    raise NatsTimeoutError
+                if ack.exception() is not None:
+                    raise ack.exception()  # type: ignore[misc]
+                self.metrics.relay_published.inc()
             self.position = notification_id
 
-    async def _publish(self, notification_id: int, domain_event: Any) -> None:
+    async def _publish(self, notification_id: int, domain_event: Any
+                       ) -> asyncio.Future[Any] | None:
+        """Send one event; the future resolves to its ack (None: nothing to publish)."""
         if isinstance(domain_event, CommandRecord.Recorded):
             self._context = (domain_event.meta, int(domain_event.meta.get("events", 0)))
-            return
+            return None
         meta = self._take_context()
         translated = self.translate(domain_event)
         if translated is None:
-            return
+            return None
         subject, envelope = translated
         envelope = envelope.model_copy(
             update={
@@ -193,13 +208,12 @@ class OutboxRelay:
                 "actor": Actor.model_validate(meta["actor"]) if meta.get("actor") else None,
             }
         )
-        await self.js.publish(
+        return await self.js.publish_async(
             subject,
             envelope.model_dump_json().encode(),
-            timeout=self.publish_timeout,
+            wait_stall=self.publish_timeout,
             headers={"Nats-Msg-Id": envelope.id, POSITION_HEADER: str(notification_id)},
         )
-        self.metrics.relay_published.inc()
 
     def _take_context(self) -> dict[str, Any]:
         if self._context is None:
