@@ -1,6 +1,6 @@
 """Gateway throughput: signed reads and writes through HTTP, beside a bare ASGI endpoint.
 
-    python -m bench.gateway [--seconds 5] [--concurrency 64] [--json]
+    python -m bench.gateway [--seconds 5] [--concurrency 64] [--client raw|aiohttp] [--json]
 
 Starts, in a temporary directory: a real nats-server (127.0.0.1, random port, the embedded
 stack's auth config), identity and quota (`python -m services.<svc>`, SQLite), the gateway
@@ -8,16 +8,45 @@ stack's auth config), identity and quota (`python -m services.<svc>`, SQLite), t
 baseline, a bare ASGI app under the same uvicorn settings in its own process. Bootstraps the
 superadmin, raises its keypair's rate limit out of the way, creates one user per worker, then
 drives each phase for `--seconds` (after `--warmup`) with `--concurrency` requests in flight
-from this process (aiohttp; every request signed anew, as the Backend.AI SDK does):
+from this process, every request signed anew as the Backend.AI SDK does:
 
   bare ASGI            GET /            a raw ASGI callable answering a small JSON body
-  gateway auth only    GET /auth/whoami HMAC verified, keypair from the cache, no bus call
-  gateway read         GET /users/{e}   + identity `users.get` query over NATS
+  gateway auth only    GET /auth/whoami HMAC verified, keypair from the cache, no bus call;
+                                        served by FastAPI (dependency, response): its cost
+  gateway read         GET /users/{e}   + identity `users.get` query over NATS; a query route,
+                                        served in front of FastAPI (services/gateway/direct.py)
   gateway write        PATCH /users/{e} + identity `user.update` command (event store commit)
 
-Prints a table (requests/s, p50/p99 ms, errors, CPU of each process per second of wall time).
-Goal from the issue: ≥3,000 signed reads/s and ≥1,000 writes/s on 2 cores. The load generator
-shares the machine, so on 2 cores it competes with the processes it measures.
+The load generator (`--client`): `raw` (default) is a keep-alive HTTP/1.1 client on uvloop,
+one connection per worker, ~25 µs of CPU per request; `aiohttp` is what the first figures
+were taken with, ~150 µs per request. On 2 cores the load generator competes with what it
+measures, so the lean one leaves the servers more of the machine (as wrk would); both are kept.
+
+Prints a table (requests/s, p50/p99 ms, errors, server CPU per request, CPU of each process per
+second of wall time; `other` = processes this run did not start: figures taken with `other`
+well above 0 are pessimistic). Goal from the issue: ≥3,000 signed reads/s and ≥1,000 writes/s
+on 2 cores.
+
+Measured (2 cores, 64 in flight, 5 s phases, runs with `other` ≤ 4 %; "before" is the gateway
+of 0bc9456 driven by this same file):
+
+  raw client         bare ASGI /s   read /s      read p99  read µs CPU  read/bare  write /s
+  before (3 runs)    30,344-30,378  2,007-2,152  76-83 ms  462-494      0.07       1,003-1,096
+  after  (4 runs)    29,293-30,267  4,710-4,942  22-23 ms  169-176      0.16       1,008-1,083
+  aiohttp client
+  before (3 runs)     8,700-9,020   1,742-1,908  83-96 ms  494-538      0.20-0.21    902-973
+  after  (3 runs)     8,895-9,078   3,162-3,318  32-33 ms  198-202      0.36       1,077-1,130
+
+  ("gateway auth only", FastAPI-served: 3,239-3,424/s before, 3,777-3,996/s after.)
+  With identity's cached store (140e01f), raw client, 2 runs: reads 4,933-5,104/s (p99 20-23
+  ms), writes 1,443-1,480/s with the gateway at 79 % of a core (~540 µs per write).
+
+Reads: ≥3,000/s with either client, on one gateway process at ~85 % of a core (raw client);
+the server CPU per read went from ~490 to ~175 µs. Writes were bound by identity (~90 % of a
+core at ~1,050/s); with identity faster, the gateway's ~550-600 µs per write (the FastAPI path:
+body model, dependencies, command envelope) is what comes next. `--instances 2` (two
+gateway processes) gave the same read throughput on 2 cores (4,796/s against 4,799/s with one):
+the machine is saturated.
 """
 
 from __future__ import annotations
@@ -74,9 +103,11 @@ def cpu_seconds(pid: int) -> float:
 async def bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json")]})
-    await send({"type": "http.response.body", "body": b'{"version":"v8.20240915"}'})
+    body = b'{"version":"v8.20240915"}'
+    await send({"type": "http.response.start", "status": 200,  # as the gateway answers
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def serve_bare(port: int) -> None:
@@ -185,6 +216,64 @@ def wait_port(port: int, timeout: float = 20) -> None:
 # ---- load -----------------------------------------------------------------------------------
 
 
+class Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, one request at a time, for `--client raw`.
+
+    A load generator that costs a fraction of aiohttp's CPU per request, so on a small machine
+    more of it is left to the processes measured. Reads responses with a Content-Length only
+    (every phase's answers have one); anything else fails the request.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0 or self.waiter is None:
+            return
+        head = self.buffer[:end].lower()
+        start = head.find(b"\r\ncontent-length:")
+        if start < 0:
+            self._fail(ConnectionError("a response without Content-Length"))
+            return
+        value_end = head.find(b"\r\n", start + 2)
+        length = int(head[start + 17:value_end if value_end >= 0 else None])
+        if len(self.buffer) >= end + 4 + length:
+            body, self.buffer = (self.buffer[end + 4:end + 4 + length],
+                                 self.buffer[end + 4 + length:])
+            self.waiter.set_result((int(head[9:12]), body))
+            self.waiter = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(exc or ConnectionError("connection closed"))
+
+    def _fail(self, exc: Exception) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+        self.waiter = None
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        assert self.transport is not None and self.waiter is None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(raw)
+        return await asyncio.wait_for(self.waiter, 30)
+
+
+def raw_request(method: str, path: str, host: str, headers: dict[str, str],
+                payload: bytes | None) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}",
+             *(f"{k}: {v}" for k, v in headers.items())]
+    if payload is not None:
+        lines.append(f"Content-Length: {len(payload)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + (payload or b"")
+
+
 @dataclass
 class Phase:
     name: str
@@ -217,31 +306,47 @@ class Result:
 
 
 async def drive(phase: Phase, creds: dict[str, str], concurrency: int, seconds: float,
-                warmup: float, pids: dict[str, int]) -> Result:
+                warmup: float, pids: dict[str, int], client: str = "raw") -> Result:
     import aiohttp
 
     from services.gateway.signing import signed_headers
 
     result = Result(phase.name)
     payload = json.dumps(phase.body).encode() if phase.body is not None else None
-    connector = aiohttp.TCPConnector(limit=concurrency)
     measuring = False
     stop_at = time.monotonic() + warmup + seconds
+    loop = asyncio.get_running_loop()
 
-    async def worker(path: str, port: int, session: aiohttp.ClientSession) -> None:
+    def headers_for(path: str, host: str) -> dict[str, str]:
+        return signed_headers(access_key=creds["access_key"], secret_key=creds["secret_key"],
+                              method=phase.method, path_with_query=path,
+                              host=host) if phase.signed else {}
+
+    async def send(path: str, host: str, session: aiohttp.ClientSession | None,
+                   conn: Connection | None) -> int | str:
+        headers = headers_for(path, host)
+        try:
+            if conn is not None:
+                return (await conn.request(raw_request(phase.method, path, host, headers,
+                                                       payload)))[0]
+            assert session is not None
+            async with session.request(phase.method, f"http://{host}{path}", data=payload,
+                                       headers=headers) as answer:
+                await answer.read()
+                return answer.status
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return type(exc).__name__
+
+    async def worker(path: str, port: int, session: aiohttp.ClientSession | None) -> None:
         host = f"127.0.0.1:{port}"
+        conn = None
+        if session is None:
+            _, conn = await loop.create_connection(Connection, "127.0.0.1", port)
         while time.monotonic() < stop_at:
-            headers = signed_headers(access_key=creds["access_key"],
-                                     secret_key=creds["secret_key"], method=phase.method,
-                                     path_with_query=path, host=host) if phase.signed else {}
             started = time.perf_counter()
-            try:
-                async with session.request(phase.method, f"http://{host}{path}", data=payload,
-                                           headers=headers) as answer:
-                    await answer.read()
-                    status = answer.status
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                status = type(exc).__name__  # type: ignore[assignment]
+            status = await send(path, host, session, conn)
+            if conn is not None and conn.transport is not None and conn.transport.is_closing():
+                _, conn = await loop.create_connection(Connection, "127.0.0.1", port)
             if not measuring:
                 continue
             if status == 200:
@@ -249,8 +354,12 @@ async def drive(phase: Phase, creds: dict[str, str], concurrency: int, seconds: 
                 result.latencies.append(time.perf_counter() - started)
             else:
                 result.errors[str(status)] = result.errors.get(str(status), 0) + 1
+        if conn is not None and conn.transport is not None:
+            conn.transport.close()
 
-    async with aiohttp.ClientSession(connector=connector) as session:
+    session = (aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
+               if client == "aiohttp" else None)
+    try:
         tasks = [asyncio.create_task(worker(phase.paths[i % len(phase.paths)],
                                             phase.ports[i % len(phase.ports)], session))
                  for i in range(concurrency)]
@@ -262,7 +371,22 @@ async def drive(phase: Phase, creds: dict[str, str], concurrency: int, seconds: 
         result.wall = time.perf_counter() - t0
         result.cpu = {n: cpu_seconds(p) - cpu0[n] for n, p in pids.items()}
         result.cpu["other"] = max(0.0, busy_cpu_seconds() - busy0 - sum(result.cpu.values()))
+    finally:
+        if session is not None:
+            await session.close()
     return result
+
+
+def run_loop(coro: Any, client: str) -> Any:
+    """uvloop for the raw client where installed (as the servers use); aiohttp as it always ran."""
+    if client == "raw":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.run(coro)
+    return asyncio.run(coro)
 
 
 # ---- setup over the real API ----------------------------------------------------------------
@@ -337,10 +461,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rows = []
         for phase in phases:
             log(f"{phase.name}: {args.seconds}s with {args.concurrency} in flight")
-            result = asyncio.run(drive(phase, creds, args.concurrency, args.seconds,
-                                       args.warmup, pids))
+            result = run_loop(drive(phase, creds, args.concurrency, args.seconds,
+                                    args.warmup, pids, args.client), args.client)
             rows.append(result.row())
         return {"cores": len(os.sched_getaffinity(0)), "concurrency": args.concurrency,
+                "client": args.client,
                 "seconds": args.seconds, "phases": rows,
                 "goals": {name: {"goal_per_s": goal, "best_per_s": max(
                     r["per_s"] for r in rows if r["phase"].startswith(name)), "met": any(
@@ -357,6 +482,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--no-quota", action="store_true", help="Run without the quota service.")
+    parser.add_argument("--client", choices=("raw", "aiohttp"), default="raw",
+                        help="Load generator: raw keep-alive HTTP/1.1 on uvloop (lean), or "
+                             "aiohttp (the first figures were taken with it).")
     parser.add_argument("--instances", type=int, default=2,
                         help="Also measure reads/writes spread over N gateway processes.")
     parser.add_argument("--json", action="store_true", help="JSON on stdout, table on stderr.")
