@@ -60,5 +60,7 @@ def test_the_document_covers_every_area(api_schema: schemathesis.BaseSchema) -> 
     for expected in ("/users", "/keypairs", "/domains", "/projects", "/resource-policies/keypair",
                      "/resource-policies/user", "/resource-policies/project",
                      "/keypairs/{access_key}/effective-limits", "/sessions", "/agents",
-                     "/resource-indicator", "/events", "/exports/users", "/info", "/auth/login"):
+                     "/resource-indicator", "/events", "/exports/users", "/info", "/auth/login",
+                     "/roles", "/roles/{role_id}/permissions", "/roles/{role_id}/assignments",
+                     "/rbac/users", "/permissions/check", "/permissions/check-batch"):
         assert expected in paths
