@@ -73,6 +73,8 @@ def direct_queries(routers: Iterable[APIRouter],
                 if clash is not None:
                     raise RuntimeError(f"GET {path} is shadowed by {getattr(clash, 'path', '')}")
                 regex, _, convertors = compile_path(path)
+                if set(annotations) != set(convertors):  # a query parameter would be lost
+                    raise TypeError(f"GET {path}: a query route takes its path parameters only")
                 found.append(DirectQuery(
                     route=route, subject=subject, role=role, regex=regex,
                     convertors=convertors,

@@ -152,3 +152,12 @@ def test_query_routes_take_their_role_and_refuse_being_shadowed() -> None:
     assert len(direct_queries([users, earlier])) == 1
     with pytest.raises(TypeError, match="exactly one Reader"):
         query_route("bai.qry.x.y.z.v1")(me)
+    with_query = APIRouter()
+
+    @with_query.get("/things/{name}")
+    @query_route("bai.qry.x.things.get.v1")
+    async def get_thing(name: str, call: Reader, detail: bool = False) -> Response:
+        """`detail` is a query parameter: FastAPI would pass it, the direct path would not."""
+
+    with pytest.raises(TypeError, match="path parameters only"):
+        direct_queries([with_query])
