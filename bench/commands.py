@@ -716,7 +716,7 @@ def render_table(result: dict[str, Any]) -> str:
     if upd:
         lines.append(f"user.update spread over {upd['pool_users']} users: about "
                      f"{upd['updates_per_user_at_end']:.0f} updates each by the end (warm-up "
-                     "included); every update replays all of its user's events")
+                     "included)")
     if upd and upd.get("relay_published") is not None:
         drain = upd.get("relay_drain_s")
         lines.append(

@@ -105,6 +105,7 @@ async def serve(settings: AgentSettings) -> None:
 def main() -> None:
     settings = AgentSettings()
     configure_logging(settings.log_level)
+    settings.apply_cpu_affinity()  # the process edge, before any thread starts
     asyncio.run(serve(settings))
 
 

@@ -20,6 +20,8 @@ class AgentSettings(ServiceSettings):
 
     service: str = "agent"
     agent_id: str = "local"
+    # Not confined by default: sessions run as local processes would inherit the agent's CPU.
+    cpu_affinity: str = "none"
     runtime: Literal["auto", "docker", "process", "simulated"] = "auto"
     docker_host: str | None = None  # None: DOCKER_HOST, then the default socket
     reserved_cpu: Decimal = Field(default=Decimal(1), ge=0)

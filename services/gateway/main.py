@@ -73,6 +73,7 @@ async def serve(settings: GatewaySettings,
 def main() -> None:
     settings = GatewaySettings()
     configure_logging(settings.log_level)
+    settings.apply_cpu_affinity()  # the process edge, before uvicorn or any thread starts
     try:  # uvloop where installed: the event loop is a large share of each request's CPU
         import uvloop
     except ImportError:

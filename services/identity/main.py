@@ -42,6 +42,7 @@ def build(settings: IdentitySettings) -> ServiceHost:
 def main() -> None:
     settings = IdentitySettings()
     configure_logging(settings.log_level)
+    settings.apply_cpu_affinity()  # the process edge, before any thread starts
     asyncio.run(build(settings).run_until_signalled())
 
 

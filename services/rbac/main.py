@@ -43,6 +43,7 @@ def build(settings: RbacSettings) -> ServiceHost:
 def main() -> None:
     settings = RbacSettings()
     configure_logging(settings.log_level)
+    settings.apply_cpu_affinity()  # the process edge, before any thread starts
     asyncio.run(build(settings).run_until_signalled())
 
 

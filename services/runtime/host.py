@@ -106,7 +106,8 @@ class ServiceHost:
         self.health.add_check("service", self._service_check)
         port = await self.health.start()
         self._write_run_file(port)
-        log.info("%s ready (health on %s:%s)", s.service, s.http_host, port)
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "any"
+        log.info("%s ready (health on %s:%s, CPUs %s)", s.service, s.http_host, port, cpus)
 
     def _nats_check(self) -> dict[str, Any]:
         connected = bool(self.nc and self.nc.is_connected)

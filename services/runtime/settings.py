@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import zlib
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -36,3 +39,33 @@ class ServiceSettings(BaseSettings):
     relay_batch: int = Field(default=200, ge=1, le=10_000)
     relay_poll_seconds: float = 1.0
     log_level: str = "INFO"
+    # The CPUs this process runs on. A Python service computes in one thread at a time (the
+    # GIL), so spreading its threads over cores only adds cross-core GIL hand-offs: measured
+    # on 2 cores, identity spent 1.3-1.5 ms of CPU per update unconfined and 0.8 ms on one
+    # CPU. "auto": one CPU of those allowed, chosen by service and instance (`baikal up`
+    # deals them out in turn); "none": wherever the OS likes; or a list such as "0" or "0,2".
+    cpu_affinity: str = "auto"
+
+    def apply_cpu_affinity(self) -> set[int] | None:
+        """Confine this process (threads started later inherit it); the CPUs, or None."""
+        if not hasattr(os, "sched_setaffinity") or self.cpu_affinity in ("", "none"):
+            return None
+        allowed = sorted(os.sched_getaffinity(0))
+        if self.cpu_affinity == "auto":
+            if len(allowed) < 2:
+                return None
+            key = f"{self.service}-{self.instance}".encode()
+            chosen = {allowed[zlib.crc32(key) % len(allowed)]}
+        else:
+            try:
+                chosen = {int(part) for part in self.cpu_affinity.split(",")}
+            except ValueError as exc:
+                raise ValueError(f"BAIKAL_CPU_AFFINITY {self.cpu_affinity!r}: use auto, none "
+                                 "or a comma-separated list of CPU numbers") from exc
+            if not chosen <= set(allowed):
+                logging.getLogger(__name__).warning(
+                    "BAIKAL_CPU_AFFINITY %s is outside the CPUs allowed (%s); not confining",
+                    self.cpu_affinity, allowed)
+                return None
+        os.sched_setaffinity(0, chosen)
+        return chosen

@@ -49,6 +49,7 @@ def build(settings: SchedulerSettings) -> tuple[ServiceHost, Scheduler]:
 def main() -> None:
     settings = SchedulerSettings()
     configure_logging(settings.log_level)
+    settings.apply_cpu_affinity()  # the process edge, before any thread starts
     host, _ = build(settings)
     asyncio.run(host.run_until_signalled())
 
