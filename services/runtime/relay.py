@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 POSITION_HEADER = "Bai-Notification-Id"
 FRESH_MAX = 100_000
+CONTEXT_WINDOW = 200  # how far back a resumed relay looks for the command of its next event
 Translate = Callable[[Any], tuple[str, Event] | None]
 DUPLICATE_WINDOW_SECONDS = 300.0
 
@@ -161,6 +162,9 @@ class OutboxRelay:
                     self.app.process_recorder.select_notifications, self.position + 1,
                     self.batch)
                 batch = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+                if batch and self._context is None and not isinstance(
+                        batch[0][1], CommandRecord.Recorded):
+                    self._context = await asyncio.to_thread(self._context_before, batch[0][0])
                 if not batch:
                     self._fresh = {k: v for k, v in self._fresh.items() if k > self.position}
                     self.metrics.relay_lag.set(len(self._fresh))
@@ -183,10 +187,12 @@ class OutboxRelay:
                 ack.cancel()
         for notification_id, ack in acks:
             if ack is not None:
-                if ack.cancelled():
-                    raise NatsTimeoutError
-                if ack.exception() is not None:
-                    raise ack.exception()  # type: ignore[misc]
+                failed = NatsTimeoutError() if ack.cancelled() else ack.exception()
+                if failed is not None:
+                    # Resume from the log after the last acknowledged event; the command
+                    # context is found again there (`_context_before`).
+                    self._context = None
+                    raise failed
                 self.metrics.relay_published.inc()
             self.position = notification_id
 
@@ -214,6 +220,23 @@ class OutboxRelay:
             wait_stall=self.publish_timeout,
             headers={"Nats-Msg-Id": envelope.id, POSITION_HEADER: str(notification_id)},
         )
+
+    def _context_before(self, notification_id: int) -> tuple[dict[str, Any], int] | None:
+        """The command context of the event at `notification_id` when the relay resumes in
+        the middle of a command's events (after a failed publish or a restart): a command's
+        record and its events are consecutive in the log (one transaction)."""
+        if notification_id <= 1:
+            return None
+        start = max(1, notification_id - CONTEXT_WINDOW)
+        earlier = [n for n in self.app.process_recorder.select_notifications(
+            start, notification_id - start) if n.id < notification_id]
+        for notification in reversed(earlier):
+            if notification.topic.endswith("CommandRecord.Recorded"):
+                record = self.app.mapper.to_domain_event(notification)
+                events = int(record.meta.get("events", 0))  # type: ignore[attr-defined]
+                covered = notification.id + events - notification_id + 1
+                return (record.meta, covered) if covered > 0 else None  # type: ignore[attr-defined]
+        return None
 
     def _take_context(self) -> dict[str, Any]:
         if self._context is None:
