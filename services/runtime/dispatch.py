@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +76,8 @@ class Dispatcher:
         # the GIL and the connection pool.
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{service}-cmd")
         self._tasks: set[asyncio.Task[None]] = set()
+        # Commands wait here first (the relay's backlog of unpublished events is full).
+        self.backpressure: Callable[[], Awaitable[None]] | None = None
 
     def command(self, subject: str, payload: type[BaseModel], handler: Handler,
                 needs: Needs) -> None:
@@ -116,6 +118,8 @@ class Dispatcher:
         started = time.perf_counter()
         route = self.routes[msg.subject]
         try:
+            if route.needs is not None and self.backpressure is not None:
+                await self.backpressure()
             reply, outcome = await self._decide(route, msg.data)
             if msg.reply:
                 try:

@@ -93,6 +93,7 @@ class ServiceHost:
                                  s.relay_batch, s.relay_poll_seconds,
                                  subject_filter=self.relay_subject_filter)
         await self.relay.start()
+        self.dispatcher.backpressure = self.relay.room
         for component in self.components:
             await component.start(js)
         for sub in self.subscriptions:

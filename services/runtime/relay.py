@@ -77,6 +77,7 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         publish_timeout: float = 5.0,
         subject_filter: str | None = None,
+        backlog_limit: int = 512,
     ) -> None:
         self.app = app
         self.js = js
@@ -96,6 +97,11 @@ class OutboxRelay:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._context: tuple[dict[str, Any], int] | None = None
         self._fresh: dict[int, Any] = {}  # notification id -> domain event, just saved here
+        # Backpressure: while this many saved events wait to be published, new commands wait
+        # (`room`), so the events of accepted commands follow them within a bounded delay.
+        self.backlog_limit = backlog_limit
+        self._room = asyncio.Event()
+        self._room.set()
         self.healthy = False
 
     async def start(self) -> None:
@@ -115,7 +121,19 @@ class OutboxRelay:
         if len(self._fresh) < FRESH_MAX:
             for recording in recordings:
                 self._fresh[recording.notification.id] = recording.domain_event
+        if len(self._fresh) >= self.backlog_limit:
+            self._room.clear()
         self._wake.set()
+
+    async def room(self, timeout: float = 1.0) -> None:
+        """Wait (bounded) while the backlog of unpublished events is full."""
+        if self._room.is_set():
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await self._room.wait()
+        except TimeoutError:
+            pass  # the relay is stuck (JetStream unavailable): accept, it catches up later
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -168,9 +186,13 @@ class OutboxRelay:
                 if not batch:
                     self._fresh = {k: v for k, v in self._fresh.items() if k > self.position}
                     self.metrics.relay_lag.set(len(self._fresh))
+                    if len(self._fresh) < self.backlog_limit:
+                        self._room.set()
                     return published
             await self._publish_batch(batch)
             published += len(batch)
+            if len(self._fresh) < self.backlog_limit // 2:
+                self._room.set()
 
     async def _publish_batch(self, batch: list[tuple[int, Any]]) -> None:
         """Publish in order without waiting for each ack, then await the acks together under

@@ -92,3 +92,28 @@ def _add(app: Counters, n: int) -> Decision:
     counter = app.find(stable_id("counter", "c"))
     counter.add(n)
     return Decision([counter], {})
+
+
+def test_commands_wait_while_the_unpublished_backlog_is_full(tmp_path: Path) -> None:
+    settings = ServiceSettings(service="counters", data_dir=tmp_path,
+                               cipher_key=AESCipher.create_key(32))
+    app = Counters(store_env(settings, "counters"))
+    js = FlakyJetStream(set())
+
+    async def run() -> None:
+        relay = OutboxRelay(app, js, "counters", translate, Metrics("counters"),  # type: ignore[arg-type]
+                            backlog_limit=4)
+        relay._loop = asyncio.get_running_loop()
+        app.on_saved(relay.wake)
+        app.save(Counter("c"))
+        for n in range(4):
+            app.save(*_add(app, n).aggregates)
+        await asyncio.sleep(0)  # the saves' wake-ups run
+        assert len(relay._fresh) >= 4 and not relay._room.is_set()  # commands would wait
+        await relay.drain()
+        assert relay._fresh == {} and relay._room.is_set()  # published: room again
+        await asyncio.wait_for(relay.room(), timeout=1)
+
+    asyncio.run(run())
+    assert len(js.published) == 5
+    app.close()
