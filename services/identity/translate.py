@@ -8,7 +8,7 @@ from uuid import UUID
 from contracts import identity as c
 from contracts.envelope import Event
 from services.identity.domain.model import Domain, Keypair, Project, User
-from services.runtime.relay import envelope_for
+from services.runtime.relay import contract_event
 from services.runtime.store import ServiceApplication
 
 
@@ -26,12 +26,7 @@ class IdentityTranslator:
 
     def __call__(self, e: Any) -> tuple[str, Event] | None:
         found = self.data(e)
-        if found is None:
-            return None
-        type_name, data = found
-        model = c.EVENT_TYPES[type_name][2]
-        data = model.model_validate(data).model_dump(mode="json")
-        return c.event_subject(type_name), envelope_for(c.SERVICE, e, type_name, data)
+        return None if found is None else contract_event(c, e, *found)
 
     def keys(self, aggregate_id: str) -> dict[str, str]:
         if aggregate_id not in self._keys:

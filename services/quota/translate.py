@@ -8,7 +8,7 @@ from uuid import UUID
 from contracts import quota as c
 from contracts.envelope import Event
 from services.quota.domain.model import Policy
-from services.runtime.relay import envelope_for
+from services.runtime.relay import contract_event
 from services.runtime.store import ServiceApplication
 
 
@@ -41,6 +41,4 @@ class QuotaTranslator:
             type_name, data = "PolicyDeleted", {"kind": kind, "name": name}
         else:
             return None
-        model = c.EVENT_TYPES[type_name][2]
-        data = model.model_validate(data).model_dump(mode="json")
-        return c.event_subject(type_name), envelope_for(c.SERVICE, e, type_name, data)
+        return contract_event(c, e, type_name, data)

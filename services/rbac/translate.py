@@ -9,7 +9,7 @@ from uuid import UUID
 from contracts import rbac as c
 from contracts.envelope import Event
 from services.rbac.domain.model import Role
-from services.runtime.relay import envelope_for
+from services.runtime.relay import contract_event
 from services.runtime.store import ServiceApplication
 
 _STATUS = {Role.Deactivated: "RoleDeactivated", Role.Activated: "RoleActivated",
@@ -29,12 +29,7 @@ class RbacTranslator:
 
     def __call__(self, e: Any) -> tuple[str, Event] | None:
         found = self.data(e)
-        if found is None:
-            return None
-        type_name, data = found
-        model = c.EVENT_TYPES[type_name][2]
-        data = model.model_validate(data).model_dump(mode="json")
-        return c.event_subject(type_name), envelope_for(c.SERVICE, e, type_name, data)
+        return None if found is None else contract_event(c, e, *found)
 
     def data(self, e: Any) -> tuple[str, dict[str, Any]] | None:
         rid = str(e.originator_id)

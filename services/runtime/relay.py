@@ -268,6 +268,17 @@ class OutboxRelay:
         return meta
 
 
+def contract_event(contract: Any, domain_event: Any, type_name: str, data: dict[str, Any]
+                   ) -> tuple[str, Event]:
+    """The subject and envelope of a contract event: `data` validated against the contract
+    module's model for `type_name` (its `EVENT_TYPES`, `event_subject`, `SERVICE`), so nothing
+    leaves a service that its contract does not describe."""
+    model = contract.EVENT_TYPES[type_name][2]
+    data = model.model_validate(data).model_dump(mode="json")
+    return (contract.event_subject(type_name),
+            envelope_for(contract.SERVICE, domain_event, type_name, data))
+
+
 def envelope_for(service: str, domain_event: Any, type_name: str, data: dict[str, Any]) -> Event:
     """A contract event for a stored domain event; the id depends only on its position."""
     from services.runtime.store import stable_id

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from contracts import scheduler as c
 from contracts.envelope import Event
-from services.runtime.relay import envelope_for
+from services.runtime.relay import contract_event
 from services.runtime.store import ServiceApplication
 from services.scheduler.domain.model import Session
 
@@ -34,9 +34,7 @@ class SchedulerTranslator:
             data = self._status(e)
         else:
             return None
-        model = c.EVENT_TYPES[type_name][2]
-        data = model.model_validate(data).model_dump(mode="json")
-        return c.event_subject(type_name), envelope_for(c.SERVICE, e, type_name, data)
+        return contract_event(c, e, type_name, data)
 
     def _status(self, e: Any) -> dict[str, Any]:
         # The session as it was right after this event (statuses never skip a version).
