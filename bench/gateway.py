@@ -57,7 +57,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -67,7 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.cli.stack import free_port
+from services.cli.stack import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Passw0rd!"
@@ -153,7 +152,7 @@ class Stack:
                                self.passwords))
         binary = shutil.which("nats-server") or str(Path(sys.executable).parent / "nats-server")
         self.spawn("nats-server", [binary, "-c", str(conf)])
-        wait_port(self.nats_port)
+        wait_for_port(self.nats_port, timeout=20)
         for service in ["identity", *(["quota"] if with_quota else [])]:
             self.spawn(service, [sys.executable, "-m", f"services.{service}"],
                        self.env(service))
@@ -170,7 +169,7 @@ class Stack:
     def start_bare(self) -> int:
         port = free_port()
         self.spawn("bare", [sys.executable, "-m", "bench.gateway", "--serve-bare", str(port)])
-        wait_port(port)
+        wait_for_port(port, timeout=20)
         return port
 
     def wait_run_file(self, service: str, run_file: str | None = None,
@@ -200,17 +199,6 @@ class Stack:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(timeout=5)
-
-
-def wait_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {port}")
 
 
 # ---- load -----------------------------------------------------------------------------------

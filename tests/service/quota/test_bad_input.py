@@ -15,9 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,7 +31,7 @@ from contracts.envelope import Reply
 from contracts.quota import COMMAND_PAYLOADS, QUERY_PAYLOADS, Subjects
 from services.quota.domain import fields
 from services.runtime.host import ServiceHost
-from tests.support.fuzz import encode, missing_field_cases, parse_reply
+from tests.support.fuzz import LoopThread, encode, missing_field_cases, parse_reply
 from tests.support.fuzz import stable_error as service_stable_error
 from tests.support.identity import bootstrap, connect_as, start_identity
 from tests.support.natsserver import NatsServer, start_nats
@@ -83,22 +82,6 @@ def kind_of(subject: str) -> str:
 
 
 # ---- a quota + identity stack on a background event loop -------------------------------
-
-
-class LoopThread:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
-                                        name="quota-fuzz-loop")
-        self._thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.loop.close()
 
 
 class Stack:
