@@ -39,6 +39,13 @@ def heartbeat(agent_id: str) -> str:
     return f"{PREFIX}.hb.agent.{agent_id}"
 
 
+def service_of(subject: str) -> str:
+    """The service a command, query or event subject belongs to (its third token); the
+    subject itself when it has no such token."""
+    parts = subject.split(".")
+    return parts[2] if len(parts) > 2 else subject
+
+
 def commands_of(service: str) -> str:
     _check(service)
     return f"{PREFIX}.cmd.{service}.>"

@@ -10,6 +10,12 @@ from pydantic import Field, StringConstraints
 SERVICE_NAMES = ("identity", "rbac", "quota", "storage", "scheduler", "agent", "gateway")
 
 
+def canonical_email(raw: str) -> str:
+    """The one form of an email every service compares and keys by (emails are
+    case-insensitive and surrounding blanks are not part of them)."""
+    return raw.strip().lower()
+
+
 class UserRole(StrEnum):
     SUPERADMIN = "superadmin"
     ADMIN = "admin"

@@ -19,6 +19,7 @@ import httpx
 from eventsourcing.cryptography import AESCipher
 
 from services.cli.natsconf import new_passwords
+from services.runtime.settings import allowed_cpus
 
 log = logging.getLogger("baikal.stack")
 
@@ -211,7 +212,7 @@ CPU_ORDER = ("identity", "gateway", "scheduler", "quota", "rbac")
 def cpu_for(service: str) -> str:
     if service not in CPU_ORDER:
         return "none"
-    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    allowed = allowed_cpus()
     if len(allowed) < 2:
         return "none"
     return str(allowed[CPU_ORDER.index(service) % len(allowed)])

@@ -11,14 +11,8 @@ from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
 from contracts.envelope import Actor, Command
+from contracts.subjects import service_of
 from services.gateway.errors import ApiError, gateway_error
-
-
-def service_of(subject: str) -> str:
-    """'bai.cmd.identity.user.create.v1' → 'identity'."""
-    parts = subject.split(".")
-    return parts[2] if len(parts) > 2 else subject
-
 
 # How every service encodes `Accepted` (pydantic's compact JSON, `status` first): its `data`
 # object can be handed to the HTTP client as it came, without decoding and encoding it again.

@@ -6,6 +6,7 @@ from typing import Any
 
 from contracts import identity as c
 from contracts.envelope import Actor
+from contracts.values import canonical_email
 from services.identity.domain.access import Principal
 from services.identity.domain.errors import refuse
 from services.identity.domain.model import Domain, Keypair, Project, User
@@ -89,7 +90,7 @@ class IdentityView(FollowingView):
         return self.keypairs[self._keypair_ids[aggregate_id]]
 
     def principal(self, actor: Actor) -> Principal:
-        if actor.access_key and actor.access_key not in self.keypairs:
+        if self.others_write and actor.access_key and actor.access_key not in self.keypairs:
             self.catch_up()  # another instance may have issued it a moment ago
         with self.lock:
             keypair = self.keypairs.get(actor.access_key or "")
@@ -107,7 +108,7 @@ class IdentityView(FollowingView):
             if q.user_id:
                 user = self.users.get(q.user_id)
             else:
-                email = (q.email or "").strip().lower()
+                email = canonical_email(q.email or "")
                 user = next((u for u in self.users.values() if u["email"] == email), None)
             if user is None:
                 return None

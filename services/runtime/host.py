@@ -21,7 +21,7 @@ from services.runtime.dispatch import Dispatcher
 from services.runtime.observability import HealthServer, Metrics
 from services.runtime.permissions import PermissionGuard
 from services.runtime.relay import OutboxRelay, Translate
-from services.runtime.settings import ServiceSettings
+from services.runtime.settings import ServiceSettings, allowed_cpus
 from services.runtime.store import ServiceApplication
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,8 @@ class ServiceHost:
         if not self.settings.single_writer:
             from services.runtime.views import ViewFollower
 
+            for view in views:
+                view.others_write = True
             self.components.append(ViewFollower(list(views), self.settings.follow_seconds))
 
     async def start(self) -> None:
@@ -107,8 +109,8 @@ class ServiceHost:
         self.health.add_check("service", self._service_check)
         port = await self.health.start()
         self._write_run_file(port)
-        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "any"
-        log.info("%s ready (health on %s:%s, CPUs %s)", s.service, s.http_host, port, cpus)
+        log.info("%s ready (health on %s:%s, CPUs %s)", s.service, s.http_host, port,
+                 allowed_cpus() or "any")
 
     def _nats_check(self) -> dict[str, Any]:
         connected = bool(self.nc and self.nc.is_connected)

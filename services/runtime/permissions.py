@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from contracts.envelope import Actor
 from contracts.permissions import Needs, Target
+from contracts.values import canonical_email
 from services.runtime.errors import Forbidden
 from services.runtime.grants import GrantIndex
 from services.runtime.replica import StreamReplica
@@ -34,10 +35,6 @@ Scope = tuple[str, str]
 class Principal(Protocol):
     user_id: str
     role: str
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 class PermissionGuard:
@@ -102,7 +99,7 @@ class PermissionGuard:
             if target is Target.ACTOR:
                 user: str | None = principal.user_id
             elif target is Target.USER:
-                user = self.user_ids.get(normalize_email(value))
+                user = self.user_ids.get(canonical_email(value))
             elif target is Target.KEYPAIR:
                 user = self.keypair_owner.get(value)
             else:
@@ -112,14 +109,11 @@ class PermissionGuard:
 
     def _lift(self, kind: str, sid: str, scope_type: str) -> Scope | None:
         """(kind, sid) as a scope of `scope_type`: itself, or the domain it belongs to."""
+        domain_of = self.index.project_domain if kind == "project" else self.index.user_domain
         if scope_type == kind:
-            known = (self.index.project_domain if kind == "project"
-                     else self.index.user_domain)
-            return (kind, sid) if sid in known else None
-        if scope_type == "domain":
-            owner = (self.index.project_domain if kind == "project"
-                     else self.index.user_domain).get(sid)
-            return ("domain", owner) if owner else None
+            return (kind, sid) if sid in domain_of else None
+        if scope_type == "domain" and domain_of.get(sid):
+            return ("domain", domain_of[sid])
         return None
 
     # ---- hierarchy, learnt from identity ------------------------------------------------------
@@ -136,7 +130,7 @@ class PermissionGuard:
 
     def learn_user(self, user_id: str, email: str, domain_name: str, role: str) -> None:
         with self.lock:
-            self.user_ids[normalize_email(email)] = user_id
+            self.user_ids[canonical_email(email)] = user_id
             self.index.set_user(user_id, self.domain_ids.get(domain_name, ""),
                                 role == SUPERADMIN)
 

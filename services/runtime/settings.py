@@ -11,6 +11,11 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def allowed_cpus() -> list[int]:
+    """The CPUs this process may run on (empty where the OS cannot say)."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BAIKAL_", extra="ignore")
 
@@ -48,9 +53,9 @@ class ServiceSettings(BaseSettings):
 
     def apply_cpu_affinity(self) -> set[int] | None:
         """Confine this process (threads started later inherit it); the CPUs, or None."""
-        if not hasattr(os, "sched_setaffinity") or self.cpu_affinity in ("", "none"):
+        allowed = allowed_cpus()
+        if not allowed or self.cpu_affinity in ("", "none"):
             return None
-        allowed = sorted(os.sched_getaffinity(0))
         if self.cpu_affinity == "auto":
             if len(allowed) < 2:
                 return None

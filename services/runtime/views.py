@@ -27,6 +27,9 @@ class FollowingView(ABC):
         self.app = app
         self.position = 0
         self.lock = threading.RLock()
+        # Other processes write this store too (set by `ServiceHost.follow`): what this
+        # process has not saved itself may be missing until the next catch-up.
+        self.others_write = False
 
     def attach(self) -> None:
         self.catch_up()

@@ -107,3 +107,11 @@ def test_stream_and_durable_names() -> None:
     assert subjects.stream("identity") == "BAI_EVT_IDENTITY"
     assert len({subjects.stream(s) for s in SERVICE_NAMES}) == len(SERVICE_NAMES)
     assert subjects.durable("rbac", "identity") == "rbac__identity__main"
+
+
+@pytest.mark.parametrize("service", ["identity", "quota", "rbac", "scheduler"])
+def test_service_of_reads_back_the_builders(service: str) -> None:
+    for subject in (subjects.command(service, "a", "b"), subjects.query(service, "v", "n"),
+                    subjects.event(service, "a", "e")):
+        assert subjects.service_of(subject) == service
+    assert subjects.service_of("nonsense") == "nonsense"

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from contracts.identity import Subjects as IdentitySubjects
+from contracts.values import canonical_email
 from services.gateway.auth import GATEWAY_ACTOR
 from services.gateway.errors import ERROR_RESPONSES, gateway_error
 from services.gateway.models import LoginBody, LoginOut, WhoAmI
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
 async def login(body: LoginBody, request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     # Login attempts count against a per-email window, so passwords cannot be tried fast.
-    allowed, _ = gateway.limiter.hit(f"login:{body.email.strip().lower()}", 30)
+    allowed, _ = gateway.limiter.hit(f"login:{canonical_email(body.email)}", 30)
     if not allowed:
         raise gateway_error("rate_limit.exceeded", "too many login attempts for this email")
     creds = await gateway.bus.query(IdentitySubjects.LOGIN, body.model_dump(), GATEWAY_ACTOR)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from contracts.values import canonical_email
 from services.identity.domain.errors import refuse
 
 EMAIL_MAX = 64
@@ -31,7 +32,7 @@ def normalize_email(raw: str) -> str:
                      field="email", max=EMAIL_MAX)
     if not _EMAIL.fullmatch(email):
         raise refuse("user.email_invalid", "email is not a valid address", field="email")
-    return email.lower()
+    return canonical_email(email)
 
 
 def check_username(username: str) -> str:

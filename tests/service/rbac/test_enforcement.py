@@ -27,6 +27,7 @@ from contracts.identity import Subjects as IS
 from contracts.quota import Subjects as QS
 from contracts.rbac import Subjects as RS
 from contracts.scheduler import Subjects as SS
+from contracts.subjects import service_of
 from services.runtime.client import BusClient
 from tests.support.agent import start_payload, unique_label_prefix
 from tests.support.identity import user_payload
@@ -86,10 +87,6 @@ class World:
             lambda r: r.ok and r.data["total"] == 1)
         assert listed.data is not None
         return str(listed.data["items"][0]["role_id"])
-
-
-def service_of(subject: str) -> str:
-    return subject.split(".")[2]
 
 
 def forbidden(reply: Reply, subject: str) -> bool:
