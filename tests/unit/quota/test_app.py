@@ -16,6 +16,7 @@ from services.quota.domain.errors import QuotaError
 from services.quota.domain.model import Policy, PolicyUsage, usage_id
 from services.runtime.actors import ActorDirectory
 from services.runtime.errors import CodedError, CommandIdReused
+from tests.support.actors import teach_actor
 
 GIB = 1024**3
 STREAM = "BAI_EVT_IDENTITY"
@@ -31,14 +32,8 @@ def new_id() -> str:
 
 def principal(directory: ActorDirectory, n: int, role: str, access_key: str,
               status: str = "active", key_active: bool = True) -> None:
-    user_id = f"user-{n}"
-    directory.apply({"type": "UserCreated", "data": {
-        "user_id": user_id, "email": f"{role}{n}@example.com", "role": role,
-        "domain": "default", "status": status}})
-    directory.apply({"type": "KeypairIssued", "data": {
-        "access_key": access_key, "user_id": user_id, "email": f"{role}{n}@example.com",
-        "is_active": key_active, "is_admin": role != "user", "is_default": True,
-        "resource_policy": "default", "rate_limit": 1000}})
+    teach_actor(directory, f"user-{n}", role, access_key, email=f"{role}{n}@example.com",
+                status=status, key_active=key_active)
 
 
 class Harness:

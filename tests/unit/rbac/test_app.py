@@ -17,6 +17,7 @@ from services.rbac.domain.model import Role, role_id
 from services.rbac.views import GrantView, RoleCatalogView
 from services.runtime.actors import ActorDirectory
 from services.runtime.errors import CodedError
+from tests.support.actors import teach_actor
 
 STREAM = "BAI_EVT_IDENTITY"
 ROOT_KEY = "AKIAROOT000000000000"
@@ -33,13 +34,7 @@ class Harness:
     def __init__(self) -> None:
         self.directory = ActorDirectory()
         for n, (role, key) in enumerate([("superadmin", ROOT_KEY), ("admin", ADMIN_KEY)]):
-            self.directory.apply({"type": "UserCreated", "data": {
-                "user_id": f"actor-{n}", "email": f"{role}@example.com", "role": role,
-                "domain": "default", "status": "active"}})
-            self.directory.apply({"type": "KeypairIssued", "data": {
-                "access_key": key, "user_id": f"actor-{n}", "email": f"{role}@example.com",
-                "is_active": True, "is_admin": True, "is_default": True,
-                "resource_policy": "default", "rate_limit": 1000}})
+            teach_actor(self.directory, f"actor-{n}", role, key, email=f"{role}@example.com")
         self.app = RbacApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
                                    directory=self.directory)
         self.catalog = RoleCatalogView(self.app)

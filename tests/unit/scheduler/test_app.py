@@ -23,6 +23,7 @@ from services.scheduler.domain.model import ledger_id
 from services.scheduler.handlers import resource_indicator
 from services.scheduler.lifecycle import Scheduler
 from services.scheduler.views import AgentRegistry, PolicyBook
+from tests.support.actors import teach_actor
 
 D = Decimal
 GIB = 1024**3
@@ -84,15 +85,7 @@ class Harness:
     # ---- replicas fed directly --------------------------------------------------------------
 
     def principal(self, user_id: str, role: str, access_key: str, policy: str) -> None:
-        email = f"{user_id}@example.com"
-        self.directory.apply({"type": "UserCreated", "data": {
-            "user_id": user_id, "email": email, "username": user_id, "full_name": "",
-            "description": "", "role": role, "status": "active", "domain": "default",
-            "projects": [], "resource_policy": "default"}})
-        self.directory.apply({"type": "KeypairIssued", "data": {
-            "access_key": access_key, "user_id": user_id, "email": email, "is_active": True,
-            "is_admin": role != "user", "is_default": True, "resource_policy": policy,
-            "rate_limit": 1000}})
+        teach_actor(self.directory, user_id, role, access_key, policy=policy)
 
     def policy_event(self, type_name: str, name: str, policy: dict[str, Any]) -> None:
         data: dict[str, Any] = {"kind": "keypair", "name": name, "policy": policy}
