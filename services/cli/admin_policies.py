@@ -17,6 +17,13 @@ Sets = Annotated[list[str] | None, typer.Option(
     "--set", help="FIELD=VALUE for any policy field; VALUE is JSON or text (repeat).")]
 SLOT_OPTIONS = {"cpu": "cpu", "mem": "mem", "cuda_device": "cuda.device",
                 "cuda_shares": "cuda.shares"}
+# The named field options `create` and `update` share.
+Cpu = Annotated[str | None, typer.Option(help="Cores, or 'unlimited'.")]
+Mem = Annotated[str | None, typer.Option(help="GiB, or 'unlimited'.")]
+CudaDevice = Annotated[str | None, typer.Option("--cuda-device")]
+CudaShares = Annotated[str | None, typer.Option("--cuda-shares", help="fGPU.")]
+MaxSessions = Annotated[int | None, typer.Option("--max-concurrent-sessions")]
+IdleTimeout = Annotated[int | None, typer.Option("--idle-timeout", help="Seconds; 0 = never.")]
 
 
 def _fields(sets: list[str] | None, **given: Any) -> dict[str, Any]:
@@ -71,12 +78,9 @@ def show(ctx: typer.Context, name: str, tier: Tier = "keypair",
 @reports_errors
 def create(
     ctx: typer.Context, name: str, tier: Tier = "keypair",
-    cpu: str = typer.Option(None, help="Cores, or 'unlimited'."),
-    mem: str = typer.Option(None, help="GiB, or 'unlimited'."),
-    cuda_device: str = typer.Option(None, "--cuda-device"),
-    cuda_shares: str = typer.Option(None, "--cuda-shares", help="fGPU."),
-    max_concurrent_sessions: int = typer.Option(None, "--max-concurrent-sessions"),
-    idle_timeout: int = typer.Option(None, "--idle-timeout", help="Seconds; 0 = never."),
+    cpu: Cpu = None, mem: Mem = None, cuda_device: CudaDevice = None,
+    cuda_shares: CudaShares = None, max_concurrent_sessions: MaxSessions = None,
+    idle_timeout: IdleTimeout = None,
     sets: Sets = None, as_json: bool = JsonFlag,
 ) -> None:
     """Create a policy (superadmin)."""
@@ -93,12 +97,9 @@ def create(
 @reports_errors
 def update(
     ctx: typer.Context, name: str, tier: Tier = "keypair",
-    cpu: str = typer.Option(None, help="Cores, or 'unlimited'."),
-    mem: str = typer.Option(None, help="GiB, or 'unlimited'."),
-    cuda_device: str = typer.Option(None, "--cuda-device"),
-    cuda_shares: str = typer.Option(None, "--cuda-shares", help="fGPU."),
-    max_concurrent_sessions: int = typer.Option(None, "--max-concurrent-sessions"),
-    idle_timeout: int = typer.Option(None, "--idle-timeout", help="Seconds; 0 = never."),
+    cpu: Cpu = None, mem: Mem = None, cuda_device: CudaDevice = None,
+    cuda_shares: CudaShares = None, max_concurrent_sessions: MaxSessions = None,
+    idle_timeout: IdleTimeout = None,
     sets: Sets = None, as_json: bool = JsonFlag,
 ) -> None:
     """Change a policy's fields (superadmin); the name never changes."""
