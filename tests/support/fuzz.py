@@ -104,6 +104,30 @@ def stable_error(raw: bytes, service: str = "identity") -> str:
     return code
 
 
+def envelope_cases(base: dict[str, Any], command: bool) -> list[tuple[str, bytes]]:
+    """Envelopes that are not the one the subject needs, around a valid one (`base`)."""
+    cases: list[tuple[str, Any]] = [
+        ("array", []), ("string", "text"), ("number", 42), ("null", None), ("bool", True),
+        ("empty object", {}), ("no actor", {k: v for k, v in base.items() if k != "actor"}),
+        ("extra key", base | {"extra": 1}),
+        ("correlation int", base | {"correlation_id": 5}),
+        ("correlation long", base | {"correlation_id": "c" * 129}),
+    ]
+    value: Any
+    for value in ("root", [], None, 7, {"access_key": 5}, {"access_key": "A" * 21},
+                  {"who": "x"}, {"user_id": ["u"]}):
+        cases.append((f"actor={value!r}", base | {"actor": value}))
+    for value in ([], "x", 5, None, True):
+        cases.append((f"data={value!r}", base | {"data": value}))
+    if command:
+        cases.append(("no id", {k: v for k, v in base.items() if k != "id"}))
+        for value in (5, "", "x" * 129, None, ["a"], {"id": 1}):
+            cases.append((f"id={str(value)[:20]!r}", base | {"id": value}))
+    else:
+        cases.append(("query with id", base | {"id": "x"}))
+    return [(label, encode(body)) for label, body in cases]
+
+
 def missing_field_cases(model: type[BaseModel], valid_data: dict[str, Any],
                         base: dict[str, Any]) -> list[tuple[str, bytes, str]]:
     """(label, body, the field the error must name) for each required field left out of a

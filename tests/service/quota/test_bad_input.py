@@ -32,6 +32,7 @@ from contracts.quota import COMMAND_PAYLOADS, QUERY_PAYLOADS, Subjects
 from services.quota.domain import fields
 from services.runtime.host import ServiceHost
 from tests.support.fuzz import LoopThread, encode, missing_field_cases, parse_reply
+from tests.support.fuzz import envelope_cases as shared_envelope_cases
 from tests.support.fuzz import stable_error as service_stable_error
 from tests.support.identity import bootstrap, connect_as, start_identity
 from tests.support.natsserver import NatsServer, start_nats
@@ -198,25 +199,7 @@ def malformed_cases(bus: Stack, subject: str) -> list[tuple[str, bytes]]:
 
 
 def envelope_cases(bus: Stack, subject: str) -> list[tuple[str, bytes]]:
-    base = _valid(bus, subject)
-    cases: list[tuple[str, Any]] = [
-        ("array", []), ("string", "text"), ("number", 42), ("null", None), ("bool", True),
-        ("empty object", {}), ("no actor", {k: v for k, v in base.items() if k != "actor"}),
-        ("extra key", base | {"extra": 1}), ("correlation int", base | {"correlation_id": 5}),
-        ("correlation long", base | {"correlation_id": "c" * 129}),
-    ]
-    for value in ("root", [], None, 7, {"access_key": 5}, {"access_key": "A" * 21},
-                  {"who": "x"}, {"user_id": ["u"]}):
-        cases.append((f"actor={value!r}", base | {"actor": value}))
-    for value in ([], "x", 5, None, True):
-        cases.append((f"data={value!r}", base | {"data": value}))
-    if subject in COMMAND_PAYLOADS:
-        cases.append(("no id", {k: v for k, v in base.items() if k != "id"}))
-        for value in (5, "", "x" * 129, None, ["a"], {"id": 1}):
-            cases.append((f"id={str(value)[:20]!r}", base | {"id": value}))
-    else:
-        cases.append(("query with id", base | {"id": "x"}))
-    return [(label, encode(body)) for label, body in cases]
+    return shared_envelope_cases(_valid(bus, subject), subject in COMMAND_PAYLOADS)
 
 
 def wrong_type_cases(bus: Stack, subject: str) -> list[tuple[str, bytes, str]]:
