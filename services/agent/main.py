@@ -27,7 +27,7 @@ from services.agent.supervisor import Supervisor
 from services.agent.translate import AgentTranslator
 from services.agent.views import ContainerView
 from services.runtime.errors import Unauthenticated
-from services.runtime.host import ServiceHost, configure_logging
+from services.runtime.host import ServiceHost, process_edge
 from services.runtime.permissions import PermissionGuard
 from services.runtime.store import store_env
 
@@ -104,8 +104,7 @@ async def serve(settings: AgentSettings) -> None:
 
 def main() -> None:
     settings = AgentSettings()
-    configure_logging(settings.log_level)
-    settings.apply_cpu_affinity()  # the process edge, before any thread starts
+    process_edge(settings)
     asyncio.run(serve(settings))
 
 

@@ -15,7 +15,7 @@ import uvicorn
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
-from services.runtime.host import configure_logging
+from services.runtime.host import process_edge
 
 log = logging.getLogger(__name__)
 STARTUP_TIMEOUT_SECONDS = 60.0
@@ -72,8 +72,7 @@ async def serve(settings: GatewaySettings,
 
 def main() -> None:
     settings = GatewaySettings()
-    configure_logging(settings.log_level)
-    settings.apply_cpu_affinity()  # the process edge, before uvicorn or any thread starts
+    process_edge(settings)
     try:  # uvloop where installed: the event loop is a large share of each request's CPU
         import uvloop
     except ImportError:

@@ -12,7 +12,7 @@ from services.identity.handlers import register
 from services.identity.reactions import subscriptions
 from services.identity.translate import IdentityTranslator
 from services.identity.views import IdentityView
-from services.runtime.host import ServiceHost, configure_logging
+from services.runtime.host import ServiceHost, process_edge
 from services.runtime.permissions import PermissionGuard
 from services.runtime.settings import ServiceSettings
 from services.runtime.store import store_env
@@ -41,8 +41,7 @@ def build(settings: IdentitySettings) -> ServiceHost:
 
 def main() -> None:
     settings = IdentitySettings()
-    configure_logging(settings.log_level)
-    settings.apply_cpu_affinity()  # the process edge, before any thread starts
+    process_edge(settings)
     asyncio.run(build(settings).run_until_signalled())
 
 

@@ -12,7 +12,7 @@ from services.rbac.reactions import subscriptions
 from services.rbac.translate import RbacTranslator
 from services.rbac.views import GrantView, RoleCatalogView
 from services.runtime.actors import ActorDirectory
-from services.runtime.host import ServiceHost, configure_logging
+from services.runtime.host import ServiceHost, process_edge
 from services.runtime.permissions import PermissionGuard
 from services.runtime.settings import ServiceSettings
 from services.runtime.store import store_env
@@ -42,8 +42,7 @@ def build(settings: RbacSettings) -> ServiceHost:
 
 def main() -> None:
     settings = RbacSettings()
-    configure_logging(settings.log_level)
-    settings.apply_cpu_affinity()  # the process edge, before any thread starts
+    process_edge(settings)
     asyncio.run(build(settings).run_until_signalled())
 
 

@@ -169,6 +169,13 @@ class ServiceHost:
         await self.stop()
 
 
+def process_edge(settings: ServiceSettings) -> None:
+    """What every service process does first: logging, then its CPUs, before any thread
+    starts (so every thread inherits them)."""
+    configure_logging(settings.log_level)
+    settings.apply_cpu_affinity()
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(),

@@ -8,7 +8,7 @@ from pydantic_settings import SettingsConfigDict
 
 from contracts.permissions import Target
 from services.runtime.actors import ActorDirectory
-from services.runtime.host import ServiceHost, configure_logging
+from services.runtime.host import ServiceHost, process_edge
 from services.runtime.permissions import PermissionGuard
 from services.runtime.settings import ServiceSettings
 from services.runtime.store import store_env
@@ -48,8 +48,7 @@ def build(settings: SchedulerSettings) -> tuple[ServiceHost, Scheduler]:
 
 def main() -> None:
     settings = SchedulerSettings()
-    configure_logging(settings.log_level)
-    settings.apply_cpu_affinity()  # the process edge, before any thread starts
+    process_edge(settings)
     host, _ = build(settings)
     asyncio.run(host.run_until_signalled())
 
