@@ -71,10 +71,7 @@ class PermissionGuard:
         if needs.scope_type is None:
             raise Forbidden("this needs the superadmin role", **needs.describe())
         scope = self.scope_of(needs, payload, principal)
-        with self.lock:
-            allowed = scope is not None and self.index.check(
-                principal.user_id, str(needs.operation), str(needs.entity_type), *scope)
-        if not allowed:
+        if scope is None or not self.allowed(principal.user_id, needs, scope):
             raise Forbidden(
                 f"this needs {needs.entity_type}:{needs.operation} at the {needs.scope_type} "
                 "scope of its target", **needs.describe(),
