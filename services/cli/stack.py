@@ -11,6 +11,7 @@ import shutil
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ GATEWAY_PORT = 8090
 MAX_RESTARTS = 10
 RESTART_WINDOW_SECONDS = 300.0
 READY_TIMEOUT_SECONDS = 60.0
+# The ports stack.json keeps, and what each is for.
+PORTS = {"nats_port": "NATS", "monitor_port": "NATS monitor", "gateway_port": "gateway"}
 
 
 def write_private(path: Path, text: str) -> None:
@@ -109,16 +112,24 @@ class StackLayout:
             write_private(self.secrets, json.dumps(data, indent=2))
         return data
 
-    def load_config(self, nats_port: int, store: str | None) -> dict[str, Any]:
+    def load_config(self, nats_port: int, store: str | None,
+                    say: Callable[[str], None] = log.info) -> dict[str, Any]:
+        """stack.json, which clients read to find the stack. Each port is the last one used
+        if it is still free, else a free one (said in one line), so a restart never fights
+        another program for a port."""
         if self.config.exists():
             config: dict[str, Any] = json.loads(self.config.read_text())
         else:
-            config = {"nats_port": free_port(nats_port or 4222), "monitor_port": free_port(8222),
-                      "store": "sqlite"}
+            config = {"nats_port": nats_port or 4222, "monitor_port": 8222, "store": "sqlite"}
+        config.setdefault("gateway_port", GATEWAY_PORT)
         if store:
             config["store"] = store
-        # The last port if it is still free, else another: the run file tells clients which.
-        config["gateway_port"] = free_port(config.get("gateway_port", GATEWAY_PORT))
+        for key, what in PORTS.items():
+            wanted = int(config[key])
+            config[key] = free_port(wanted)
+            if config[key] != wanted and self.config.exists():
+                say(f"{what} port {wanted} is taken; using {config[key]} "
+                    f"(written to {self.config})")
         self.config.write_text(json.dumps(config, indent=2))
         return config
 

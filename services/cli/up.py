@@ -79,7 +79,8 @@ async def run_stack(data_dir: Path, store: str | None, nats_port: int, admin_ema
     layout = StackLayout(data_dir.resolve())
     layout.root.mkdir(parents=True, exist_ok=True)
     secrets_ = layout.load_secrets()
-    config = layout.load_config(nats_port, store)
+    config = layout.load_config(
+        nats_port, store, say=lambda line: console.print(f"[yellow]{line}[/yellow]"))
     write_private(layout.nats_conf, render(config["nats_port"], config["monitor_port"],
                                            layout.root / "nats" / "jetstream",
                                            secrets_["nats"]))
