@@ -34,6 +34,15 @@ SERVICE = "quota"
 UNLIMITED = "unlimited"
 SLOT_NAMES = ("cpu", "mem", "cuda.device", "cuda.shares")
 
+
+def effective_slots(policy: dict[str, Any]) -> dict[str, str]:
+    """Every known slot of a keypair policy (as events and replies carry it) resolved: the
+    value it names, else what `default_for_unspecified` says ("unlimited", or "0" when
+    limited), so an unlimited slot and a slot limited to nothing never look alike."""
+    fallback = UNLIMITED if policy["default_for_unspecified"] == UNLIMITED else "0"
+    named = policy.get("total_resource_slots") or {}
+    return {slot: str(named.get(slot, fallback)) for slot in SLOT_NAMES}
+
 # Raw policy field values arrive as JSON scalars; the domain checks type and range so each
 # refusal names the field and its range.
 Scalar = StrictInt | StrictFloat | StrictStr | None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
@@ -14,6 +17,52 @@ def canonical_email(raw: str) -> str:
     """The one form of an email every service compares and keys by (emails are
     case-insensitive and surrounding blanks are not part of them)."""
     return raw.strip().lower()
+
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 64
+_LETTER = re.compile(r"[A-Za-z]")
+_DIGIT = re.compile(r"[0-9]")
+_SPECIAL = re.compile(r"[^A-Za-z0-9\s]")
+
+
+@dataclass(frozen=True)
+class PasswordRefusal:
+    """Why a password (and its confirmation) is refused: `code` is the part after `user.`."""
+
+    code: str
+    message: str
+    field: str
+    details: dict[str, Any] = dataclass_field(default_factory=dict)
+
+
+def password_refusal(password: str | None, confirm: str | None) -> PasswordRefusal | None:
+    """The seed's policy, in the seed's order of reasons (no input, no confirmation, not
+    matching, then the rules): ≥8 characters with a letter, a digit and a special character.
+    Identity enforces it; the CLI asks it before sending anything."""
+    if not password:
+        return PasswordRefusal("password_empty", "password is required", "password")
+    if confirm is None or confirm == "":
+        return PasswordRefusal("password_confirmation_missing",
+                               "password confirmation is required", "password_confirm")
+    if password != confirm:
+        return PasswordRefusal("password_confirmation_mismatch",
+                               "password confirmation does not match the password",
+                               "password_confirm")
+    if len(password) > PASSWORD_MAX:
+        return PasswordRefusal("password_too_long",
+                               f"password must be at most {PASSWORD_MAX} characters",
+                               "password", {"max": PASSWORD_MAX})
+    missing = [rule for rule, ok in (
+        (f"at least {PASSWORD_MIN} characters", len(password) >= PASSWORD_MIN),
+        ("a letter", bool(_LETTER.search(password))),
+        ("a digit", bool(_DIGIT.search(password))),
+        ("a special character", bool(_SPECIAL.search(password))),
+    ) if not ok]
+    if missing:
+        return PasswordRefusal("password_too_weak", "password needs " + ", ".join(missing),
+                               "password", {"missing": missing})
+    return None
 
 
 class UserRole(StrEnum):

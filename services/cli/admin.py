@@ -14,17 +14,19 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from services.cli.admin_client import CliError, GatewayClient, load_credentials
+from services.cli.output import cell, make_console
 
-console = Console()
-errors = Console(stderr=True)
+console = make_console()
+errors = make_console(stderr=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 JsonFlag = typer.Option(False, "--json", help="Print JSON (for scripts) instead of a table.")
+WideFlag = typer.Option(False, "--wide", "-w",
+                        help="Full ids and times instead of their short forms.")
 
 
 def connection(
@@ -70,37 +72,55 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def emit(data: Any, as_json: bool, columns: Sequence[str] | None = None,
-         rows: list[dict[str, Any]] | None = None, title: str | None = None) -> None:
-    """JSON as the gateway answered, or a table of `rows` (default: data's items)."""
+         rows: list[dict[str, Any]] | None = None, title: str | None = None,
+         wide: bool = False) -> None:
+    """JSON as the gateway answered, or a table of `rows` (default: data's items) whose cells
+    never break across lines (short ids and times unless `wide`)."""
     if as_json:
         print(json.dumps(data, indent=2, default=str))
         return
     if columns is None:  # one object: field / value
         table = Table("field", "value", title=title, show_header=False)
         for key, value in data.items():
-            table.add_row(key, cell(value))
+            table.add_row(key, cell(value, wide=True))
         console.print(table)
         return
     items = rows if rows is not None else data.get("items", [])
     table = Table(title=title)
-    for column in columns:  # wrap long values (access keys, times) rather than cut them
-        table.add_column(column, overflow="fold")
+    for column in columns:
+        table.add_column(column, no_wrap=True, overflow="ellipsis")
     for item in items:
-        table.add_row(*(cell(item.get(c)) for c in columns))
+        table.add_row(*(cell(item.get(c), wide) for c in columns))
     console.print(table)
     if isinstance(data, dict) and "total" in data:
         shown = f"{data.get('offset', 0) + 1}-{data.get('offset', 0) + len(items)}"
         console.print(f"{shown if items else 'none'} of {data['total']}", style="dim")
 
 
-def cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str)
-    return str(value)
+def expand_id(gw: GatewayClient, path: str, field: str, given: str,
+              variants: Sequence[dict[str, Any]] = ({},)) -> str:
+    """A full id from a unique prefix of one (the short ids tables show), as `docker` does:
+    looked up in the list at `path` (once per `variants` of its filters), bounded pages."""
+    if len(given) >= 36:
+        return given
+    matches: set[str] = set()
+    for params in variants:
+        for page in range(MAX_PREFIX_PAGES):
+            answer = gw.call("GET", path, params={**params, "offset": page * PREFIX_PAGE,
+                                                  "limit": PREFIX_PAGE})
+            items = answer.get("items", [])
+            matches |= {str(i[field]) for i in items if str(i[field]).startswith(given)}
+            if len(items) < PREFIX_PAGE:
+                break
+    if len(matches) == 1:
+        return matches.pop()
+    if not matches:
+        return given  # the gateway says it does not exist
+    raise CliError(f"{given!r} matches {len(matches)} ids; give more of it (--wide shows them)")
+
+
+PREFIX_PAGE = 1000
+MAX_PREFIX_PAGES = 10
 
 
 def build() -> typer.Typer:

@@ -23,6 +23,7 @@ import httpx
 from services.gateway.signing import signed_headers
 
 EXIT_REFUSED = 1  # the gateway or a service said no (4xx)
+EXIT_USAGE = 2  # the command line (or what was typed at a prompt) is wrong; nothing was sent
 EXIT_AUTH = 3  # no credentials, or they were refused (401)
 EXIT_UNAVAILABLE = 4  # nothing answers, or a server failed (5xx)
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from services.cli.admin import JsonFlag, emit, gateway, reports_errors
+from services.cli.admin import JsonFlag, WideFlag, emit, gateway, reports_errors
+from services.cli.admin_client import CliError
+from services.cli.output import slot_cells
 
 app = typer.Typer(help="Keypairs (API credentials).", no_args_is_help=True)
 COLUMNS = ["access_key", "email", "is_active", "is_default", "resource_policy", "rate_limit",
            "created_at"]
+SLOT_COLUMNS = ["cpu", "mem", "cuda.device", "cuda.shares"]  # of the keypair's policy
 
 
 @app.command()
@@ -31,12 +34,23 @@ def list_keypairs(ctx: typer.Context,
                   status: str = typer.Option("active", help="active, inactive or all."),
                   email_contains: str = typer.Option("", "--email"),
                   offset: int = typer.Option(0), limit: int = typer.Option(50),
-                  as_json: bool = JsonFlag) -> None:
-    """List keypairs (never their secrets)."""
+                  as_json: bool = JsonFlag, wide: bool = WideFlag) -> None:
+    """List keypairs (never their secrets) with their policy's slots (∞ unlimited, 0 none)."""
     params = {"status": status, "email_contains": email_contains, "offset": offset,
               "limit": limit}
     with gateway(ctx) as gw:
-        emit(gw.call("GET", "/keypairs", params=params), as_json, COLUMNS)
+        page = gw.call("GET", "/keypairs", params=params)
+        if as_json:
+            emit(page, True)
+            return
+        try:
+            policies = gw.call("GET", "/resource-policies/keypair", params={"limit": 1000})
+        except CliError:  # a caller who may not read policies sees keypairs without slots
+            policies = {"items": []}
+    slots = {p["name"]: slot_cells(p.get("policy", {})) for p in policies.get("items", [])}
+    rows = [{**row, **slots.get(row.get("resource_policy", ""), {})}
+            for row in page.get("items", [])]
+    emit(page, False, [*COLUMNS, *SLOT_COLUMNS] if slots else COLUMNS, rows=rows, wide=wide)
 
 
 def _change(ctx: typer.Context, method: str, path: str, as_json: bool, title: str,

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from services.cli.admin import JsonFlag, emit, gateway, reports_errors
+from services.cli.admin import JsonFlag, WideFlag, emit, errors, gateway, reports_errors
 from services.cli.admin_client import CliError
+from services.cli.output import slot_cells
 
 app = typer.Typer(help="Resource policies (keypair, user and project tiers).",
                   no_args_is_help=True)
@@ -46,8 +47,29 @@ def _fields(sets: list[str] | None, **given: Any) -> dict[str, Any]:
 
 def _columns(tier: str) -> list[str]:
     return ["name", "references", "policy", "updated_at"] if tier != "keypair" else [
-        "name", "references", "total_resource_slots", "max_concurrent_sessions",
-        "idle_timeout", "updated_at"]
+        "name", "references", "cpu", "mem", "cuda.device", "cuda.shares",
+        "max_concurrent_sessions", "idle_timeout", "updated_at"]
+
+
+def _readable(policy: dict[str, Any]) -> dict[str, Any]:
+    """A policy's fields with its slots resolved one by one (∞ unlimited, 0 none allowed)."""
+    slots = slot_cells(policy)
+    plain = {k: v for k, v in policy.items()
+             if not (slots and k in ("total_resource_slots", "default_for_unspecified"))}
+    return {**plain, **slots}
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    """A policy reply for a field/value table: its fields beside its name, slots resolved."""
+    return {**{k: v for k, v in row.items() if k != "policy"}, **_readable(row.get("policy", {}))}
+
+
+def _warn_if_allows_nothing(policy: dict[str, Any]) -> None:
+    slots = slot_cells(policy)
+    if slots and all(value == "0" for value in slots.values()):
+        errors.print("[yellow]warning:[/yellow] this policy allows no resource at all: every "
+                     "slot is 0, so no session can start under it (name slots with --cpu, "
+                     "--mem, ... or --set default_for_unspecified=unlimited)", highlight=False)
 
 
 @app.command("list")
@@ -55,13 +77,14 @@ def _columns(tier: str) -> list[str]:
 def list_policies(ctx: typer.Context, tier: Tier = "keypair",
                   name_contains: str = typer.Option("", "--name"),
                   offset: int = typer.Option(0), limit: int = typer.Option(50),
-                  as_json: bool = JsonFlag) -> None:
+                  as_json: bool = JsonFlag, wide: bool = WideFlag) -> None:
     """List policies with how many keypairs, users or projects use each."""
     params = {"name_contains": name_contains, "offset": offset, "limit": limit}
     with gateway(ctx) as gw:
         page = gw.call("GET", f"/resource-policies/{tier}", params=params)
-    rows = [{**row, **row.get("policy", {})} for row in page.get("items", [])]
-    emit(page, as_json, _columns(tier), rows=rows, title=f"{tier} resource policies")
+    rows = [{**row, **_readable(row.get("policy", {}))} for row in page.get("items", [])]
+    emit(page, as_json, _columns(tier), rows=rows, title=f"{tier} resource policies",
+         wide=wide)
 
 
 @app.command()
@@ -70,8 +93,7 @@ def show(ctx: typer.Context, name: str, tier: Tier = "keypair",
          as_json: bool = JsonFlag) -> None:
     with gateway(ctx) as gw:
         row = gw.call("GET", f"/resource-policies/{tier}/{name}")
-    emit(row if as_json else {**{k: v for k, v in row.items() if k != "policy"},
-                              **row.get("policy", {})}, as_json, title=f"{tier} policy {name}")
+    emit(row if as_json else _flat(row), as_json, title=f"{tier} policy {name}")
 
 
 @app.command()
@@ -89,8 +111,9 @@ def create(
                                     max_concurrent_sessions=max_concurrent_sessions,
                                     idle_timeout=idle_timeout)}
     with gateway(ctx) as gw:
-        emit(gw.call("POST", f"/resource-policies/{tier}", body=body), as_json,
-             title="policy created")
+        created = gw.call("POST", f"/resource-policies/{tier}", body=body)
+    emit(created if as_json else _flat(created), as_json, title="policy created")
+    _warn_if_allows_nothing(created.get("policy", {}))
 
 
 @app.command()
@@ -106,8 +129,9 @@ def update(
     body = _fields(sets, cpu=cpu, mem=mem, cuda_device=cuda_device, cuda_shares=cuda_shares,
                    max_concurrent_sessions=max_concurrent_sessions, idle_timeout=idle_timeout)
     with gateway(ctx) as gw:
-        emit(gw.call("PATCH", f"/resource-policies/{tier}/{name}", body=body), as_json,
-             title="policy updated")
+        updated = gw.call("PATCH", f"/resource-policies/{tier}/{name}", body=body)
+    emit(updated if as_json else _flat(updated), as_json, title="policy updated")
+    _warn_if_allows_nothing(updated.get("policy", {}))
 
 
 @app.command()

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from services.cli.admin import JsonFlag, emit, gateway, reports_errors
-from services.cli.admin_client import CliError
+from services.cli.admin import JsonFlag, WideFlag, emit, expand_id, gateway, reports_errors
+from services.cli.admin_client import CliError, GatewayClient
+from services.cli.output import short
 
 app = typer.Typer(help="Roles: create, update, (de)activate, purge, list, show; grant and revoke "
                        "permissions; assign and unassign users.", no_args_is_help=True)
@@ -46,6 +47,7 @@ def update(ctx: typer.Context, role_id: str, name: str = typer.Option(None),
     body = {k: v for k, v in {"name": name, "description": description}.items()
             if v is not None}
     with gateway(ctx) as gw:
+        role_id = _role(gw, role_id)
         emit(gw.call("PATCH", f"/roles/{role_id}", body=body), as_json, title="role updated")
 
 
@@ -54,6 +56,7 @@ def update(ctx: typer.Context, role_id: str, name: str = typer.Option(None),
 def deactivate(ctx: typer.Context, role_id: str, as_json: bool = JsonFlag) -> None:
     """Deactivate a role: its permissions stop counting at once."""
     with gateway(ctx) as gw:
+        role_id = _role(gw, role_id)
         emit(gw.call("POST", f"/roles/{role_id}/deactivate"), as_json, title="role deactivated")
 
 
@@ -62,6 +65,7 @@ def deactivate(ctx: typer.Context, role_id: str, as_json: bool = JsonFlag) -> No
 def activate(ctx: typer.Context, role_id: str, as_json: bool = JsonFlag) -> None:
     """Reactivate a role."""
     with gateway(ctx) as gw:
+        role_id = _role(gw, role_id)
         emit(gw.call("POST", f"/roles/{role_id}/activate"), as_json, title="role activated")
 
 
@@ -70,6 +74,7 @@ def activate(ctx: typer.Context, role_id: str, as_json: bool = JsonFlag) -> None
 def purge(ctx: typer.Context, role_id: str, as_json: bool = JsonFlag) -> None:
     """Purge an inactive role that has no permissions or assignments left (for good)."""
     with gateway(ctx) as gw:
+        role_id = _role(gw, role_id)
         emit(gw.call("DELETE", f"/roles/{role_id}"), as_json, title="role purged")
 
 
@@ -85,41 +90,50 @@ def list_roles(
     offset: int = typer.Option(0),
     limit: int = typer.Option(50),
     as_json: bool = JsonFlag,
+    wide: bool = WideFlag,
 ) -> None:
     """List roles (the Active and Inactive tabs)."""
     params = {"status": status, "name_contains": name_contains, "source": source,
               "sort": sort, "order": order, "offset": offset, "limit": limit}
     with gateway(ctx) as gw:
         page = gw.call("GET", "/roles", params=params)
-    rows = [{**r, "scope": _scope_cell(r)} for r in page.get("items", [])]
-    emit(page, as_json, ROLE_COLUMNS, rows=rows, title=f"{status} roles")
+    rows = [{**r, "scope": _scope_cell(r, wide)} for r in page.get("items", [])]
+    emit(page, as_json, ROLE_COLUMNS, rows=rows, title=f"{status} roles", wide=wide)
 
 
-def _scope_cell(row: dict[str, Any]) -> str:
+def _scope_cell(row: dict[str, Any], wide: bool) -> str:
     if not row.get("scope_type"):
         return ""
     more = f" +{row['more_scopes']}" if row.get("more_scopes") else ""
-    return f"{row['scope_type']}:{row['scope_id']}{more}"
+    return f"{row['scope_type']}:{short(str(row['scope_id']), wide)}{more}"
+
+
+def _role(gw: GatewayClient, given: str) -> str:
+    """A role id from a unique prefix (active and inactive roles)."""
+    return expand_id(gw, "/roles", "role_id", given,
+                     variants=({"status": "active"}, {"status": "inactive"}))
 
 
 @app.command()
 @reports_errors
 def show(ctx: typer.Context, role_id: str,
          scope_type: str = typer.Option(None, "--scope-type", help="Only scopes of this type."),
-         as_json: bool = JsonFlag) -> None:
+         as_json: bool = JsonFlag, wide: bool = WideFlag) -> None:
     """One role: scopes, permissions and assigned users."""
     with gateway(ctx) as gw:
+        role_id = _role(gw, role_id)
         role = gw.call("GET", f"/roles/{role_id}", params={"scope_type": scope_type})
     if as_json:
         emit(role, True)
         return
     parts = {k: role.pop(k, []) for k in ("scopes", "permissions", "assignments")}
     emit(role, False, title=role.get("name"))
-    emit({}, False, ["scope_type", "scope_id", "target"], rows=parts["scopes"], title="scopes")
+    emit({}, False, ["scope_type", "scope_id", "target"], rows=parts["scopes"], title="scopes",
+         wide=wide)
     emit({}, False, ["permission_id", "entity_type", "operation", "scope_type", "target"],
-         rows=parts["permissions"], title="permissions")
+         rows=parts["permissions"], title="permissions", wide=wide)
     emit({}, False, ["email", "full_name", "user_id", "granted_at"], rows=parts["assignments"],
-         title="assigned users")
+         title="assigned users", wide=wide)
 
 
 @app.command()
@@ -137,6 +151,7 @@ def grant(
     """Grant operations on an entity type at one of the role's scopes."""
     body = {**_scope(scope), "entity_type": entity, "operations": op}
     with gateway(ctx) as gw:
+        role_id = _role(gw, role_id)
         emit(gw.call("POST", f"/roles/{role_id}/permissions", body=body), as_json,
              title="permissions granted")
 
@@ -145,8 +160,16 @@ def grant(
 @reports_errors
 def revoke(ctx: typer.Context, role_id: str, permission_id: str,
            as_json: bool = JsonFlag) -> None:
-    """Revoke one permission (ids as `show` lists them)."""
+    """Revoke one permission (ids, or their short forms, as `show` lists them)."""
     with gateway(ctx) as gw:
+        role_id = _role(gw, role_id)
+        if len(permission_id) < 36:
+            held = gw.call("GET", f"/roles/{role_id}").get("permissions", [])
+            found = {p["permission_id"] for p in held
+                     if str(p["permission_id"]).startswith(permission_id)}
+            if len(found) > 1:
+                raise CliError(f"{permission_id!r} matches {len(found)} permissions; give more")
+            permission_id = found.pop() if found else permission_id
         emit(gw.call("DELETE", f"/roles/{role_id}/permissions/{permission_id}"), as_json,
              title="permission revoked")
 
@@ -162,6 +185,7 @@ def assign(ctx: typer.Context, role_id: str,
         for key, values in _user_ref(ref).items():
             body[key] += values
     with gateway(ctx) as gw:
+        role_id = _role(gw, role_id)
         emit(gw.call("POST", f"/roles/{role_id}/assignments", body=body), as_json,
              title="role assigned")
 
@@ -173,5 +197,6 @@ def unassign(ctx: typer.Context, role_id: str,
              as_json: bool = JsonFlag) -> None:
     """Take the role from one user."""
     with gateway(ctx) as gw:
+        role_id = _role(gw, role_id)
         emit(gw.call("DELETE", f"/roles/{role_id}/assignments/{user}"), as_json,
              title="role unassigned")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from services.cli.admin import JsonFlag, emit, gateway, reports_errors
+from services.cli.admin import JsonFlag, WideFlag, emit, expand_id, gateway, reports_errors
 
 app = typer.Typer(help="Compute sessions.", no_args_is_help=True)
 COLUMNS = ["session_id", "name", "status", "reason", "access_key", "agent_id", "image"]
@@ -19,12 +19,12 @@ def list_sessions(
     status: Annotated[list[str] | None, typer.Option("--status", help="Repeatable.")] = None,
     access_key: str = typer.Option(None, "--access-key"),
     offset: int = typer.Option(0), limit: int = typer.Option(50),
-    as_json: bool = JsonFlag,
+    as_json: bool = JsonFlag, wide: bool = WideFlag,
 ) -> None:
     params = {"status": [s.upper() for s in status or []] or None, "access_key": access_key,
               "offset": offset, "limit": limit}
     with gateway(ctx) as gw:
-        emit(gw.call("GET", "/sessions", params=params), as_json, COLUMNS)
+        emit(gw.call("GET", "/sessions", params=params), as_json, COLUMNS, wide=wide)
 
 
 @app.command()
@@ -32,6 +32,7 @@ def list_sessions(
 def show(ctx: typer.Context, session_id: str, as_json: bool = JsonFlag) -> None:
     """One session with its status history."""
     with gateway(ctx) as gw:
+        session_id = expand_id(gw, "/sessions", "session_id", session_id)
         emit(gw.call("GET", f"/sessions/{session_id}"), as_json, title=session_id)
 
 
@@ -40,6 +41,7 @@ def show(ctx: typer.Context, session_id: str, as_json: bool = JsonFlag) -> None:
 def terminate(ctx: typer.Context, session_id: str,
               reason: str = typer.Option("user-requested"), as_json: bool = JsonFlag) -> None:
     with gateway(ctx) as gw:
+        session_id = expand_id(gw, "/sessions", "session_id", session_id)
         emit(gw.call("POST", f"/sessions/{session_id}/terminate", body={"reason": reason}),
              as_json, title="termination requested")
 

@@ -6,11 +6,26 @@ from typing import Annotated, Any
 
 import typer
 
-from services.cli.admin import JsonFlag, emit, gateway, reports_errors
+from contracts.values import password_refusal
+from services.cli.admin import JsonFlag, WideFlag, emit, gateway, reports_errors
+from services.cli.admin_client import EXIT_USAGE, CliError
 
 app = typer.Typer(help="Users: create, update, deactivate, activate, list, show.",
                   no_args_is_help=True)
 USER_COLUMNS = ["email", "username", "full_name", "role", "status", "domain"]
+
+
+def ask_password() -> str:
+    """Asked twice, hidden; the seed's reasons (no input, no confirmation, not matching, the
+    policy) are told here, before anything is sent."""
+    password = typer.prompt("Password", default="", hide_input=True, show_default=False)
+    confirm = typer.prompt("Repeat for confirmation", default="", hide_input=True,
+                           show_default=False) if password else None
+    refusal = password_refusal(password, confirm)
+    if refusal is not None:
+        raise CliError(f"{refusal.message} (user.{refusal.code}); nothing was sent",
+                       exit_code=EXIT_USAGE)
+    return password
 
 
 @app.command()
@@ -18,8 +33,8 @@ USER_COLUMNS = ["email", "username", "full_name", "role", "status", "domain"]
 def create(
     ctx: typer.Context,
     email: str,
-    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
-                                 help="≥8 characters with a letter, a digit and a symbol."),
+    password: str = typer.Option(None, help="≥8 characters with a letter, a digit and a "
+                                 "symbol; asked twice, hidden, when not given."),
     username: str = typer.Option(None, help="Default: the email's local part."),
     full_name: str = typer.Option("", "--full-name"),
     description: str = typer.Option(""),
@@ -33,6 +48,7 @@ def create(
     as_json: bool = JsonFlag,
 ) -> None:
     """Create a user and its default keypair; prints the secret key once."""
+    password = password if password is not None else ask_password()
     body: dict[str, Any] = {
         "email": email, "username": username, "full_name": full_name,
         "description": description, "password": password, "password_confirm": password,
@@ -102,18 +118,20 @@ def list_users(
     offset: int = typer.Option(0),
     limit: int = typer.Option(50),
     as_json: bool = JsonFlag,
+    wide: bool = WideFlag,
 ) -> None:
     """List users (the Active and Inactive tabs)."""
     params = {"status": status, "email_contains": email_contains,
               "username_contains": username_contains, "domain": domain, "sort": sort,
               "order": order, "offset": offset, "limit": limit}
     with gateway(ctx) as gw:
-        emit(gw.call("GET", "/users", params=params), as_json, USER_COLUMNS)
+        emit(gw.call("GET", "/users", params=params), as_json, USER_COLUMNS, wide=wide)
 
 
 @app.command()
 @reports_errors
-def show(ctx: typer.Context, email: str, as_json: bool = JsonFlag) -> None:
+def show(ctx: typer.Context, email: str, as_json: bool = JsonFlag,
+         wide: bool = WideFlag) -> None:
     """One user with domain, projects and keypairs."""
     with gateway(ctx) as gw:
         user = gw.call("GET", f"/users/{email}")
@@ -124,4 +142,4 @@ def show(ctx: typer.Context, email: str, as_json: bool = JsonFlag) -> None:
     user["projects"] = ", ".join(p["name"] for p in user.get("projects", []))
     emit(user, False, title=email)
     emit({}, False, ["access_key", "is_active", "is_default", "resource_policy", "rate_limit"],
-         rows=keypairs, title="keypairs")
+         rows=keypairs, title="keypairs", wide=wide)

@@ -10,14 +10,14 @@ from collections.abc import Awaitable, Callable
 from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
-from rich.console import Console
 
 from contracts import subjects
 from contracts.values import SERVICE_NAMES
+from services.cli.output import make_console
 from services.cli.stack import StackLayout
 from services.runtime.bus import connect
 
-console = Console()
+console = make_console()
 
 
 async def tail_events(layout: StackLayout, subject: str, from_start: bool, limit: int,

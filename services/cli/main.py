@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from contracts import subjects
-from services.cli import admin, admin_export
+from services.cli import admin, admin_export, bus
+from services.cli.output import make_console
 from services.cli.stack import StackLayout
 
 app = typer.Typer(help="Baikal: control plane for GPU compute sessions.", no_args_is_help=True)
@@ -20,8 +20,9 @@ events_app = typer.Typer(help="Watch the event streams.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 app.add_typer(admin.build(), name="admin")
 app.add_typer(admin_export.app, name="export")
+app.add_typer(bus.app, name="bus")
 app.command("info")(admin_export.info)
-console = Console()
+console = make_console()
 
 DataDir = typer.Option(Path(".baikal"), "--data-dir", "-d", help="Where the stack keeps state.")
 

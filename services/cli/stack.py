@@ -20,6 +20,7 @@ import httpx
 from eventsourcing.cryptography import AESCipher
 
 from services.cli.natsconf import new_passwords
+from services.runtime.bus import inbox_prefix
 from services.runtime.settings import allowed_cpus
 
 log = logging.getLogger("baikal.stack")
@@ -29,6 +30,7 @@ SERVICES = ["quota", "identity", "rbac", "scheduler"]
 AGENT = "agent"  # one local agent (id `local`), after SERVICES; Docker if reachable
 GATEWAY = "gateway"  # started after SERVICES; its secrets.json key signs login tokens
 GATEWAY_PORT = 8090
+OPERATOR = "admin"  # the NATS user of tools and people on the bus
 MAX_RESTARTS = 10
 RESTART_WINDOW_SECONDS = 300.0
 READY_TIMEOUT_SECONDS = 60.0
@@ -84,6 +86,17 @@ class StackLayout:
     @property
     def superadmin(self) -> Path:
         return self.root / "superadmin.json"
+
+    @property
+    def operator(self) -> Path:
+        """The operator's bus connection (URL, user, password, inbox prefix), 0600."""
+        return self.root / "operator.json"
+
+    def write_operator(self, config: dict[str, Any], secrets_: dict[str, Any]) -> None:
+        write_private(self.operator, json.dumps({
+            "url": f"nats://127.0.0.1:{config['nats_port']}", "user": OPERATOR,
+            "password": secrets_["nats"][OPERATOR], "inbox_prefix": inbox_prefix(OPERATOR),
+        }, indent=2))
 
     @property
     def nats_conf(self) -> Path:

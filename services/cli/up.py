@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from contracts.envelope import Actor
 from contracts.identity import Subjects
 from services.cli.natsconf import render
+from services.cli.output import make_console
 from services.cli.stack import (
     AGENT,
     GATEWAY,
@@ -33,7 +32,7 @@ from services.cli.stack import (
 from services.runtime.bus import connect
 from services.runtime.client import BusClient, BusError
 
-console = Console()
+console = make_console()
 
 
 async def wait_for_nats(port: int, timeout: float = 20.0) -> None:
@@ -81,6 +80,7 @@ async def run_stack(data_dir: Path, store: str | None, nats_port: int, admin_ema
     secrets_ = layout.load_secrets()
     config = layout.load_config(
         nats_port, store, say=lambda line: console.print(f"[yellow]{line}[/yellow]"))
+    layout.write_operator(config, secrets_)
     write_private(layout.nats_conf, render(config["nats_port"], config["monitor_port"],
                                            layout.root / "nats" / "jetstream",
                                            secrets_["nats"]))
@@ -133,7 +133,7 @@ async def start_children(layout: StackLayout, config: dict[str, Any],
 def print_ready(layout: StackLayout, config: dict[str, Any], admin: dict[str, Any] | None) -> None:
     console.print("\n[bold green]Baikal is ready.[/bold green]")
     console.print(f"  NATS       nats://127.0.0.1:{config['nats_port']}  "
-                  f"(operator user 'admin'; passwords in {layout.secrets})")
+                  f"(operator credentials {layout.operator}; `baikal bus env`)")
     console.print(f"  Monitor    http://127.0.0.1:{config['monitor_port']}/varz")
     console.print(f"  Store      {config['store']}  (data dir {layout.root})")
     console.print(f"  Gateway    http://127.0.0.1:{config['gateway_port']}  "

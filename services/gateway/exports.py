@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from contracts.quota import SLOT_NAMES, effective_slots
 from services.gateway.errors import gateway_error
 
 FILENAME = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -106,7 +107,7 @@ def user_row(user: dict[str, Any], project_names: dict[str, str]) -> list[Any]:
             user.get("role"), ";".join(names)]
 
 
-SLOTS = ["cpu", "mem", "cuda.device", "cuda.shares"]
+SLOTS = list(SLOT_NAMES)
 KEYPAIR_COLUMNS = ["access_key", "user_id", "is_active", "is_default", "resource_policy",
                    "rate_limit", "created_at", *(f"total_resource_slots.{s}" for s in SLOTS)]
 
@@ -140,7 +141,7 @@ def policy_row(kind: str, row: dict[str, Any]) -> list[Any]:
     values = []
     for name in POLICY_FIELDS[kind]:
         if name.startswith("total_resource_slots."):
-            slots = policy.get("total_resource_slots") or {}
+            slots = effective_slots(policy) if "default_for_unspecified" in policy else {}
             values.append(slots.get(name.removeprefix("total_resource_slots."), ""))
         else:
             values.append(policy.get(name))

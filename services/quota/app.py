@@ -7,6 +7,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from contracts.envelope import Actor, Event
+from contracts.quota import effective_slots
 from services.quota.domain import fields
 from services.quota.domain.errors import refuse
 from services.quota.domain.model import (
@@ -164,7 +165,7 @@ class QuotaApplication(ServiceApplication):
         scalars = {k: v for k, v in policy.values.items()
                    if k not in ("total_resource_slots", "default_for_unspecified")}
         return {"access_key": access_key, "policy": policy.name,
-                "slots": fields.effective_slots(policy.values), **scalars}
+                "slots": effective_slots(policy.values), **scalars}
 
 
 def in_use(kind: str, name: str, usage: PolicyUsage) -> Exception:

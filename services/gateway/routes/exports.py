@@ -77,7 +77,8 @@ async def export_keypairs(call: AdminReader, status: Status = "all",
                           filename: FileName = None) -> StreamingResponse:
     name = exports.download_name(filename, "keypairs")
     policies = await _all_items(call, qc.Subjects.KEYPAIR_POLICY_LIST, {})
-    slots = {p["name"]: p.get("policy", {}).get("total_resource_slots") or {} for p in policies}
+    # Each slot resolved ("unlimited", or "0" where a limited policy names none).
+    slots = {p["name"]: qc.effective_slots(p["policy"]) for p in policies if "policy" in p}
     data = {"is_active": None if status == "all" else status == "active", "sort": "created_at"}
     return await _respond(call, name, exports.KEYPAIR_COLUMNS, ic.Subjects.KEYPAIR_LIST, data,
                           lambda keypair: exports.keypair_row(keypair, slots))

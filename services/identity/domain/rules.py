@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import re
 
-from contracts.values import canonical_email
+from contracts.values import canonical_email, password_refusal
 from services.identity.domain.errors import refuse
 
 EMAIL_MAX = 64
 USERNAME_MAX = 64
 FULL_NAME_MAX = 64
 DESCRIPTION_MAX = 500
-PASSWORD_MIN = 8
-PASSWORD_MAX = 64
 SLUG_MAX = 64
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_LETTER = re.compile(r"[A-Za-z]")
-_DIGIT = re.compile(r"[0-9]")
-_SPECIAL = re.compile(r"[^A-Za-z0-9\s]")
 
 
 def normalize_email(raw: str) -> str:
@@ -57,33 +52,12 @@ def check_text(value: str, field: str, limit: int) -> str:
 
 
 def check_password(password: str | None, confirm: str | None) -> str:
-    """The seed's policy: ≥8 characters with a letter, a digit and a special character."""
-    if not password:
-        raise refuse("user.password_empty", "password is required", field="password")
-    if confirm is None or confirm == "":
-        raise refuse("user.password_confirmation_missing", "password confirmation is required",
-                     field="password_confirm")
-    if password != confirm:
-        raise refuse("user.password_confirmation_mismatch",
-                     "password confirmation does not match the password",
-                     field="password_confirm")
-    if len(password) > PASSWORD_MAX:
-        raise refuse("user.password_too_long",
-                     f"password must be at most {PASSWORD_MAX} characters",
-                     field="password", max=PASSWORD_MAX)
-    missing = [
-        rule
-        for rule, ok in (
-            (f"at least {PASSWORD_MIN} characters", len(password) >= PASSWORD_MIN),
-            ("a letter", bool(_LETTER.search(password))),
-            ("a digit", bool(_DIGIT.search(password))),
-            ("a special character", bool(_SPECIAL.search(password))),
-        )
-        if not ok
-    ]
-    if missing:
-        raise refuse("user.password_too_weak", "password needs " + ", ".join(missing),
-                     field="password", missing=missing)
+    """The seed's policy (`contracts.values.password_refusal`), each reason its own code."""
+    refusal = password_refusal(password, confirm)
+    if refusal is not None:
+        raise refuse(f"user.{refusal.code}", refusal.message, field=refusal.field,
+                     **refusal.details)
+    assert password is not None
     return password
 
 

@@ -178,10 +178,3 @@ def unlimited_keypair_policy() -> dict[str, Any]:
     """The bootstrapped `default` policy: nothing capped."""
     return defaults("keypair") | {"default_for_unspecified": UNLIMITED,
                                   "max_containers_per_session": 100}
-
-
-def effective_slots(policy: dict[str, Any]) -> dict[str, str]:
-    """Every known slot resolved: the policy's value, else what default_for_unspecified says."""
-    fallback = UNLIMITED if policy["default_for_unspecified"] == UNLIMITED else "0"
-    named = policy["total_resource_slots"]
-    return {slot: named.get(slot, fallback) for slot in SLOT_RULES}

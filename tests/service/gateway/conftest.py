@@ -40,8 +40,8 @@ def baikal(stack: GatewayStack, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
 
-    def run(*args: str, code: int = 0) -> str:
-        result = runner.invoke(app, list(args))
+    def run(*args: str, code: int = 0, input: str | None = None) -> str:
+        result = runner.invoke(app, list(args), input=input)
         assert result.exit_code == code, (args, result.output, result.exception)
         return result.output
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from contracts.quota import effective_slots
 from services.quota.domain import fields as f
 from services.quota.domain.errors import QuotaError
 
@@ -430,7 +431,7 @@ def test_the_bootstrapped_default_policy_is_unlimited() -> None:
     policy = f.unlimited_keypair_policy()
     assert policy["default_for_unspecified"] == "unlimited"
     assert policy["total_resource_slots"] == {}
-    assert f.effective_slots(policy) == {s: "unlimited" for s in f.SLOT_RULES}
+    assert effective_slots(policy) == {s: "unlimited" for s in f.SLOT_RULES}
     for field, value in policy.items():
         if field in KEYPAIR and value != "unlimited":
             f.read_quantity(field, value, KEYPAIR[field])  # in range
@@ -439,17 +440,17 @@ def test_the_bootstrapped_default_policy_is_unlimited() -> None:
 def test_effective_slots_limited_fallback_is_zero_for_unnamed_slots() -> None:
     policy = f.defaults("keypair") | {"total_resource_slots": f.read_slots(
         {"cpu": 2, "mem": 4, "cuda.shares": "1"})}
-    assert f.effective_slots(policy) == {"cpu": "2", "mem": str(4 * GIB), "cuda.device": "0",
+    assert effective_slots(policy) == {"cpu": "2", "mem": str(4 * GIB), "cuda.device": "0",
                                          "cuda.shares": "1"}
 
 
 def test_effective_slots_unlimited_fallback_for_unnamed_slots() -> None:
     policy = f.unlimited_keypair_policy() | {"total_resource_slots": {"cpu": "4"}}
-    assert f.effective_slots(policy) == {"cpu": "4", "mem": "unlimited",
+    assert effective_slots(policy) == {"cpu": "4", "mem": "unlimited",
                                          "cuda.device": "unlimited", "cuda.shares": "unlimited"}
 
 
 def test_effective_slots_keep_an_explicit_unlimited_under_limited_default() -> None:
     policy = f.defaults("keypair") | {"total_resource_slots": {"mem": "unlimited"}}
-    assert f.effective_slots(policy) == {"cpu": "0", "mem": "unlimited", "cuda.device": "0",
+    assert effective_slots(policy) == {"cpu": "0", "mem": "unlimited", "cuda.device": "0",
                                          "cuda.shares": "0"}
