@@ -59,6 +59,12 @@ if [ -z "$DOCKERD" ] || ! command -v docker >/dev/null 2>&1; then
     [ -x "$DOCKERD" ] || die "dockerd still not found after installing docker.io"
 fi
 command -v docker >/dev/null 2>&1 || die "docker CLI not found"
+# `docker compose config` validates docker-compose.yml in the tests: the plugin if the docker
+# CLI has it, else Debian's docker-compose.
+if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
+    log "no docker compose; installing Debian package docker-compose"
+    apt_install docker-compose || die "apt-get install docker-compose failed"
+fi
 
 # ---------------------------------------------------------------- daemon
 # A zombie counts as dead (PID 1 in some sandboxes reaps orphans only lazily,
