@@ -90,23 +90,36 @@ class PermissionGuard:
 
     def readable(self, actor: Actor, needs: Needs) -> Callable[[str], bool]:
         """Whether the caller may read a row whose scope (of `needs.scope_type`) has this id:
-        for rows whose scope is a user, the owner's user id. Resolves the caller once."""
+        for rows whose scope is a user, the owner's user id. Resolves the caller once, takes a
+        snapshot of the scopes granting (entity, operation), then each row is a set lookup or
+        two: its own scope, its domain, and (a user) its projects and their domains, as the
+        index's ancestors walk them."""
         principal = self.principal_of(actor)
         if principal.role == SUPERADMIN:
             return _everything
-        kind, entity, op = str(needs.scope_type), str(needs.entity_type), str(needs.operation)
+        kind = str(needs.scope_type)
         with self.lock:
-            held = self.index.held(principal.user_id, entity, op)
+            held = self.index.held(principal.user_id, str(needs.entity_type),
+                                   str(needs.operation))
         if not held:
             return _nothing
-        ancestors, lock = self.index.ancestors, self.lock
+        at = {k: frozenset(sid for held_kind, sid in held if held_kind == k)
+              for k in ("domain", "project", "user")}
+        direct, domains, projects = at[kind], at["domain"], at["project"]
+        ix, lock = self.index, self.lock
+        if kind == "domain" or not (domains or projects):
+            return direct.__contains__
+        if kind == "project":
+            return lambda sid: sid in direct or ix.project_domain.get(sid) in domains
 
         def may_read(sid: str) -> bool:
-            scope = (kind, sid)
-            if scope in held:
+            if sid in direct or ix.user_domain.get(sid) in domains:
                 return True
-            with lock:  # the ancestor cache and hierarchy change under the replicas
-                return not held.isdisjoint(ancestors(scope))
+            if not ix.user_projects.get(sid):
+                return False
+            with lock:  # membership sets change under the replicas
+                return any(p in projects or ix.project_domain.get(p) in domains
+                           for p in ix.user_projects.get(sid, ()))
 
         return may_read
 

@@ -12,7 +12,8 @@ from pydantic import BaseModel
 
 from contracts import identity, rbac, scheduler
 from contracts.envelope import Actor
-from contracts.permissions import Target
+from contracts.permissions import Needs, Target
+from contracts.rbac import EntityType, Operation, ScopeType
 from services.runtime.errors import CodedError, Unauthenticated
 from services.runtime.permissions import PermissionGuard
 
@@ -285,3 +286,32 @@ def test_secret_queries_come_from_the_gateway_only(guard: PermissionGuard) -> No
         with pytest.raises(CodedError) as caught:
             guard.require(actor, login, None)
         assert caught.value.code == "auth.forbidden"
+
+
+SCOPE_IDS = {"domain": ["d-1", "d-2"], "project": ["p-1", "p-2", "p-3"],
+             "user": ["u-ada", "u-bob", "u-cy"]}
+
+
+@settings(max_examples=200, deadline=None)
+@given(grants=st.lists(st.tuples(st.sampled_from(["domain", "project", "user"]),
+                                 st.integers(0, 2)), max_size=4),
+       members=st.lists(st.tuples(st.sampled_from(SCOPE_IDS["user"]),
+                                  st.sampled_from(SCOPE_IDS["project"])), max_size=5),
+       project_domains=st.lists(st.sampled_from(["d-1", "d-2"]), min_size=3, max_size=3))
+def test_row_filters_agree_with_the_single_check(grants: list[tuple[str, int]],
+                                                members: list[tuple[str, str]],
+                                                project_domains: list[str]) -> None:
+    """`readable` (the list fast path) admits exactly the rows `allowed` (the get) admits."""
+    g = make_guard()
+    for project, domain_id in zip(SCOPE_IDS["project"], project_domains, strict=True):
+        g.index.set_project(project, domain_id)
+    for user, project in members:
+        g.learn_membership(user, project, True)
+    for n, (kind, i) in enumerate(grants):
+        ids = SCOPE_IDS[kind]
+        grant(g, f"r-{n}", "u-cy", (kind, ids[i % len(ids)]), "session")
+    for kind in ("domain", "project", "user"):
+        needs = Needs(EntityType.SESSION, Operation.READ, ScopeType(kind), Target.ROWS)
+        may_read = g.readable(as_(CY), needs)
+        for sid in [*SCOPE_IDS[kind], "unknown"]:
+            assert may_read(sid) is g.allowed("u-cy", needs, (kind, sid)), (kind, sid)
