@@ -15,6 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts import identity, quota, rbac, scheduler
+from contracts.identity import Subjects as IS
+from contracts.quota import Subjects as QS
+from contracts.scheduler import Subjects as SS
 from tests.support.gateway import GatewayStack, eventually, new_user
 
 
@@ -30,6 +34,7 @@ class World:
     stack: GatewayStack
     root: httpx.Client
     domain_id: str
+    project_id: str
     people: dict[str, dict[str, Any]]
     sessions: dict[str, str]
     roles: int = 0
@@ -65,14 +70,16 @@ def world(stack: GatewayStack) -> Iterator[World]:
         assert root.post("/domains", json={"name": "faraway"}).status_code == 201
         domains = root.get("/domains").json()["items"]
         domain_id = next(d["domain_id"] for d in domains if d["name"] == "default")
+        project_id = root.post("/projects", json={"name": "http-reads"}).json()["project_id"]
         people = {}
-        for who, extra in (("plain", {}), ("holder", {}), ("watcher", {}), ("target", {}),
+        for who, extra in (("plain", {}), ("holder", {}), ("watcher", {}),
+                           ("target", {"projects": [project_id]}),
                            ("alien", {"domain": "faraway"})):
             answer = root.post("/users", json=new_user(f"http-{who}", **extra))
             assert answer.status_code == 201, answer.text
             people[who] = answer.json()
             known_to_rbac(root, people[who]["email"])
-        w = World(stack, root, domain_id, people, {})
+        w = World(stack, root, domain_id, project_id, people, {})
         for who in ("target", "alien"):  # no agent: the sessions stay PENDING, which is enough
             w.sessions[who] = request_session(w, who)
         yield w
@@ -93,6 +100,7 @@ def code(answer: httpx.Response) -> tuple[int, str]:
 
 @dataclass(frozen=True)
 class Case:
+    subject: str
     path: Callable[[World], str]
     scope: Callable[[World], tuple[str, str]]
     entity: str
@@ -114,26 +122,45 @@ def _key(w: World) -> str:
 
 
 CASES = {
-    "GET /users/{email}": Case(lambda w: f"/users/{w.people['target']['email']}", target,
-                               "user", "identity"),
-    "GET /sessions/{id}": Case(lambda w: f"/sessions/{w.sessions['target']}", target,
-                               "session", "scheduler"),
+    "GET /users/{email}": Case(IS.USER_GET, lambda w: f"/users/{w.people['target']['email']}",
+                               target, "user", "identity"),
+    "GET /sessions/{id}": Case(SS.SESSION_GET, lambda w: f"/sessions/{w.sessions['target']}",
+                               target, "session", "scheduler"),
     "GET /keypairs/{key}/effective-limits": Case(
-        lambda w: f"/keypairs/{_key(w)}/effective-limits", target, "keypair", "quota"),
-    "GET /resource-indicator": Case(lambda w: f"/resource-indicator?access_key={_key(w)}",
-                                    target, "keypair", "scheduler"),
-    "GET /agents": Case(lambda w: "/agents", domain, "agent", "scheduler"),
-    "GET /resource-policies/keypair": Case(lambda w: "/resource-policies/keypair", domain,
-                                           "keypair_resource_policy", "quota"),
-    "GET /users": Case(lambda w: "/users?status=all", target, "user", "identity",
+        QS.EFFECTIVE_LIMITS, lambda w: f"/keypairs/{_key(w)}/effective-limits", target,
+        "keypair", "quota"),
+    "GET /resource-indicator": Case(
+        SS.RESOURCE_INDICATOR, lambda w: f"/resource-indicator?access_key={_key(w)}", target,
+        "keypair", "scheduler"),
+    "GET /agents": Case(SS.AGENT_LIST, lambda w: "/agents", domain, "agent", "scheduler"),
+    **{f"GET /resource-policies/{tier}": Case(
+        subject, lambda w, tier=tier: f"/resource-policies/{tier}", domain,
+        f"{tier}_resource_policy", "quota")
+       for tier, subject in (("keypair", QS.KEYPAIR_POLICY_LIST),
+                             ("user", QS.USER_POLICY_LIST),
+                             ("project", QS.PROJECT_POLICY_LIST))},
+    "GET /users": Case(IS.USER_LIST, lambda w: "/users?status=all", target, "user", "identity",
                        lambda w: w.people["target"]["user_id"], "user_id"),
-    "GET /keypairs": Case(lambda w: "/keypairs", target, "keypair", "identity", _key,
-                          "access_key"),
-    "GET /sessions": Case(lambda w: "/sessions", target, "session", "scheduler",
-                          lambda w: w.sessions["target"], "session_id"),
-    "GET /domains": Case(lambda w: "/domains", domain, "domain", "identity",
+    "GET /keypairs": Case(IS.KEYPAIR_LIST, lambda w: "/keypairs", target, "keypair",
+                          "identity", _key, "access_key"),
+    "GET /sessions": Case(SS.SESSION_LIST, lambda w: "/sessions", target, "session",
+                          "scheduler", lambda w: w.sessions["target"], "session_id"),
+    "GET /domains": Case(IS.DOMAIN_LIST, lambda w: "/domains", domain, "domain", "identity",
                          lambda w: w.domain_id, "domain_id"),
+    "GET /projects": Case(IS.PROJECT_LIST, lambda w: "/projects",
+                          lambda w: ("project", w.project_id), "project", "identity",
+                          lambda w: w.project_id, "project_id"),
 }
+# Read elsewhere over HTTP: the policy gets (any user: below), rbac's queries (superadmins, and
+# one's own check: test_roles_over_http.py), and the gateway's own secret queries (no route).
+ELSEWHERE = {QS.KEYPAIR_POLICY_GET, QS.USER_POLICY_GET, QS.PROJECT_POLICY_GET,
+             *rbac.QUERY_NEEDS, IS.KEYPAIR_RESOLVE, IS.LOGIN}
+
+
+def test_the_table_names_every_query_with_a_route() -> None:
+    every = {*identity.QUERY_NEEDS, *quota.QUERY_NEEDS, *scheduler.QUERY_NEEDS,
+             *rbac.QUERY_NEEDS}
+    assert {case.subject for case in CASES.values()} | ELSEWHERE == every
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -175,7 +202,8 @@ def test_a_plain_user_reads_only_their_own_rows(world: World) -> None:
         assert plain.get("/sessions").json()["items"] == []
         assert plain.get("/domains").json()["items"] == []
         assert code(plain.get("/roles")) == (403, "rbac.auth.forbidden")
-        assert plain.get("/resource-policies/keypair/default").status_code == 200
+        for tier in ("keypair", "user", "project"):  # one policy: any user may read it
+            assert plain.get(f"/resource-policies/{tier}/default").status_code == 200
 
 
 def test_session_read_at_a_domain_reads_that_domains_sessions(world: World) -> None:
