@@ -211,4 +211,10 @@ def command_needs(agent_id: str) -> dict[str, Needs]:
             stop_subject(agent_id): system_only(E.SESSION, O.SOFT_DELETE)}
 
 
+def query_needs(agent_id: str) -> dict[str, Needs]:
+    """What runs on a node is the scheduler's to know (and operators' tools'): trusted system
+    actors only."""
+    return {list_subject(agent_id): system_only(E.SESSION, O.READ)}
+
+
 HEARTBEATS = subjects.AGENT_HEARTBEATS

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts import subjects
-from contracts.permissions import Needs, Target, scoped, system_only, system_wide
+from contracts.permissions import Needs, Target, rows, scoped, system_only, system_wide
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
 from contracts.rbac import ScopeType as Sc
@@ -369,3 +369,20 @@ QUERY_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.KEYPAIR_RESOLVE: KeypairRef,
     Subjects.LOGIN: Login,
 }
+
+# What each query needs (contracts/permissions.py): `read` at the scope of what it answers.
+# Lists answer only the rows the caller may read (a user's own role reads its account and
+# keypairs; a domain admin's role reads its domain). The two secret-returning queries
+# establish who the actor is, so they come only from the gateway (its NATS user, too).
+GATEWAY = "gateway"
+QUERY_NEEDS: dict[str, Needs] = {
+    Subjects.USER_GET: scoped(E.USER, O.READ, Sc.USER, Target.USER, "email", "user_id"),
+    Subjects.USER_LIST: rows(E.USER, O.READ, Sc.USER),
+    Subjects.KEYPAIR_LIST: rows(E.KEYPAIR, O.READ, Sc.USER),
+    Subjects.DOMAIN_LIST: rows(E.DOMAIN, O.READ, Sc.DOMAIN),
+    Subjects.PROJECT_LIST: rows(E.PROJECT, O.READ, Sc.PROJECT),
+    Subjects.KEYPAIR_RESOLVE: system_only(E.KEYPAIR, O.READ, GATEWAY),
+    Subjects.LOGIN: system_only(E.USER, O.READ, GATEWAY),
+}
+# The keypairs shown inside `users.get`: each also needs keypair:read at its owner's scope.
+KEYPAIR_ROWS = QUERY_NEEDS[Subjects.KEYPAIR_LIST]

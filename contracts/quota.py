@@ -25,9 +25,10 @@ from pydantic import (
 )
 
 from contracts import subjects
-from contracts.permissions import Needs, system_wide
+from contracts.permissions import Needs, Target, any_user, scoped, system_wide
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
+from contracts.rbac import ScopeType as Sc
 from contracts.values import AccessKey, Limit, Offset, SortOrder
 
 SERVICE = "quota"
@@ -226,4 +227,21 @@ QUERY_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.PROJECT_POLICY_GET: PolicyRef,
     Subjects.PROJECT_POLICY_LIST: ListPolicies,
     Subjects.EFFECTIVE_LIMITS: EffectiveLimits,
+}
+
+# Reading one policy: any active user (policies bound everyone and hold nothing secret; a
+# user's resource indicator shows them). Listing them and reading a keypair's limits are an
+# administrator's reads (Backend.AI: admins and superadmins): a policy list needs read of that
+# policy type at the caller's own domain (a domain admin's role), a keypair's limits need
+# keypair:read at the keypair owner's scope (the owner's own role, or the domain's admin).
+QUERY_NEEDS: dict[str, Needs] = {
+    Subjects.KEYPAIR_POLICY_GET: any_user(E.KEYPAIR_RESOURCE_POLICY, O.READ),
+    Subjects.KEYPAIR_POLICY_LIST: scoped(E.KEYPAIR_RESOURCE_POLICY, O.READ, Sc.DOMAIN,
+                                         Target.ACTOR),
+    Subjects.USER_POLICY_GET: any_user(E.USER_RESOURCE_POLICY, O.READ),
+    Subjects.USER_POLICY_LIST: scoped(E.USER_RESOURCE_POLICY, O.READ, Sc.DOMAIN, Target.ACTOR),
+    Subjects.PROJECT_POLICY_GET: any_user(E.PROJECT_RESOURCE_POLICY, O.READ),
+    Subjects.PROJECT_POLICY_LIST: scoped(E.PROJECT_RESOURCE_POLICY, O.READ, Sc.DOMAIN,
+                                         Target.ACTOR),
+    Subjects.EFFECTIVE_LIMITS: scoped(E.KEYPAIR, O.READ, Sc.USER, Target.KEYPAIR, "access_key"),
 }

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts import subjects
-from contracts.permissions import Needs, system_wide
+from contracts.permissions import Needs, any_user, system_wide
 from contracts.values import Limit, Offset, SortOrder
 
 SERVICE = "rbac"
@@ -353,4 +353,15 @@ QUERY_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.USER_SEARCH: SearchUsers,
     Subjects.CHECK: Check,
     Subjects.CHECK_BATCH: CheckBatch,
+}
+
+# Reading roles and searching users for assignment are a superadmin's (as managing roles);
+# a permission check is any user's, and the handler narrows it to the caller themself unless
+# the caller is a superadmin.
+QUERY_NEEDS: dict[str, Needs] = {
+    Subjects.ROLE_LIST: system_wide(_R, Operation.READ),
+    Subjects.ROLE_GET: system_wide(_R, Operation.READ),
+    Subjects.USER_SEARCH: system_wide(EntityType.USER, Operation.READ),
+    Subjects.CHECK: any_user(_R, Operation.READ),
+    Subjects.CHECK_BATCH: any_user(_R, Operation.READ),
 }

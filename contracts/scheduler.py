@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts import subjects
-from contracts.permissions import Needs, Target, scoped
+from contracts.permissions import Needs, Target, rows, scoped
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
 from contracts.rbac import ScopeType as Sc
@@ -154,4 +154,16 @@ QUERY_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.SESSION_GET: SessionRef,
     Subjects.AGENT_LIST: ListAgents,
     Subjects.RESOURCE_INDICATOR: ResourceIndicator,
+}
+
+# Reads: a session at its owner's user scope (so a project or domain grant covers its
+# members' sessions); the session list answers only the readable rows. Agents: read at the
+# caller's own domain (a domain admin's role; Backend.AI: admins and superadmins). The
+# resource indicator shows a keypair's limits and use: keypair:read at its owner's scope.
+QUERY_NEEDS: dict[str, Needs] = {
+    Subjects.SESSION_LIST: rows(E.SESSION, O.READ, Sc.USER),
+    Subjects.SESSION_GET: scoped(E.SESSION, O.READ, Sc.USER, Target.SESSION, "session_id"),
+    Subjects.AGENT_LIST: scoped(E.AGENT, O.READ, Sc.DOMAIN, Target.ACTOR),
+    Subjects.RESOURCE_INDICATOR: scoped(E.KEYPAIR, O.READ, Sc.USER, Target.KEYPAIR,
+                                        "access_key"),
 }

@@ -9,26 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import agent as c
-from contracts.envelope import Actor, Command, Query
+from contracts.envelope import Command, Query
 from services.agent.app import Origin
 from services.agent.supervisor import Supervisor
 from services.runtime.dispatch import Dispatcher
-from services.runtime.errors import Forbidden
-
-
-def require_trusted(actor: Actor, trusted: frozenset[str]) -> None:
-    """Only the scheduler (and operators' tools) run containers: NATS permissions already let
-    no one else publish here, and this refuses a mislabelled caller too."""
-    if actor.system not in trusted:
-        raise Forbidden("directed agent commands come from a trusted system actor",
-                        allowed=sorted(trusted))
 
 
 def register(dispatcher: Dispatcher, supervisor: Supervisor) -> None:
     agent_id = supervisor.settings.agent_id
-    trusted = supervisor.settings.trusted
 
-    # Commands: the guard lets only trusted system actors through (contracts.agent).
+    # The guard lets only trusted system actors through (contracts.agent's needs).
     def start(envelope: Command, payload: c.StartContainer) -> dict[str, Any]:
         origin = Origin(envelope.id, envelope.actor, envelope.correlation_id)
         return supervisor.call(supervisor.start_container(origin, payload))
@@ -38,7 +28,6 @@ def register(dispatcher: Dispatcher, supervisor: Supervisor) -> None:
         return supervisor.call(supervisor.stop_container(origin, payload))
 
     def listing(envelope: Query, payload: c.ListContainers) -> dict[str, Any]:
-        require_trusted(envelope.actor, trusted)
         return supervisor.call(supervisor.list_containers(payload))
 
     needs = c.command_needs(agent_id)
@@ -46,4 +35,5 @@ def register(dispatcher: Dispatcher, supervisor: Supervisor) -> None:
                        needs[c.start_subject(agent_id)])
     dispatcher.command(c.stop_subject(agent_id), c.StopContainer, stop,
                        needs[c.stop_subject(agent_id)])
-    dispatcher.query(c.list_subject(agent_id), c.ListContainers, listing)
+    dispatcher.query(c.list_subject(agent_id), c.ListContainers, listing,
+                     c.query_needs(agent_id)[c.list_subject(agent_id)])

@@ -46,30 +46,33 @@ def register(dispatcher: Dispatcher, app: IdentityApplication, view: IdentityVie
         i, a, p.access_key, "assign-policy", p.resource_policy))
     cmd(S.KEYPAIR_SET_RATE_LIMIT, lambda i, a, p: app.change_keypair(
         i, a, p.access_key, "set-rate-limit", p.rate_limit))
-    _register_queries(dispatcher, app, view)
+    _register_queries(dispatcher, app, view, guard)
 
 
 def _register_queries(dispatcher: Dispatcher, app: IdentityApplication,
-                      view: IdentityView) -> None:
-    def qry(subject: str, call: Any, reader: bool = True) -> None:
-        def handle(envelope: Query, payload: Any) -> dict[str, Any]:
-            if reader:
-                app.principal(envelope.actor)  # any active user may read; unknown actors not
-            return call(payload)  # type: ignore[no-any-return]
+                      view: IdentityView, guard: PermissionGuard) -> None:
+    """The dispatcher checks each query's declared need (`c.QUERY_NEEDS`); lists keep only
+    the rows the caller may read."""
 
-        dispatcher.query(subject, c.QUERY_PAYLOADS[subject], handle)
+    def qry(subject: str, call: Any) -> None:
+        dispatcher.query(subject, c.QUERY_PAYLOADS[subject], call, c.QUERY_NEEDS[subject])
 
-    def get_user(q: c.GetUser) -> dict[str, Any]:
-        found = view.get_user(q)
+    def rows(subject: str) -> Any:
+        return lambda envelope: guard.readable(envelope.actor, c.QUERY_NEEDS[subject])
+
+    def get_user(envelope: Query, q: c.GetUser) -> dict[str, Any]:
+        found = view.get_user(q, guard.readable(envelope.actor, c.KEYPAIR_ROWS))
         if found is None:
             raise refuse("user.not_found", "no such user")
         return found
 
+    users, keypairs = rows(S.USER_LIST), rows(S.KEYPAIR_LIST)
+    domains, projects = rows(S.DOMAIN_LIST), rows(S.PROJECT_LIST)
     qry(S.USER_GET, get_user)
-    qry(S.USER_LIST, view.list_users)
-    qry(S.KEYPAIR_LIST, view.list_keypairs)
-    qry(S.DOMAIN_LIST, lambda q: view.list_domains())
-    qry(S.PROJECT_LIST, view.list_projects)
+    qry(S.USER_LIST, lambda e, q: view.list_users(q, users(e)))
+    qry(S.KEYPAIR_LIST, lambda e, q: view.list_keypairs(q, keypairs(e)))
+    qry(S.DOMAIN_LIST, lambda e, q: view.list_domains(domains(e)))
+    qry(S.PROJECT_LIST, lambda e, q: view.list_projects(q, projects(e)))
     # Secret-returning queries: the gateway has no actor yet; NATS permits only its user.
-    qry(S.KEYPAIR_RESOLVE, lambda q: app.resolve_keypair(q.access_key), reader=False)
-    qry(S.LOGIN, app.login, reader=False)
+    qry(S.KEYPAIR_RESOLVE, lambda e, q: app.resolve_keypair(q.access_key))
+    qry(S.LOGIN, lambda e, q: app.login(q))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from contracts import identity as c
@@ -13,6 +14,12 @@ from services.identity.domain.model import Domain, Keypair, Project, User
 from services.runtime.permissions import PermissionGuard
 from services.runtime.store import ServiceApplication
 from services.runtime.views import FollowingView
+
+Readable = Callable[[str], bool]  # a row's scope id -> may the caller read it
+
+
+def _all(sid: str) -> bool:
+    return True
 
 
 class IdentityView(FollowingView):
@@ -103,7 +110,8 @@ class IdentityView(FollowingView):
 
     # ---- queries --------------------------------------------------------------------------
 
-    def get_user(self, q: c.GetUser) -> dict[str, Any] | None:
+    def get_user(self, q: c.GetUser, keypairs_readable: Readable = _all
+                 ) -> dict[str, Any] | None:
         with self.lock:
             if q.user_id:
                 user = self.users.get(q.user_id)
@@ -112,12 +120,14 @@ class IdentityView(FollowingView):
                 user = next((u for u in self.users.values() if u["email"] == email), None)
             if user is None:
                 return None
-            keypairs = [_public_keypair(self.keypairs[ak]) for ak in user["keypairs"]]
+            shown = user["keypairs"] if keypairs_readable(user["user_id"]) else []
+            keypairs = [_public_keypair(self.keypairs[ak]) for ak in shown]
             projects = [{"project_id": p, "name": self.projects[p]["name"]}
                         for p in user["projects"] if p in self.projects]
             return {**user, "keypairs": keypairs, "projects": projects}
 
-    def list_users(self, q: c.ListUsers) -> dict[str, Any]:
+    def list_users(self, q: c.ListUsers, readable: Readable = _all) -> dict[str, Any]:
+        """Only the users `readable` admits (by user id) count and show."""
         with self.lock:
             rows = [
                 u for u in self.users.values()
@@ -125,30 +135,35 @@ class IdentityView(FollowingView):
                 and q.email_contains.lower() in u["email"]
                 and q.username_contains.lower() in u["username"].lower()
                 and (q.domain is None or u["domain"] == q.domain)
+                and readable(u["user_id"])
             ]
             rows.sort(key=lambda u: (u[q.sort], u["email"]), reverse=q.order == "desc")
             page = [{k: v for k, v in u.items() if k != "keypairs"}
                     for u in rows[q.offset:q.offset + q.limit]]
         return {"total": len(rows), "offset": q.offset, "limit": q.limit, "items": page}
 
-    def list_keypairs(self, q: c.ListKeypairs) -> dict[str, Any]:
+    def list_keypairs(self, q: c.ListKeypairs, readable: Readable = _all) -> dict[str, Any]:
+        """Only the keypairs whose owner `readable` admits count and show."""
         with self.lock:
             rows = [
                 _public_keypair(k) for k in self.keypairs.values()
                 if (q.is_active is None or k["is_active"] == q.is_active)
                 and q.email_contains.lower() in k["email"]
+                and readable(k["user_id"])
             ]
         rows.sort(key=lambda k: (k[q.sort], k["access_key"]), reverse=q.order == "desc")
         return {"total": len(rows), "offset": q.offset, "limit": q.limit,
                 "items": rows[q.offset:q.offset + q.limit]}
 
-    def list_domains(self) -> dict[str, Any]:
+    def list_domains(self, readable: Readable = _all) -> dict[str, Any]:
         with self.lock:
-            return {"items": sorted(self.domains.values(), key=lambda d: d["name"])}
+            rows = [d for d in self.domains.values() if readable(d["domain_id"])]
+        return {"items": sorted(rows, key=lambda d: d["name"])}
 
-    def list_projects(self, q: c.ListProjects) -> dict[str, Any]:
+    def list_projects(self, q: c.ListProjects, readable: Readable = _all) -> dict[str, Any]:
         with self.lock:
-            rows = [p for p in self.projects.values() if q.domain in (None, p["domain"])]
+            rows = [p for p in self.projects.values() if q.domain in (None, p["domain"])
+                    and readable(p["project_id"])]
             return {"items": sorted(rows, key=lambda p: (p["domain"], p["name"]))}
 
 

@@ -153,10 +153,8 @@ class QuotaApplication(ServiceApplication):
 
     # ---- queries -----------------------------------------------------------------------------
 
-    def effective_limits(self, actor: Actor, access_key: str) -> dict[str, Any]:
-        principal = self.directory.resolve(actor)
-        if actor.access_key != access_key and principal.role not in ("superadmin", "admin"):
-            raise refuse("auth.forbidden", "you may read only your own limits")
+    def effective_limits(self, access_key: str) -> dict[str, Any]:
+        """Authorized by the dispatcher (keypair:read at the keypair owner's scope)."""
         assignment = self.find(assignment_id("keypair", access_key))
         if assignment is None:
             raise refuse("keypair.unknown", "quota has not seen this keypair",

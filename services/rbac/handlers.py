@@ -30,16 +30,13 @@ def register(dispatcher: Dispatcher, app: RbacApplication, catalog: RoleCatalogV
     command(S.ROLE_ASSIGN, app.assign)
     command(S.ROLE_UNASSIGN, app.unassign)
 
-    def admin_query(subject: str, call: Any) -> None:
-        def handle(envelope: Query, payload: Any) -> dict[str, Any]:
-            app.directory.require_role(envelope.actor, SUPERADMIN)
-            return call(payload)
+    def query(subject: str, call: Any) -> None:
+        dispatcher.query(subject, c.QUERY_PAYLOADS[subject], call, c.QUERY_NEEDS[subject])
 
-        dispatcher.query(subject, c.QUERY_PAYLOADS[subject], handle)
-
-    admin_query(S.ROLE_LIST, catalog.list)
-    admin_query(S.ROLE_GET, catalog.get)
-    admin_query(S.USER_SEARCH, catalog.search_users)
+    # Superadmins only (system-wide needs, checked by the dispatcher).
+    query(S.ROLE_LIST, lambda env, p: catalog.list(p))
+    query(S.ROLE_GET, lambda env, p: catalog.get(p))
+    query(S.USER_SEARCH, lambda env, p: catalog.search_users(p))
 
     def may_check(actor: Actor, users: set[str]) -> None:
         """A superadmin may check anyone; any other user only themselves."""
@@ -55,5 +52,5 @@ def register(dispatcher: Dispatcher, app: RbacApplication, catalog: RoleCatalogV
         may_check(envelope.actor, {q.user_id for q in payload.checks})
         return {"allowed": grants.check_many(payload.checks)}
 
-    dispatcher.query(S.CHECK, c.Check, check)
-    dispatcher.query(S.CHECK_BATCH, c.CheckBatch, check_batch)
+    query(S.CHECK, check)
+    query(S.CHECK_BATCH, check_batch)

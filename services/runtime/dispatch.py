@@ -34,7 +34,7 @@ class Route:
     envelope: type[Command] | type[Query]
     payload: type[BaseModel]
     handler: Handler
-    needs: Needs | None = None  # commands: checked by the guard before the handler runs
+    needs: Needs | None = None  # checked by the guard before the handler runs
 
 
 MAX_ERRORS = 20
@@ -86,8 +86,13 @@ class Dispatcher:
             raise RuntimeError(f"{subject}: commands need a permission guard")
         self.routes[subject] = Route(subject, Command, payload, handler, needs)
 
-    def query(self, subject: str, payload: type[BaseModel], handler: Handler) -> None:
-        self.routes[subject] = Route(subject, Query, payload, handler)
+    def query(self, subject: str, payload: type[BaseModel], handler: Handler,
+              needs: Needs) -> None:
+        """Reads are authorized like writes: every query declares what it needs too (a list
+        query's handler then keeps only the rows `guard.readable` admits)."""
+        if self.guard is None:
+            raise RuntimeError(f"{subject}: queries need a permission guard")
+        self.routes[subject] = Route(subject, Query, payload, handler, needs)
 
     async def start(self, nc: Client) -> None:
         for subject in self.routes:
@@ -118,7 +123,7 @@ class Dispatcher:
         started = time.perf_counter()
         route = self.routes[msg.subject]
         try:
-            if route.needs is not None and self.backpressure is not None:
+            if route.envelope is Command and self.backpressure is not None:
                 await self.backpressure()
             reply, outcome = await self._decide(route, msg.data)
             if msg.reply:

@@ -143,6 +143,12 @@ class GrantIndex:
         return (operation.startswith(DELEGATE_PREFIX) and operation != DELEGATE_ALL
                 and self._covers(table.get((entity_type, DELEGATE_ALL)), scope))
 
+    def held(self, user_id: str, entity_type: str, operation: str) -> frozenset[Scope]:
+        """The scopes at which the user holds (entity type, operation): a snapshot."""
+        table = self.by_user.get(user_id)
+        counter = table.get((entity_type, operation)) if table else None
+        return frozenset(counter) if counter else frozenset()
+
     def _covers(self, held: Counter[Scope] | None, scope: Scope) -> bool:
         if not held:
             return False

@@ -13,6 +13,10 @@ in memory, with no round trip. Its index is a replica of rbac's materialized vie
 Refusals are `auth.forbidden` with the permission in the details; an unknown target refuses
 too (nothing is granted on what the replica does not know). Superadmins pass every scoped and
 system-wide need; only trusted system actors pass a `system_only` one.
+
+Queries declare their needs too. A list query's need (target `ROWS`) only admits a known,
+active user at `require`; its handler then keeps the rows `readable(actor, needs)` admits,
+each checked at its own scope from the same index (a few dict lookups per row).
 """
 
 from __future__ import annotations
@@ -59,15 +63,16 @@ class PermissionGuard:
     def require(self, actor: Actor, needs: Needs, payload: Any) -> Principal | None:
         """Return the principal (None for a system actor) or raise `auth.forbidden`."""
         if needs.system_only:
-            if actor.system is not None and actor.system in self.trusted_systems:
+            systems = needs.systems or self.trusted_systems
+            if actor.system is not None and actor.system in systems:
                 return None
-            raise Forbidden("this command comes only from a trusted system actor",
+            raise Forbidden("this comes only from a trusted system actor",
                             **needs.describe())
         if actor.system is not None:
-            raise Forbidden("system actors may not send this command", **needs.describe())
+            raise Forbidden("system actors may not send this", **needs.describe())
         principal = self.principal_of(actor)
-        if principal.role == SUPERADMIN:
-            return principal
+        if principal.role == SUPERADMIN or needs.any_user or needs.filters_rows:
+            return principal  # rows: the handler keeps what `readable` admits
         if needs.scope_type is None:
             raise Forbidden("this needs the superadmin role", **needs.describe())
         scope = self.scope_of(needs, payload, principal)
@@ -83,10 +88,53 @@ class PermissionGuard:
             return self.index.check(user_id, str(needs.operation), str(needs.entity_type),
                                     *scope)
 
+    def readable(self, actor: Actor, needs: Needs) -> Callable[[str], bool]:
+        """Whether the caller may read a row whose scope (of `needs.scope_type`) has this id:
+        for rows whose scope is a user, the owner's user id. Resolves the caller once, takes a
+        snapshot of the scopes granting (entity, operation), then each row is a set lookup or
+        two: its own scope, its domain, and (a user) its projects and their domains, as the
+        index's ancestors walk them."""
+        principal = self.principal_of(actor)
+        if principal.role == SUPERADMIN:
+            return _everything
+        kind = str(needs.scope_type)
+        with self.lock:
+            held = self.index.held(principal.user_id, str(needs.entity_type),
+                                   str(needs.operation))
+        if not held:
+            return _nothing
+        at = {k: frozenset(sid for held_kind, sid in held if held_kind == k)
+              for k in ("domain", "project", "user")}
+        direct, domains, projects = at[kind], at["domain"], at["project"]
+        ix, lock = self.index, self.lock
+        if kind == "domain" or not (domains or projects):
+            return direct.__contains__
+        if kind == "project":
+            return lambda sid: sid in direct or ix.project_domain.get(sid) in domains
+
+        def may_read(sid: str) -> bool:
+            if sid in direct or ix.user_domain.get(sid) in domains:
+                return True
+            if not ix.user_projects.get(sid):
+                return False
+            with lock:  # membership sets change under the replicas
+                return any(p in projects or ix.project_domain.get(p) in domains
+                           for p in ix.user_projects.get(sid, ()))
+
+        return may_read
+
     def scope_of(self, needs: Needs, payload: Any, principal: Principal) -> Scope | None:
         """The scope a scoped need is checked at; None when the target is unknown."""
         target = needs.target
-        value = str(getattr(payload, needs.field)) if needs.field else ""
+        raw = getattr(payload, needs.field) if needs.field else None
+        if raw is None and needs.or_field:
+            raw = getattr(payload, needs.or_field)
+        value = "" if raw is None else str(raw)
+        user: str | None
+        if target in self.owners:
+            # A service's own owner lookup takes its view's lock: never call it under ours
+            # (a list query holds its view's lock while it checks rows here).
+            user = self.owners[target](value)
         with self.lock:
             if target is Target.DOMAIN:
                 domain = self.domain_ids.get(value)
@@ -94,14 +142,14 @@ class PermissionGuard:
             if target is Target.PROJECT:
                 return self._lift("project", value, str(needs.scope_type))
             if target is Target.ACTOR:
-                user: str | None = principal.user_id
-            elif target is Target.USER:
-                user = self.user_ids.get(canonical_email(value))
+                user = principal.user_id
+            elif target is Target.USER:  # by email, or by id
+                user = self.user_ids.get(canonical_email(value)) or (
+                    value if value in self.index.user_domain else None)
             elif target is Target.KEYPAIR:
                 user = self.keypair_owner.get(value)
-            else:
-                owner_of = self.owners.get(target)  # type: ignore[arg-type]
-                user = owner_of(value) if owner_of else None
+            elif target not in self.owners:
+                user = None
             return self._lift("user", user, str(needs.scope_type)) if user else None
 
     def _lift(self, kind: str, sid: str, scope_type: str) -> Scope | None:
@@ -144,6 +192,14 @@ class PermissionGuard:
     def learn_keypair(self, access_key: str, user_id: str) -> None:
         with self.lock:
             self.keypair_owner[access_key] = user_id
+
+
+def _everything(sid: str) -> bool:
+    return True
+
+
+def _nothing(sid: str) -> bool:
+    return False
 
 
 class GrantReplica(StreamReplica):

@@ -7,6 +7,7 @@ from typing import Any
 from contracts import scheduler as c
 from contracts.envelope import Command, Query
 from services.runtime.dispatch import Dispatcher
+from services.runtime.permissions import PermissionGuard
 from services.scheduler.domain import slots as s
 from services.scheduler.domain.errors import refuse
 from services.scheduler.lifecycle import Scheduler
@@ -14,7 +15,7 @@ from services.scheduler.lifecycle import Scheduler
 S = c.Subjects
 
 
-def register(dispatcher: Dispatcher, app: Scheduler) -> None:
+def register(dispatcher: Dispatcher, app: Scheduler, guard: PermissionGuard) -> None:
     def request(envelope: Command, p: c.RequestSession) -> dict[str, Any]:
         return app.request_session(envelope.id, envelope.actor, p)
 
@@ -25,21 +26,16 @@ def register(dispatcher: Dispatcher, app: Scheduler) -> None:
         return app.touch(envelope.actor, p.session_id)
 
     def list_sessions(envelope: Query, q: c.ListSessions) -> dict[str, Any]:
-        principal = app.directory.resolve(envelope.actor)
-        if principal.role not in ("superadmin", "admin", "monitor"):
-            q = q.model_copy(update={"access_key": envelope.actor.access_key})
-        return app.view.list(q)
+        readable = guard.readable(envelope.actor, c.QUERY_NEEDS[S.SESSION_LIST])
+        return app.view.list(q, readable)
 
     def get_session(envelope: Query, q: c.SessionRef) -> dict[str, Any]:
-        principal = app.directory.resolve(envelope.actor)
-        found = app.view.get(q.session_id)
-        if found is None or (found["access_key"] != envelope.actor.access_key
-                             and principal.role not in ("superadmin", "admin", "monitor")):
+        found = app.view.get(q.session_id)  # readable: the dispatcher checked it
+        if found is None:
             raise refuse("session.not_found", "no such session", field="session_id")
         return found
 
     def list_agents(envelope: Query, q: c.ListAgents) -> dict[str, Any]:
-        app.directory.resolve(envelope.actor)
         rows = []
         for agent in app.agents.agents.values():
             if q.status not in (None, agent["status"]):
@@ -53,20 +49,15 @@ def register(dispatcher: Dispatcher, app: Scheduler) -> None:
                              (S.SESSION_TOUCH, touch)):
         dispatcher.command(subject, c.COMMAND_PAYLOADS[subject], handler,
                            c.COMMAND_NEEDS[subject])
-    dispatcher.query(S.SESSION_LIST, c.ListSessions, list_sessions)
-    dispatcher.query(S.SESSION_GET, c.SessionRef, get_session)
-    dispatcher.query(S.AGENT_LIST, c.ListAgents, list_agents)
-    dispatcher.query(S.RESOURCE_INDICATOR, c.ResourceIndicator,
-                     lambda e, q: resource_indicator(app, e, q))
+    for subject, handler in ((S.SESSION_LIST, list_sessions), (S.SESSION_GET, get_session),
+                             (S.AGENT_LIST, list_agents),
+                             (S.RESOURCE_INDICATOR, lambda e, q: resource_indicator(app, q))):
+        dispatcher.query(subject, c.QUERY_PAYLOADS[subject], handler, c.QUERY_NEEDS[subject])
 
 
-def resource_indicator(app: Scheduler, envelope: Query, q: c.ResourceIndicator
-                       ) -> dict[str, Any]:
-    """Cluster capacity, the keypair's limit and use, and what it can allocate right now."""
-    principal = app.directory.resolve(envelope.actor)
-    if q.access_key != envelope.actor.access_key and principal.role not in ("superadmin",
-                                                                             "admin"):
-        raise refuse("auth.forbidden", "you may see only your own resources")
+def resource_indicator(app: Scheduler, q: c.ResourceIndicator) -> dict[str, Any]:
+    """Cluster capacity, the keypair's limit and use, and what it can allocate right now
+    (keypair:read at the keypair owner's scope, checked by the dispatcher)."""
     limits = app.limits_of(q.access_key)
     usage = app.view.usage(q.access_key)
     capacity = app.agents.cluster_capacity()

@@ -39,7 +39,7 @@ def build(settings: SchedulerSettings) -> tuple[ServiceHost, Scheduler]:
     app.view.attach()
     guard = directory.guarding(PermissionGuard(
         directory.resolve, owners={Target.SESSION: app.view.owner}))
-    host = ServiceHost(settings, app, lambda d: register(d, app), SchedulerTranslator(app),
+    host = ServiceHost(settings, app, lambda d: register(d, app, guard), SchedulerTranslator(app),
                        subscriptions(app), guard=guard)
     worker = SchedulerWorker(app, settings.tick_seconds, registry=host.metrics.registry)
     host.components += [directory, policies, worker]

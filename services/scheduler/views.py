@@ -4,6 +4,7 @@ agents (heartbeats)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -109,13 +110,16 @@ class SessionView(FollowingView):
         with self.lock:
             return dict(self.reserved_total.get(("agent", agent_id), {}))
 
-    def list(self, q: ListSessions) -> dict[str, Any]:
+    def list(self, q: ListSessions, readable: Callable[[str], bool] = lambda uid: True
+             ) -> dict[str, Any]:
+        """Only the sessions whose owner (user id) `readable` admits count and show."""
         with self.lock:
             rows = [r for r in self.sessions.values()
                     if (not q.status or r["status"] in q.status)
                     and q.access_key in (None, r["access_key"])
                     and q.user_id in (None, r["user_id"])
-                    and q.project in (None, r["project"])]
+                    and q.project in (None, r["project"])
+                    and readable(r["user_id"])]
             rows.sort(key=lambda r: -r["requested_at"])
             page = [_public(r, history=False) for r in rows[q.offset:q.offset + q.limit]]
         return {"total": len(rows), "offset": q.offset, "limit": q.limit, "items": page}

@@ -255,8 +255,10 @@ class FuzzStack:
         self.sent[subject] = self.sent.get(subject, 0) + 1
         return msg.data
 
-    def ask(self, subject: str, data: dict[str, Any]) -> Reply:
-        return parse_reply(self.send(subject, encode(envelope(subject, data, self.root_actor))))
+    def ask(self, subject: str, data: dict[str, Any],
+            actor: dict[str, Any] | None = None) -> Reply:
+        return parse_reply(self.send(subject, encode(envelope(subject, data,
+                                                              actor or self.root_actor))))
 
     def remember(self, subject: str, reply: Reply) -> None:
         """Feed what an accepted command created into the pools."""

@@ -21,7 +21,6 @@ from services.gateway.models import (
     Termination,
 )
 from services.gateway.routes.calls import (
-    AdminReader,
     Reader,
     SuperadminReader,
     Writer,
@@ -71,8 +70,9 @@ async def terminate_session(session_id: SessionId, call: Writer,
     return json_response(await call.command(S.SESSION_TERMINATE, data))
 
 
-@router.get("/agents", response_model=AgentList, summary="Agents with capacity and occupancy")
-async def list_agents(call: AdminReader,
+@router.get("/agents", response_model=AgentList,
+            summary="Agents with capacity and occupancy (agent:read at the caller's domain)")
+async def list_agents(call: Reader,
                       status: Literal["ALIVE", "LOST"] | None = None) -> Response:
     return json_response(await call.query(S.AGENT_LIST, {"status": status}))
 

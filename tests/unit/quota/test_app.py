@@ -401,7 +401,7 @@ def test_a_deleted_and_recreated_policy_keeps_counting_new_references(h: Harness
 
 def test_effective_limits_of_the_default_policy_are_all_unlimited(h: Harness) -> None:
     h.issue(ROOT_KEY, DEFAULT_POLICY)
-    limits = h.app.effective_limits(h.root, ROOT_KEY)
+    limits = h.app.effective_limits(ROOT_KEY)
     assert limits["policy"] == DEFAULT_POLICY and limits["access_key"] == ROOT_KEY
     assert limits["slots"] == {s: "unlimited" for s in ("cpu", "mem", "cuda.device",
                                                          "cuda.shares")}
@@ -413,29 +413,18 @@ def test_effective_limits_follow_updates_and_reassignment(h: Harness) -> None:
     h.issue(USER_KEY, DEFAULT_POLICY)
     h.update(DEFAULT_POLICY, total_resource_slots={"cpu": 2, "mem": 4, "cuda.shares": 1},
              default_for_unspecified="limited", max_concurrent_sessions=3)
-    user = Actor(access_key=USER_KEY)
-    limits = h.app.effective_limits(user, USER_KEY)
+    limits = h.app.effective_limits(USER_KEY)
     assert limits["slots"] == {"cpu": "2", "mem": str(4 * GIB), "cuda.device": "0",
                                "cuda.shares": "1"}
     assert limits["max_concurrent_sessions"] == 3
     h.create("gpu", total_resource_slots={"cuda.device": 2}, default_for_unspecified="unlimited")
     h.assign(USER_KEY, "gpu", previous=DEFAULT_POLICY)
-    limits = h.app.effective_limits(user, USER_KEY)
+    limits = h.app.effective_limits(USER_KEY)
     assert limits["policy"] == "gpu"
     assert limits["slots"] == {"cpu": "unlimited", "mem": "unlimited", "cuda.device": "2",
                                "cuda.shares": "unlimited"}
 
 
-def test_effective_limits_of_someone_else_need_an_admin(h: Harness) -> None:
-    h.issue(ROOT_KEY, DEFAULT_POLICY)
-    h.issue(USER_KEY, DEFAULT_POLICY)
-    assert code_of(h.app.effective_limits, Actor(access_key=USER_KEY), ROOT_KEY) == \
-        "quota.auth.forbidden"
-    assert h.app.effective_limits(Actor(access_key=ADMIN_KEY), USER_KEY)["policy"] == "default"
-    assert code_of(h.app.effective_limits, Actor(access_key="AKIANOBODY0000000000"),
-                   USER_KEY) == "auth.unauthenticated"
-
-
 def test_effective_limits_of_an_unseen_keypair(h: Harness) -> None:
-    assert code_of(h.app.effective_limits, h.root, "AKIANEVERSEEN0000000") == \
+    assert code_of(h.app.effective_limits, "AKIANEVERSEEN0000000") == \
         "quota.keypair.unknown"

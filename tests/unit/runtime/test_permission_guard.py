@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from contracts import identity, scheduler
+from contracts import identity, rbac, scheduler
 from contracts.envelope import Actor
-from contracts.permissions import Target
+from contracts.permissions import Needs, Target
+from contracts.rbac import EntityType, Operation, ScopeType
 from services.runtime.errors import CodedError, Unauthenticated
 from services.runtime.permissions import PermissionGuard
 
@@ -202,3 +203,115 @@ def test_fuzzed_targets_grant_nothing_beyond_the_own_scope(email: str, session: 
     terminate = scheduler.TerminateSession.model_construct(session_id=session)
     assert allowed(GUARD, BOB, SS.SESSION_TERMINATE, terminate) is (
         session == "s-bob")
+
+
+# ---- reads -------------------------------------------------------------------------------------
+
+USER_ROWS = identity.QUERY_NEEDS[IS.USER_LIST]
+SESSION_ROWS = scheduler.QUERY_NEEDS[SS.SESSION_LIST]
+
+
+def grant(guard: PermissionGuard, role: str, who: str, scope: tuple[str, str], entity: str,
+          op: str = "read") -> None:
+    assert guard.replica is not None
+    guard.replica.apply(event("RoleCreated", role_id=role, status="active"))
+    guard.replica.apply(event("PermissionAdded", role_id=role, permission_id=f"{role}-{entity}",
+                              scope_type=scope[0], scope_id=scope[1], entity_type=entity,
+                              operation=op))
+    guard.replica.apply(event("RoleAssigned", role_id=role, user_id=who))
+
+
+def readers(guard: PermissionGuard, key: str, needs: Any, ids: list[str]) -> list[str]:
+    may_read = guard.readable(as_(key), needs)
+    return [sid for sid in ids if may_read(sid)]
+
+
+EVERYONE = ["u-root", "u-ada", "u-bob", "u-cy", "u-unknown"]
+
+
+def test_rows_are_kept_where_the_caller_holds_read_at_their_scope(guard: PermissionGuard
+                                                                   ) -> None:
+    assert readers(guard, ROOT, USER_ROWS, EVERYONE) == EVERYONE  # superadmins read all
+    assert readers(guard, BOB, USER_ROWS, EVERYONE) == []  # update is not read
+    grant(guard, "r-bob-read", "u-bob", ("user", "u-bob"), "user")
+    assert readers(guard, BOB, USER_ROWS, EVERYONE) == ["u-bob"]
+    grant(guard, "r-ada-read", "u-ada", ("domain", "d-1"), "user")
+    assert readers(guard, ADA, USER_ROWS, EVERYONE) == ["u-ada", "u-bob"]  # not research's
+    assert readers(guard, ADA, SESSION_ROWS, EVERYONE) == []  # another entity type
+
+
+def test_a_session_read_grant_at_a_domain_reads_that_domains_sessions(guard: PermissionGuard
+                                                                       ) -> None:
+    grant(guard, "r-watch", "u-cy", ("domain", "d-1"), "session")
+    assert readers(guard, CY, SESSION_ROWS, EVERYONE) == ["u-ada", "u-bob"]
+    get = scheduler.QUERY_NEEDS[SS.SESSION_GET]
+    assert allowed(guard, CY, "", scheduler.SessionRef(session_id="s-bob"), get)
+    assert not allowed(guard, CY, "", scheduler.SessionRef(session_id="s-cy"), get)  # d-2
+    assert not allowed(guard, CY, "", scheduler.SessionRef(session_id="s-none"), get)
+    guard.replica.apply(event("RoleDeactivated", role_id="r-watch"))  # type: ignore[union-attr]
+    assert readers(guard, CY, SESSION_ROWS, EVERYONE) == []
+
+
+def test_a_project_read_grant_covers_its_members_rows(guard: PermissionGuard) -> None:
+    grant(guard, "r-lead", "u-cy", ("project", "p-1"), "session")
+    assert readers(guard, CY, SESSION_ROWS, EVERYONE) == ["u-bob"]
+    guard.learn_membership("u-bob", "p-1", False)
+    assert readers(guard, CY, SESSION_ROWS, EVERYONE) == []
+
+
+def test_a_user_is_read_by_email_or_by_id(guard: PermissionGuard) -> None:
+    get = identity.QUERY_NEEDS[IS.USER_GET]
+    grant(guard, "r-bob-read", "u-bob", ("user", "u-bob"), "user")
+    assert allowed(guard, BOB, "", identity.GetUser(email="BOB@x.test"), get)
+    assert allowed(guard, BOB, "", identity.GetUser(user_id="u-bob"), get)
+    assert not allowed(guard, BOB, "", identity.GetUser(user_id="u-cy"), get)
+    assert not allowed(guard, BOB, "", identity.GetUser(email="cy@x.test"), get)
+    assert not allowed(guard, BOB, "", identity.GetUser(), get)  # names no one
+
+
+def test_list_and_any_user_needs_admit_users_but_not_system_actors(guard: PermissionGuard
+                                                                    ) -> None:
+    for needs in (USER_ROWS, rbac.QUERY_NEEDS[rbac.Subjects.CHECK]):
+        assert guard.require(as_(BOB), needs, None) is not None
+        with pytest.raises(CodedError):
+            guard.require(Actor(system="scheduler"), needs, None)
+        with pytest.raises(Unauthenticated):
+            guard.require(as_(NOBODY), needs, None)
+
+
+def test_secret_queries_come_from_the_gateway_only(guard: PermissionGuard) -> None:
+    login = identity.QUERY_NEEDS[IS.LOGIN]
+    assert guard.require(Actor(system="gateway"), login, None) is None
+    for actor in (Actor(system="scheduler"), as_(ROOT), Actor()):  # trusted elsewhere, or a user
+        with pytest.raises(CodedError) as caught:
+            guard.require(actor, login, None)
+        assert caught.value.code == "auth.forbidden"
+
+
+SCOPE_IDS = {"domain": ["d-1", "d-2"], "project": ["p-1", "p-2", "p-3"],
+             "user": ["u-ada", "u-bob", "u-cy"]}
+
+
+@settings(max_examples=200, deadline=None)
+@given(grants=st.lists(st.tuples(st.sampled_from(["domain", "project", "user"]),
+                                 st.integers(0, 2)), max_size=4),
+       members=st.lists(st.tuples(st.sampled_from(SCOPE_IDS["user"]),
+                                  st.sampled_from(SCOPE_IDS["project"])), max_size=5),
+       project_domains=st.lists(st.sampled_from(["d-1", "d-2"]), min_size=3, max_size=3))
+def test_row_filters_agree_with_the_single_check(grants: list[tuple[str, int]],
+                                                members: list[tuple[str, str]],
+                                                project_domains: list[str]) -> None:
+    """`readable` (the list fast path) admits exactly the rows `allowed` (the get) admits."""
+    g = make_guard()
+    for project, domain_id in zip(SCOPE_IDS["project"], project_domains, strict=True):
+        g.index.set_project(project, domain_id)
+    for user, project in members:
+        g.learn_membership(user, project, True)
+    for n, (kind, i) in enumerate(grants):
+        ids = SCOPE_IDS[kind]
+        grant(g, f"r-{n}", "u-cy", (kind, ids[i % len(ids)]), "session")
+    for kind in ("domain", "project", "user"):
+        needs = Needs(EntityType.SESSION, Operation.READ, ScopeType(kind), Target.ROWS)
+        may_read = g.readable(as_(CY), needs)
+        for sid in [*SCOPE_IDS[kind], "unknown"]:
+            assert may_read(sid) is g.allowed("u-cy", needs, (kind, sid)), (kind, sid)
