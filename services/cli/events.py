@@ -1,4 +1,4 @@
-"""`baikal events tail`: an ordered, ephemeral JetStream consumer that prints events."""
+"""`baikal events tail`: prints events read by sequence from every stream (no consumer)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 
-from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 from rich.console import Console
@@ -16,6 +15,7 @@ from contracts import subjects
 from contracts.values import SERVICE_NAMES
 from services.cli.stack import StackLayout
 from services.runtime.bus import connect
+from services.runtime.reader import Follower, StoredMsg
 
 console = Console()
 
@@ -28,10 +28,13 @@ async def tail_events(layout: StackLayout, subject: str, from_start: bool, limit
                        password=secrets_["nats"]["admin"], name="baikal-events-tail")
     js = nc.jetstream(timeout=5)
     queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=10_000)
-    policy = DeliverPolicy.ALL if from_start else DeliverPolicy.NEW
+    followers = []
+    # The operator may not create consumers: each stream is read by sequence with direct
+    # gets (services/runtime/reader.py), from its start or from its last message.
     for stream in await existing_streams(js):
-        await js.subscribe(subject, stream=stream, ordered_consumer=True, deliver_policy=policy,
-                           cb=enqueue(queue))
+        start = 0 if from_start else (await js.stream_info(stream)).state.last_seq
+        followers.append(await Follower(nc, stream, subject, enqueue(queue),
+                                        position=start).start())
     printed = 0
     last = time.monotonic()
     try:
@@ -46,12 +49,14 @@ async def tail_events(layout: StackLayout, subject: str, from_start: bool, limit
             print_event(json.loads(data))
             printed += 1
     finally:
+        for follower in followers:
+            await follower.stop()
         await nc.close()
 
 
-def enqueue(queue: asyncio.Queue[bytes]) -> Callable[[object], Awaitable[None]]:
-    async def on_message(msg: object) -> None:
-        await queue.put(msg.data)  # type: ignore[attr-defined]
+def enqueue(queue: asyncio.Queue[bytes]) -> Callable[[StoredMsg], Awaitable[None]]:
+    async def on_message(msg: StoredMsg) -> None:
+        await queue.put(msg.data)
 
     return on_message
 
@@ -61,7 +66,7 @@ async def existing_streams(js: JetStreamContext) -> list[str]:
     for service in SERVICE_NAMES:
         try:
             await js.stream_info(subjects.stream(service))
-        except NotFoundError:  # a service that never published has no stream yet
+        except NotFoundError:  # not provisioned (yet)
             continue
         names.append(subjects.stream(service))
     return names

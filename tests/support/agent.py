@@ -16,13 +16,13 @@ from typing import Any
 
 import aiodocker
 from nats.aio.client import Client
-from nats.js.api import DeliverPolicy
 
 from contracts import agent as c
 from contracts import subjects
 from contracts.envelope import Actor
 from services.agent.main import AgentNode, AgentSettings, build
 from services.runtime.client import BusClient
+from services.runtime.reader import Follower, StoredMsg
 from tests.support.natsserver import NatsServer
 from tests.support.process import wait_healthy
 
@@ -100,24 +100,17 @@ class EventTail:
         self._sub: Any = None
 
     async def start(self, nc: Client) -> EventTail:
-        js = nc.jetstream()
-        for _ in range(100):  # the agent's relay creates the stream when it starts
-            try:
-                await js.stream_info(subjects.stream(c.SERVICE))
-                break
-            except Exception:  # noqa: BLE001 - not there yet
-                await asyncio.sleep(0.1)
-
-        async def on_message(msg: Any) -> None:
+        async def on_message(msg: StoredMsg) -> None:
             self.events.append(json.loads(msg.data))
 
-        self._sub = await js.subscribe(subjects.events_of(c.SERVICE), ordered_consumer=True,
-                                       deliver_policy=DeliverPolicy.ALL, cb=on_message)
+        # Read by sequence from the start (the operator may not create consumers).
+        self._sub = await Follower(nc, subjects.stream(c.SERVICE), subjects.events_of(c.SERVICE),
+                                   on_message, poll_seconds=0.2).start()
         return self
 
     async def stop(self) -> None:
         if self._sub is not None:
-            await self._sub.unsubscribe()
+            await self._sub.stop()
 
     def of(self, type_name: str, session_id: str | None = None) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == type_name
