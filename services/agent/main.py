@@ -56,7 +56,7 @@ class AgentNode:
 
 
 async def make_runtime(settings: AgentSettings) -> Runtime:
-    labels = LabelScheme(settings.label_prefix, settings.agent_id)
+    labels = LabelScheme(settings.label_prefix, settings.agent_id, settings.stack_id)
     kind = settings.runtime
     if kind == "auto":
         kind = "docker" if await engine_answers(settings.docker_host) else "process"

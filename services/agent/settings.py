@@ -33,6 +33,8 @@ class AgentSettings(ServiceSettings):
     heartbeat_seconds: float = Field(default=20.0, gt=0)
     sweep_seconds: float | None = Field(default=None, gt=0)  # None: the heartbeat interval
     label_prefix: str = "ai.baikal."
+    # The stack's id (`baikal up` keeps it in stack.json): in container labels and names.
+    stack_id: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9-]{0,31})?$")
     stop_grace_seconds: float = Field(default=10.0, ge=0, le=300)
     command_timeout_seconds: float = Field(default=60.0, gt=0)
     network_mode: str = "bridge"  # Docker network for sessions that ask for one

@@ -76,7 +76,7 @@ class ProcessRuntime:
             (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
         if self.use_cgroups:
             self.cgroups = await asyncio.to_thread(
-                Cgroups.detect, f"baikal-{self.labels.agent_id}")
+                Cgroups.detect, self.labels.scope)
 
     async def close(self) -> None:
         for task in list(self._watchers):
