@@ -47,6 +47,8 @@ def agent_env(server: NatsServer, data_dir: Path, cipher_key: str, runtime: str,
         "BAIKAL_RESERVED_MEM": "0", "BAIKAL_HEARTBEAT_SECONDS": "0.5",
         "BAIKAL_SWEEP_SECONDS": "1", "BAIKAL_STOP_GRACE_SECONDS": "2",
         "BAIKAL_LABEL_PREFIX": label_prefix, "BAIKAL_LOG_LEVEL": "INFO",
+        # Sessions of the process runtime see only a minimal system: the tests' Python too.
+        "BAIKAL_PROCESS_SANDBOX_RO_PATHS": ",".join(sorted({sys.prefix, sys.base_prefix})),
     }
     return env | extra
 
