@@ -186,7 +186,9 @@ async def test_seventy_messages_that_are_not_envelopes_leave_identity_answering(
         client = BusClient(operator, Actor(access_key=root["access_key"]), timeout=10)
         reply = await client.command(S.USER_CREATE, user_payload("after-garbage"))
         assert reply.ok, reply.error
-        health = host.dispatcher.health()
-        assert health["ok"] is True and health["in_flight"] == 0
+        answer = httpx.get(f"http://127.0.0.1:{host.health.port}/health", timeout=5)
+        assert answer.status_code == 200
+        dispatch = answer.json()["checks"]["dispatch"]
+        assert dispatch["ok"] is True and dispatch["in_flight"] == 0
     finally:
         await host.stop()
