@@ -186,7 +186,8 @@ async def test_seventy_messages_that_are_not_envelopes_leave_identity_answering(
         client = BusClient(operator, Actor(access_key=root["access_key"]), timeout=10)
         reply = await client.command(S.USER_CREATE, user_payload("after-garbage"))
         assert reply.ok, reply.error
-        answer = httpx.get(f"http://127.0.0.1:{host.health.port}/health", timeout=5)
+        async with httpx.AsyncClient(timeout=5) as http:
+            answer = await http.get(f"http://127.0.0.1:{host.health.port}/health")
         assert answer.status_code == 200
         dispatch = answer.json()["checks"]["dispatch"]
         assert dispatch["ok"] is True and dispatch["in_flight"] == 0
