@@ -11,8 +11,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 from rich.console import Console
 
-from contracts import subjects
-from contracts.values import SERVICE_NAMES
+from contracts.principals import STREAMS
 from services.cli.stack import StackLayout
 from services.runtime.bus import connect
 from services.runtime.reader import Follower, StoredMsg
@@ -63,12 +62,12 @@ def enqueue(queue: asyncio.Queue[bytes]) -> Callable[[StoredMsg], Awaitable[None
 
 async def existing_streams(js: JetStreamContext) -> list[str]:
     names = []
-    for service in SERVICE_NAMES:
+    for spec in STREAMS:  # the declared ones: the operator may look at no other
         try:
-            await js.stream_info(subjects.stream(service))
+            await js.stream_info(spec.name)
         except NotFoundError:  # not provisioned (yet)
             continue
-        names.append(subjects.stream(service))
+        names.append(spec.name)
     return names
 
 
