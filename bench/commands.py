@@ -49,7 +49,7 @@ from services.cli.stack import free_port
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_UPDATES_PER_SECOND = 1000.0
 GOAL_CORES = 2
-ECHO_SUBJECT = "bai.bench.echo"  # the admin user may publish bai.>; only `bench` listens
+ECHO_SUBJECT = "bai.qry.bench.echo.raw.v1"  # the operator may publish it; only `bench` hears
 SUPERADMIN_EMAIL = "root@bench.baikal.test"
 SUPERADMIN_PASSWORD = "Sup3r-secret!"
 USER_PASSWORD = "Passw0rd!"
@@ -148,7 +148,8 @@ class Stack:
         self.nats_port = free_port()
         self.passwords = new_passwords()
         self.passwords["bench"] = secrets.token_urlsafe(16)
-        echo_user = (Principal("bench", publish=(), subscribe=("bai.bench.>", "_INBOX_bench.>")),
+        echo_user = (Principal("bench", publish=(),
+                               subscribe=("bai.qry.bench.>", "_INBOX_bench.>")),
                      self.passwords["bench"])
         conf = self.directory / "nats.conf"
         conf.write_text(render(self.nats_port, free_port(), self.directory / "js",

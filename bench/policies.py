@@ -28,7 +28,7 @@ from typing import Any
 from services.cli.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-RAW_SUBJECT = "bai.bench.raw"
+RAW_SUBJECT = "bai.qry.bench.raw.echo.v1"  # the operator may publish queries
 RAW_STREAM_SUBJECT = "bai.evt.quota.bench.raw.v1"  # lands in BAI_EVT_QUOTA like the events
 
 

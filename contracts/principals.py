@@ -101,8 +101,7 @@ def _reading(streams: tuple[str, ...]) -> tuple[str, ...]:
     """Read a stream by sequence (direct gets) and learn its state; never change it."""
     rights: list[str] = []
     for name in streams:
-        rights += [subjects.js_api("STREAM", "INFO", name), subjects.js_api("DIRECT", "GET", name),
-                   subjects.js_api("DIRECT", "GET", name, ">")]
+        rights += [subjects.js_api("STREAM", "INFO", name), subjects.js_api("DIRECT", "GET", name)]
     return tuple(rights)
 
 
@@ -117,7 +116,8 @@ def _owned(user: str) -> tuple[str, ...]:
                        subjects.js_acks(stream, d.name)]
     for b in BUCKETS:
         if user in b.readers or user in b.writers:
-            rights += _reading((subjects.kv_stream(b.name),))
+            stream = subjects.kv_stream(b.name)  # a key's value: the last message on its subject
+            rights += [*_reading((stream,)), subjects.js_api("DIRECT", "GET", stream, ">")]
         if user in b.writers:
             rights.append(subjects.kv_keys(b.name))
     return tuple(rights)
