@@ -21,6 +21,7 @@ class NatsServer:
     passwords: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
     extra: list[tuple[Principal, str]] = field(default_factory=list)
+    provisioned: bool = True
 
     @property
     def url(self) -> str:
@@ -37,7 +38,8 @@ class NatsServer:
         self.process = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
         wait_for_port(self.port)
         # As `baikal up` does: the operator creates the streams before any service starts.
-        provision_blocking(self.url, self.passwords["provision"])
+        if self.provisioned:
+            provision_blocking(self.url, self.passwords["provision"])
         return self
 
     def stop(self) -> None:
