@@ -24,6 +24,7 @@ from contracts.agent import RuntimeKind
 from services.agent import launcher
 from services.agent.domain.labels import LabelScheme
 from services.agent.domain.model import SIGNAL_BASE
+from services.agent.mps import DEFAULT_PIPE_DIR, PIPE_DIR
 from services.agent.runtimes.base import (
     ExitNotice,
     HostResources,
@@ -109,8 +110,10 @@ class ProcessRuntime:
         workdir = self.state_dir / "work" / spec.name
         env = {k: os.environ[k] for k in self.inherited_env if k in os.environ}
         env |= {"HOME": str(workdir), **spec.environ}
+        # A GPU session reaches the MPS control daemon through its pipe directory.
+        mps = (env.get(PIPE_DIR, DEFAULT_PIPE_DIR),) if spec.allocation.gpu_devices else ()
         command = self.sandbox.wrap(workdir, spec.command, spec.allocation.gpu_devices,
-                                    env.get("PATH"))
+                                    env.get("PATH"), shared=mps)
         workdir.mkdir(parents=True, exist_ok=True)
         self.sandbox.prepare(workdir)
         groups = await asyncio.to_thread(self._cgroups_for, spec)

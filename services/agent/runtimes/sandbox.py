@@ -62,11 +62,12 @@ class Sandbox:
             os.chmod(workdir, 0o700)
 
     def wrap(self, workdir: Path, command: list[str], gpu_devices: tuple[int, ...] = (),
-             path_env: str | None = None) -> list[str]:
+             path_env: str | None = None, shared: tuple[str, ...] = ()) -> list[str]:
         """The argv that runs `command` in the sandbox (or `command` itself for a non-root
         agent without bubblewrap, which then runs sessions as its own unprivileged user).
         A program that the sandbox would not find is refused here, so that it is reported
-        as failing to start (as an exec failure is without the sandbox)."""
+        as failing to start (as an exec failure is without the sandbox). `shared`: host
+        directories bound read-write (the MPS pipe directory of a GPU session)."""
         if self.bwrap is None or (self.as_root and self.setpriv is None):
             if self.as_root:
                 raise LaunchError(
@@ -102,6 +103,9 @@ class Sandbox:
                 bind("--ro-bind", path)
         for device in _gpu_nodes(gpu_devices):
             bind("--dev-bind", device)
+        for path in shared:
+            if os.path.isdir(path):
+                bind("--bind", path)
         bind("--bind", str(workdir))
         argv.extend(["--chdir", str(workdir)])
         if not self.as_root:

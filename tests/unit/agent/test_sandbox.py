@@ -62,3 +62,15 @@ def test_a_program_the_sandbox_would_not_find_fails_to_start(tmp_path: Path) -> 
     with pytest.raises(LaunchError) as invisible:
         sandbox.wrap(tmp_path / "work", [str(hidden)])
     assert "not visible inside the sandbox" in invisible.value.detail
+
+
+def test_a_gpu_session_gets_its_device_nodes_and_the_mps_pipe_directory(tmp_path: Path) -> None:
+    pipes = tmp_path / "mps"
+    pipes.mkdir()
+    argv = Sandbox("/usr/bin/bwrap", "/usr/bin/setpriv").wrap(
+        tmp_path / "work", ["sleep", "1"], gpu_devices=(0,), shared=(str(pipes),))
+    binds = [(argv[i], argv[i + 1]) for i, a in enumerate(argv) if a.startswith("--")
+             and i + 1 < len(argv)]
+    assert ("--bind", str(pipes)) in binds
+    if Path("/dev/nvidia0").exists():
+        assert ("--dev-bind", "/dev/nvidia0") in binds
