@@ -19,6 +19,7 @@ from typing import Any
 import nats.errors
 from nats.aio.client import Client
 from nats.js.client import JetStreamContext
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
 
 from contracts import subjects
@@ -57,6 +58,12 @@ async def require_stream(js: JetStreamContext, stream: str) -> None:
             f"stream {stream} does not exist: the operator creates streams at provisioning "
             "(`baikal up` does it; with compose run `baikal provision`)", stream=stream
         ) from None
+    except NatsTimeoutError:
+        # A denied request gets no answer: the likeliest cause is a missing READS entry.
+        raise StreamNotProvisioned(
+            f"no answer about stream {stream}: JetStream is down, or this bus user may not "
+            "read it (contracts/principals.py, READS)", code="bus.stream.unreadable",
+            stream=stream) from None
 
 
 class StreamReader:
