@@ -18,8 +18,8 @@ from typing import Any
 
 import nats.errors
 from nats.aio.client import Client
-from nats.js.client import JetStreamContext
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from contracts import subjects
