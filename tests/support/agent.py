@@ -158,11 +158,13 @@ async def docker_available() -> str | None:
 
 
 async def remove_labelled(label_prefix: str) -> int:
-    """Force-remove every container a test run labelled (its prefix), whatever its state."""
+    """Force-remove every container a test run labelled (its prefix, with or without a
+    stack id after it), whatever its state."""
     docker = aiodocker.Docker(url=os.environ.get("DOCKER_HOST"))
     try:
-        filters = json.dumps({"label": [f"{label_prefix}agent-id"]})
-        found = await docker.containers.list(all=True, filters=filters)
+        found = [c for c in await docker.containers.list(all=True)
+                 if any(key.startswith(label_prefix) and key.endswith("agent-id")
+                        for key in (c["Labels"] or {}))]
         for container in found:
             await container.delete(force=True)
         return len(found)
