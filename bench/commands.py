@@ -49,7 +49,7 @@ from services.cli.stack import free_port
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_UPDATES_PER_SECOND = 1000.0
 GOAL_CORES = 2
-ECHO_SUBJECT = "bai.bench.echo"  # the admin user may publish bai.>; only `bench` listens
+ECHO_SUBJECT = "bai.qry.bench.echo.raw.v1"  # the operator may publish it; only `bench` hears
 SUPERADMIN_EMAIL = "root@bench.baikal.test"
 SUPERADMIN_PASSWORD = "Sup3r-secret!"
 USER_PASSWORD = "Passw0rd!"
@@ -138,7 +138,9 @@ class Stack:
             )
 
     def start_nats(self) -> None:
-        from services.cli.natsconf import Principal, new_passwords, render
+        from contracts.principals import Principal
+        from services.cli.natsconf import new_passwords, render
+        from services.runtime.provision import provision_blocking
 
         binary = shutil.which("nats-server")
         if binary is None:
@@ -146,8 +148,9 @@ class Stack:
         self.nats_port = free_port()
         self.passwords = new_passwords()
         self.passwords["bench"] = secrets.token_urlsafe(16)
-        echo_user = Principal("bench", self.passwords["bench"], publish=[],
-                              subscribe=["bai.bench.>", "_INBOX_bench.>"])
+        echo_user = (Principal("bench", publish=(),
+                               subscribe=("bai.qry.bench.>", "_INBOX_bench.>")),
+                     self.passwords["bench"])
         conf = self.directory / "nats.conf"
         conf.write_text(render(self.nats_port, free_port(), self.directory / "js",
                                self.passwords, extra=[echo_user]))
@@ -157,12 +160,13 @@ class Stack:
             self.check_alive()
             try:
                 with socket.create_connection(("127.0.0.1", self.nats_port), timeout=0.5):
-                    return
+                    break
             except OSError:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"nats-server not listening after 10 s\n"
                                        f"{self.tail('nats-server')}") from None
                 time.sleep(0.05)
+        provision_blocking(f"nats://127.0.0.1:{self.nats_port}", self.passwords["provision"])
 
     def start_identity(self, extra_env: dict[str, str] | None = None, instance: int = 0) -> None:
         from eventsourcing.cryptography import AESCipher

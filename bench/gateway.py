@@ -145,6 +145,7 @@ class Stack:
 
     def start(self, with_quota: bool) -> None:
         from services.cli.natsconf import new_passwords, render
+        from services.runtime.provision import provision_blocking
 
         self.nats_port, self.passwords = free_port(), new_passwords()
         conf = self.directory / "nats.conf"
@@ -153,6 +154,7 @@ class Stack:
         binary = shutil.which("nats-server") or str(Path(sys.executable).parent / "nats-server")
         self.spawn("nats-server", [binary, "-c", str(conf)])
         wait_for_port(self.nats_port, timeout=20)
+        provision_blocking(f"nats://127.0.0.1:{self.nats_port}", self.passwords["provision"])
         for service in ["identity", *(["quota"] if with_quota else [])]:
             self.spawn(service, [sys.executable, "-m", f"services.{service}"],
                        self.env(service))

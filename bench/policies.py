@@ -28,7 +28,7 @@ from typing import Any
 from services.cli.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-RAW_SUBJECT = "bai.bench.raw"
+RAW_SUBJECT = "bai.qry.bench.raw.echo.v1"  # the operator may publish queries
 RAW_STREAM_SUBJECT = "bai.evt.quota.bench.raw.v1"  # lands in BAI_EVT_QUOTA like the events
 
 
@@ -44,10 +44,8 @@ async def listen(url: str, password: str, out: str) -> None:
     """Another process: records when each PolicyUpdated (by causation id) and each raw
     message arrives, and answers raw requests."""
     import nats
-    from nats.js.api import DeliverPolicy
 
     nc = await nats.connect(url, user="bench", password=password, inbox_prefix="_INBOX_bench")
-    js = nc.jetstream()
     sink = open(out, "a", buffering=1)  # noqa: SIM115 - closed on exit
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -62,14 +60,8 @@ async def listen(url: str, password: str, out: str) -> None:
         await msg.respond(msg.data)
 
     await nc.subscribe(RAW_SUBJECT, cb=on_raw)
-    for _ in range(200):
-        try:
-            await js.stream_info("BAI_EVT_QUOTA")
-            break
-        except Exception:  # noqa: BLE001 - the stream appears when quota starts
-            await asyncio.sleep(0.05)
-    await js.subscribe("bai.evt.quota.>", stream="BAI_EVT_QUOTA", ordered_consumer=True,
-                       deliver_policy=DeliverPolicy.NEW, cb=on_event)
+    # New events as they are published (core NATS): no consumer to create.
+    await nc.subscribe("bai.evt.quota.>", cb=on_event)
     sink.write(json.dumps({"id": "ready", "t": time.time()}) + "\n")
     await stop.wait()
     await nc.close()
@@ -83,13 +75,15 @@ class Stack:
     def __init__(self) -> None:
         from eventsourcing.cryptography import AESCipher
 
-        from services.cli.natsconf import Principal, new_passwords, render
+        from contracts.principals import Principal
+        from services.cli.natsconf import new_passwords, render
+        from services.runtime.provision import provision_blocking
 
         self.dir = Path(tempfile.mkdtemp(prefix="baikal-bench-quota-"))
         self.passwords = new_passwords() | {"bench": secrets.token_urlsafe(16)}
-        listener = Principal("bench", self.passwords["bench"],
-                             publish=["$JS.API.>", "$JS.ACK.>", "$JS.FC.>"],
-                             subscribe=[RAW_SUBJECT, "_INBOX_bench.>"])
+        listener = (Principal("bench", publish=(RAW_STREAM_SUBJECT,),
+                              subscribe=(RAW_SUBJECT, "bai.evt.quota.>", "_INBOX_bench.>")),
+                    self.passwords["bench"])
         self.port = free_port()
         conf = self.dir / "nats.conf"
         conf.write_text(render(self.port, free_port(), self.dir / "js", self.passwords,
@@ -98,6 +92,7 @@ class Stack:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.spawn("nats", [shutil.which("nats-server") or "nats-server", "-c", str(conf)])
         time.sleep(0.5)
+        provision_blocking(self.url, self.passwords["provision"])
 
     @property
     def url(self) -> str:
@@ -189,7 +184,10 @@ async def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
 
     raw_rate, raw_lat = await drive(args.updates, args.concurrency,
                                     lambda i, w: nc.request(RAW_SUBJECT, b"x" * 300, timeout=5))
-    js = nc.jetstream()
+    # The baseline publisher is the bench user (the operator may not publish events).
+    raw_nc = await connect(stack.url, user="bench", password=stack.passwords["bench"],
+                           name="bench-raw")
+    js = raw_nc.jetstream()
     sent_raw: dict[str, float] = {}
 
     async def raw_publish(i: int, w: int) -> None:
@@ -212,6 +210,7 @@ async def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     seen = arrivals(events)
     e2e = [seen[c] - t for c, t in sent.items() if c in seen]
     raw_e2e = [seen[k] - t for k, t in sent_raw.items() if k in seen]
+    await raw_nc.close()
     await nc.close()
     return {"raw_rr_per_s": raw_rate, "raw_rr_p50_ms": pct(raw_lat, 0.5),
             "raw_rr_p99_ms": pct(raw_lat, 0.99), "raw_js_e2e_p50_ms": pct(raw_e2e, 0.5),

@@ -199,6 +199,7 @@ async def over_bus(n: int, rounds: int = 100) -> dict[str, Any]:
     from services.rbac.main import build as build_rbac
     from services.runtime.bus import connect
     from services.runtime.client import BusClient
+    from services.runtime.provision import provision_at
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-rbac-"))
     passwords = new_passwords()
@@ -213,6 +214,7 @@ async def over_bus(n: int, rounds: int = 100) -> dict[str, Any]:
     try:
         await asyncio.sleep(0.5)
         url, key = f"nats://127.0.0.1:{port}", AESCipher.create_key(32)
+        await provision_at(url, passwords["provision"])
         for name, settings_cls, build in (("quota", QuotaSettings, build_quota),
                                           ("identity", IdentitySettings, build_identity),
                                           ("rbac", RbacSettings, build_rbac)):

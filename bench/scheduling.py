@@ -168,6 +168,7 @@ async def stack_starts(count: int, root: Path) -> list[float]:
     from services.quota.main import build as build_quota
     from services.runtime.bus import connect
     from services.runtime.client import BusClient
+    from services.runtime.provision import provision_at
     from services.scheduler.main import SchedulerSettings
     from services.scheduler.main import build as build_scheduler_host
 
@@ -180,6 +181,7 @@ async def stack_starts(count: int, root: Path) -> list[float]:
     hosts: list[Any] = []
     try:
         await asyncio.sleep(0.5)
+        await provision_at(url, passwords["provision"])
         common = {"nats_url": url, "cipher_key": key, "relay_poll_seconds": 0.2}
         hosts.append(build_quota(QuotaSettings(nats_user="quota", nats_password=passwords["quota"],
                                                data_dir=root / "q", **common)))

@@ -87,3 +87,29 @@ def stream(service: str) -> str:
 def durable(consumer: str, producer: str, purpose: str = "main") -> str:
     _check(consumer, producer, purpose)
     return f"{consumer}__{producer}__{purpose}"
+
+
+def inbox(user: str) -> str:
+    """The reply-inbox prefix of one bus user: only that user may subscribe under it."""
+    return f"_INBOX_{user}"
+
+
+def kv_stream(bucket: str) -> str:
+    """The stream behind a JetStream key-value bucket."""
+    return f"KV_{bucket}"
+
+
+def kv_keys(bucket: str) -> str:
+    return f"$KV.{bucket}.>"
+
+
+# JetStream API subjects, for permissions only (the client library builds the requests).
+JS_API = "$JS.API"
+
+
+def js_api(*tokens: str) -> str:
+    return ".".join((JS_API, *tokens))
+
+
+def js_acks(stream_name: str, durable_name: str) -> str:
+    return f"$JS.ACK.{stream_name}.{durable_name}.>"

@@ -21,6 +21,7 @@ from services.agent.reactions import subscriptions
 from services.agent.runtimes.base import Runtime
 from services.agent.runtimes.docker import DockerRuntime, engine_answers
 from services.agent.runtimes.process import ProcessRuntime
+from services.agent.runtimes.sandbox import Sandbox
 from services.agent.runtimes.simulated import SimulatedRuntime
 from services.agent.settings import AgentSettings
 from services.agent.supervisor import Supervisor
@@ -56,7 +57,7 @@ class AgentNode:
 
 
 async def make_runtime(settings: AgentSettings) -> Runtime:
-    labels = LabelScheme(settings.label_prefix, settings.agent_id)
+    labels = LabelScheme(settings.label_prefix, settings.agent_id, settings.stack_id)
     kind = settings.runtime
     if kind == "auto":
         kind = "docker" if await engine_answers(settings.docker_host) else "process"
@@ -65,9 +66,11 @@ async def make_runtime(settings: AgentSettings) -> Runtime:
         return DockerRuntime(labels, settings.docker_host, settings.network_mode,
                              settings.docker_init, settings.mps_pipe_dir, settings.keep_exited)
     if kind == "process":
+        sandbox = Sandbox.detect(settings.process_session_uid, settings.process_session_gid,
+                                 settings.sandbox_ro_paths)
         return ProcessRuntime(labels, settings.data_dir / "agent" / settings.agent_id,
                               settings.process_cgroups, settings.keep_exited,
-                              settings.inherited_env)
+                              settings.inherited_env, sandbox)
     return SimulatedRuntime(labels)
 
 

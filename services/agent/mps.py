@@ -11,6 +11,7 @@ log = logging.getLogger(__name__)
 
 PIPE_DIR = "CUDA_MPS_PIPE_DIRECTORY"
 LOG_DIR = "CUDA_MPS_LOG_DIRECTORY"
+DEFAULT_PIPE_DIR = "/tmp/nvidia-mps"  # noqa: S108 - NVIDIA's default pipe directory
 
 
 class MpsControl:

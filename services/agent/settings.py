@@ -33,6 +33,8 @@ class AgentSettings(ServiceSettings):
     heartbeat_seconds: float = Field(default=20.0, gt=0)
     sweep_seconds: float | None = Field(default=None, gt=0)  # None: the heartbeat interval
     label_prefix: str = "ai.baikal."
+    # The stack's id (`baikal up` keeps it in stack.json): in container labels and names.
+    stack_id: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9-]{0,31})?$")
     stop_grace_seconds: float = Field(default=10.0, ge=0, le=300)
     command_timeout_seconds: float = Field(default=60.0, gt=0)
     network_mode: str = "bridge"  # Docker network for sessions that ask for one
@@ -40,6 +42,11 @@ class AgentSettings(ServiceSettings):
     keep_exited: bool = False
     process_cgroups: bool = True
     process_inherit_env: str = "PATH,LANG,LC_ALL,TZ,LD_LIBRARY_PATH"  # agent env a process keeps
+    # Process-runtime sessions (bubblewrap sandbox): the user they run as when the agent is
+    # root, and more read-only paths they may see (comma-separated, e.g. a Python install).
+    process_session_uid: int = Field(default=65534, ge=1)
+    process_session_gid: int = Field(default=65534, ge=1)
+    process_sandbox_ro_paths: str = ""
     mps_control: str = "nvidia-cuda-mps-control"
     mps_pipe_dir: str | None = None
     mps_log_dir: str | None = None
@@ -66,6 +73,10 @@ class AgentSettings(ServiceSettings):
     @property
     def inherited_env(self) -> tuple[str, ...]:
         return tuple(s.strip() for s in self.process_inherit_env.split(",") if s.strip())
+
+    @property
+    def sandbox_ro_paths(self) -> tuple[str, ...]:
+        return tuple(s.strip() for s in self.process_sandbox_ro_paths.split(",") if s.strip())
 
     @property
     def sweep_interval(self) -> float:

@@ -98,8 +98,10 @@ class Supervisor:
             s.cuda_shares_per_device, s.cuda_share_quantum)
 
     def healthy(self) -> dict[str, Any]:
+        sandbox = getattr(self.runtime, "sandbox", None)  # the process runtime's isolation
         return {"ok": self.runtime.healthy, "runtime": self.runtime.kind.value,
-                "running": len(self.view.running())}
+                "running": len(self.view.running()),
+                **({"isolation": sandbox.status()} if sandbox is not None else {})}
 
     def call(self, coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
         """From a dispatcher worker thread: run on the agent's loop and wait for the reply."""

@@ -1,4 +1,4 @@
-"""`baikal events tail`: an ordered, ephemeral JetStream consumer that prints events."""
+"""`baikal events tail`: prints events read by sequence from every stream (no consumer)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 
-from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from contracts import subjects
-from contracts.values import SERVICE_NAMES
+from contracts.principals import STREAMS
 from services.cli.output import make_console
 from services.cli.stack import StackLayout
 from services.runtime.bus import connect
+from services.runtime.reader import Follower, StoredMsg
 
 console = make_console()
 
@@ -28,10 +27,13 @@ async def tail_events(layout: StackLayout, subject: str, from_start: bool, limit
                        password=secrets_["nats"]["admin"], name="baikal-events-tail")
     js = nc.jetstream(timeout=5)
     queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=10_000)
-    policy = DeliverPolicy.ALL if from_start else DeliverPolicy.NEW
+    followers = []
+    # The operator may not create consumers: each stream is read by sequence with direct
+    # gets (services/runtime/reader.py), from its start or from its last message.
     for stream in await existing_streams(js):
-        await js.subscribe(subject, stream=stream, ordered_consumer=True, deliver_policy=policy,
-                           cb=enqueue(queue))
+        start = 0 if from_start else (await js.stream_info(stream)).state.last_seq
+        followers.append(await Follower(nc, stream, subject, enqueue(queue),
+                                        position=start).start())
     printed = 0
     last = time.monotonic()
     try:
@@ -46,24 +48,26 @@ async def tail_events(layout: StackLayout, subject: str, from_start: bool, limit
             print_event(json.loads(data))
             printed += 1
     finally:
+        for follower in followers:
+            await follower.stop()
         await nc.close()
 
 
-def enqueue(queue: asyncio.Queue[bytes]) -> Callable[[object], Awaitable[None]]:
-    async def on_message(msg: object) -> None:
-        await queue.put(msg.data)  # type: ignore[attr-defined]
+def enqueue(queue: asyncio.Queue[bytes]) -> Callable[[StoredMsg], Awaitable[None]]:
+    async def on_message(msg: StoredMsg) -> None:
+        await queue.put(msg.data)
 
     return on_message
 
 
 async def existing_streams(js: JetStreamContext) -> list[str]:
     names = []
-    for service in SERVICE_NAMES:
+    for spec in STREAMS:  # the declared ones: the operator may look at no other
         try:
-            await js.stream_info(subjects.stream(service))
-        except NotFoundError:  # a service that never published has no stream yet
+            await js.stream_info(spec.name)
+        except NotFoundError:  # not provisioned (yet)
             continue
-        names.append(subjects.stream(service))
+        names.append(spec.name)
     return names
 
 

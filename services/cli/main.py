@@ -18,6 +18,8 @@ from services.cli.stack import StackLayout
 app = typer.Typer(help="Baikal: control plane for GPU compute sessions.", no_args_is_help=True)
 events_app = typer.Typer(help="Watch the event streams.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
+agent_app = typer.Typer(help="Register node agents.", no_args_is_help=True)
+app.add_typer(agent_app, name="agent")
 app.add_typer(admin.build(), name="admin")
 app.add_typer(admin_export.app, name="export")
 app.add_typer(bus.app, name="bus")
@@ -67,6 +69,55 @@ def status(data_dir: Path = DataDir, as_json: bool = typer.Option(False, "--json
         console.print(table if rows else f"no services have run from {layout.root}")
     if not rows or any(row["status"] != "ok" for row in rows):
         raise typer.Exit(1)
+
+
+@app.command()
+def provision(
+    data_dir: Path = DataDir,
+    nats_url: str = typer.Option(None, help="Provision this server (default: the data dir's)."),
+    replicas: int = typer.Option(1, min=1, max=5, help="Stream replicas (3 on a cluster)."),
+) -> None:
+    """Create or update every declared stream, durable and bucket (as the provisioner).
+
+    `baikal up` does this itself; with compose, run it before the services start. The
+    password comes from BAIKAL_PROVISION_PASSWORD, else from the data dir's secrets."""
+    import os
+
+    from services.runtime.provision import provision_at
+
+    password = os.environ.get("BAIKAL_PROVISION_PASSWORD")
+    layout = StackLayout(data_dir.resolve())
+    if nats_url is None or password is None:
+        if not layout.config.exists():
+            console.print(f"[red]no stack in {layout.root}; give --nats-url and "
+                          "BAIKAL_PROVISION_PASSWORD[/red]")
+            raise typer.Exit(2)
+        port = json.loads(layout.config.read_text())["nats_port"]
+        nats_url = nats_url or f"nats://127.0.0.1:{port}"
+        password = password or layout.load_secrets()["nats"]["provision"]
+    changed = asyncio.run(provision_at(nats_url, password, replicas))
+    for line in changed or ["everything already provisioned"]:
+        console.print(line)
+
+
+@agent_app.command("add")
+def agent_add(agent_id: str = typer.Argument(..., help="The node's id, e.g. gpu-node-1."),
+              data_dir: Path = DataDir) -> None:
+    """Register a node agent: its own NATS user, which may do nothing but that node's job.
+    Writes its credentials file (0600) and reloads a running nats-server."""
+    from services.cli.agents import AgentRegistrationError, add_agent
+
+    try:
+        path, creds, reloaded = add_agent(StackLayout(data_dir.resolve()), agent_id)
+    except AgentRegistrationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"agent {agent_id!r} registered; credentials in {path} (0600)")
+    console.print(f"  BAIKAL_AGENT_ID={agent_id} BAIKAL_NATS_USER={creds['nats_user']} "
+                  f"BAIKAL_STACK_ID={creds['stack_id']} BAIKAL_NATS_PASSWORD=<in {path}>",
+                  highlight=False)
+    console.print("nats-server reloaded" if reloaded
+                  else "nats-server is not running: the user exists from the next `baikal up`")
 
 
 @events_app.command("tail")

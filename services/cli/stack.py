@@ -103,6 +103,21 @@ class StackLayout:
         return self.root / "nats" / "nats.conf"
 
     @property
+    def nats_pid(self) -> Path:
+        return self.root / "run" / "nats-server.pid"
+
+    @property
+    def agents(self) -> Path:
+        """Credentials files of registered agents (`baikal agent add`), 0600."""
+        return self.root / "agents"
+
+    def create(self) -> None:
+        """The data dir holds every secret: private to the stack's user (0700), also when
+        it existed before with wider permissions."""
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 
@@ -135,6 +150,9 @@ class StackLayout:
         else:
             config = {"nats_port": nats_port or 4222, "monitor_port": 8222, "store": "sqlite"}
         config.setdefault("gateway_port", GATEWAY_PORT)
+        # Random at first start, then kept: prefixes container names and labels, so stacks
+        # sharing a Docker engine never touch each other's containers.
+        config.setdefault("stack_id", secrets.token_hex(4))
         if store:
             config["store"] = store
         for key, what in PORTS.items():
@@ -265,6 +283,7 @@ def agent_env(layout: StackLayout, config: dict[str, Any],
     env = service_env(layout, config, secrets_, AGENT)
     env.update({"BAIKAL_AGENT_ID": agent_id, "BAIKAL_NATS_USER": f"agent-{agent_id}",
                 "BAIKAL_NATS_PASSWORD": secrets_["nats"][f"agent-{agent_id}"],
+                "BAIKAL_STACK_ID": config["stack_id"],
                 "BAIKAL_RUNTIME": config.get("agent_runtime", "auto")})
     return env
 

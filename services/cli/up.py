@@ -12,7 +12,7 @@ from typing import Any
 
 from contracts.envelope import Actor
 from contracts.identity import Subjects
-from services.cli.natsconf import render
+from services.cli.agents import write_nats_conf
 from services.cli.output import make_console
 from services.cli.stack import (
     AGENT,
@@ -31,6 +31,7 @@ from services.cli.stack import (
 )
 from services.runtime.bus import connect
 from services.runtime.client import BusClient, BusError
+from services.runtime.provision import provision_at
 
 console = make_console()
 
@@ -76,14 +77,12 @@ async def bootstrap_once(layout: StackLayout, config: dict[str, Any],
 
 async def run_stack(data_dir: Path, store: str | None, nats_port: int, admin_email: str) -> int:
     layout = StackLayout(data_dir.resolve())
-    layout.root.mkdir(parents=True, exist_ok=True)
-    secrets_ = layout.load_secrets()
+    layout.create()
+    secrets_ = layout.load_secrets()  # registers the local agent at first start
     config = layout.load_config(
         nats_port, store, say=lambda line: console.print(f"[yellow]{line}[/yellow]"))
     layout.write_operator(config, secrets_)
-    write_private(layout.nats_conf, render(config["nats_port"], config["monitor_port"],
-                                           layout.root / "nats" / "jetstream",
-                                           secrets_["nats"]))
+    write_nats_conf(layout, config, secrets_)
     supervisor = Supervisor(console.print)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -106,6 +105,12 @@ async def start_children(layout: StackLayout, config: dict[str, Any],
     await supervisor.add(Child("nats-server", [nats_binary(), "-c", str(layout.nats_conf)],
                                {}, layout.logs / "nats-server.log"))
     await wait_for_nats(config["nats_port"])
+    # The operator creates every stream (and durable, bucket) before any service starts:
+    # services may not create or change them (contracts/principals.py).
+    changed = await provision_at(f"nats://127.0.0.1:{config['nats_port']}",
+                                 secrets_["nats"]["provision"])
+    for line in changed:
+        console.print(f"  provisioned: {line}")
     for service in SERVICES:
         since = time.time()
         console.print(f"starting {service}")

@@ -8,11 +8,13 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 
+from contracts import subjects
+
 log = logging.getLogger(__name__)
 
 
 def inbox_prefix(user: str) -> str:
-    return f"_INBOX_{user}"
+    return subjects.inbox(user)
 
 
 async def connect(

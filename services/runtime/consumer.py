@@ -1,4 +1,4 @@
-"""Durable JetStream consumers whose effects and position commit in one transaction."""
+"""Tracked consumers: another service's events applied with their position in one transaction."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import logging
 from collections.abc import Callable
 from uuid import UUID
 
+import nats.errors
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, Tracking
-from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from pydantic import ValidationError
 
 from contracts import subjects
 from contracts.envelope import Event
 from services.runtime.observability import Metrics
+from services.runtime.reader import StoredMsg, StreamReader, connection_of, require_stream
 from services.runtime.store import ServiceApplication, stable_id
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,11 @@ class DeadLetter(Aggregate):
 class TrackedConsumer:
     """Reads another service's stream strictly in order from the position in our own store.
 
-    The position is the tracking record committed with each effect, not a JetStream ack:
-    after a crash it resumes at position + 1 on an ordered consumer, so an event is never
-    skipped (redelivery cannot reorder) and never applied twice (its tracking record would
-    conflict). A failing event is retried with backoff, then dead-lettered.
+    The position is the tracking record committed with each effect: the consumer asks the
+    stream for the messages after it (direct gets, services/runtime/reader.py; no JetStream
+    consumer, so nothing to provision and nothing to create), so an event is never skipped
+    and never applied twice (its tracking record would conflict). A failing event is retried
+    with backoff, then dead-lettered.
     """
 
     def __init__(
@@ -61,7 +62,7 @@ class TrackedConsumer:
         handle: EventHandler,
         metrics: Metrics,
         max_attempts: int = 5,
-        queue_size: int = 256,
+        batch: int = 256,
     ) -> None:
         self.app = app
         self.js = js
@@ -71,50 +72,46 @@ class TrackedConsumer:
         self.handle = handle
         self.metrics = metrics
         self.max_attempts = max_attempts
-        self._queue: asyncio.Queue[Msg] = asyncio.Queue(maxsize=queue_size)
+        self.reader = StreamReader(connection_of(js), self.stream, subjects.events_of(producer),
+                                   batch=batch)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._sub: JetStreamContext.PushSubscription | None = None
         self.processed = 0
 
     async def start(self) -> None:
+        """Raises `StreamNotProvisioned` when the producer's stream was never provisioned."""
+        await require_stream(self.js, self.stream)
+        await self.reader.start()
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
-
-    async def _subscribe(self) -> bool:
-        from services.runtime.relay import wait_for_stream
-
-        if not await wait_for_stream(self.js, self.producer, self._stopping):
-            return False
-        position = await asyncio.to_thread(self.app.position, self.stream)
-        self._sub = await self.js.subscribe(
-            subjects.events_of(self.producer), stream=self.stream, ordered_consumer=True,
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, cb=self._queue.put,
-            config=ConsumerConfig(opt_start_seq=position + 1),
-            # Short heartbeats: after a NATS restart the ordered consumer notices the gap
-            # and resumes within seconds instead of ~20 s.
-            idle_heartbeat=1.0,
-        )
-        return True
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._sub is not None:
-            await self._sub.unsubscribe()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await self.reader.stop()
 
     async def _run(self) -> None:
-        if not await self._subscribe():
-            return
+        delay = 0.1
         while not self._stopping.is_set():
-            msg = await self._queue.get()
-            await self._process(msg)
+            position = await asyncio.to_thread(self.app.position, self.stream)
+            try:
+                batch = await self.reader.fetch(position)
+            except (TimeoutError, nats.errors.Error, ConnectionError) as exc:
+                log.warning("consumer %s cannot read %s yet (%r); retrying", self.name,
+                            self.stream, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            delay = 0.1
+            for msg in batch:
+                await self._process(msg)
+            if not batch or batch[-1].pending == 0:
+                await self.reader.wait()
 
-    async def _process(self, msg: Msg) -> None:
-        meta = msg.metadata
-        sequence = meta.sequence.stream
-        self.metrics.consumer_lag(self.name).set(meta.num_pending)
+    async def _process(self, msg: StoredMsg) -> None:
+        sequence = msg.seq
+        self.metrics.consumer_lag(self.name).set(msg.pending)
         if sequence <= await asyncio.to_thread(self.app.position, self.stream):
             self.metrics.consumed(self.name, "duplicate").inc()
             return

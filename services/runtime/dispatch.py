@@ -65,13 +65,21 @@ class Dispatcher:
     """Subscribes each route in the service's queue group and replies to every request."""
 
     def __init__(self, service: str, metrics: Metrics, max_in_flight: int = 64,
-                 workers: int = 4, guard: PermissionGuard | None = None) -> None:
+                 workers: int = 4, guard: PermissionGuard | None = None,
+                 stuck_seconds: float = 30.0) -> None:
         self.service = service
         self.guard = guard
         self.metrics = metrics
         self.routes: dict[str, Route] = {}
         self._subscriptions: list[Subscription] = []
         self._in_flight = asyncio.Semaphore(max_in_flight)
+        self.max_in_flight = max_in_flight
+        # When each request holding a slot began (monotonic): /health reports not-ready when
+        # every slot has been held, or one request has run, longer than `stuck_seconds`.
+        self._started: dict[int, float] = {}
+        self._saturated_since: float | None = None
+        self._slots = 0
+        self.stuck_seconds = stuck_seconds
         # Few workers: the store serializes writes anyway, and more threads only contend for
         # the GIL and the connection pool.
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{service}-cmd")
@@ -115,17 +123,41 @@ class Dispatcher:
         # Each request runs in its own task so a slow command does not hold the others;
         # the semaphore bounds how many run at once.
         await self._in_flight.acquire()
-        task = asyncio.create_task(self._handle(msg))
+        self._slots += 1
+        slot = self._slots
+        self._started[slot] = time.monotonic()
+        if len(self._started) >= self.max_in_flight and self._saturated_since is None:
+            self._saturated_since = time.monotonic()
+        try:
+            task = asyncio.create_task(self._handle(msg, slot))
+        except BaseException:
+            self._release(slot)
+            raise
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, msg: Msg) -> None:
+    def _release(self, slot: int) -> None:
+        self._started.pop(slot, None)
+        if len(self._started) < self.max_in_flight:
+            self._saturated_since = None
+        self._in_flight.release()
+
+    async def _handle(self, msg: Msg, slot: int) -> None:
+        """Every message that took a slot gives it back, whatever happens: the route lookup
+        is inside the `finally` too (a message on a subject we do not serve can arrive by
+        another path, e.g. a stream consumer delivering into our subject)."""
         started = time.perf_counter()
-        route = self.routes[msg.subject]
+        label, outcome = "unroutable", "invalid"
         try:
-            if route.envelope is Command and self.backpressure is not None:
-                await self.backpressure()
-            reply, outcome = await self._decide(route, msg.data)
+            route = self.routes.get(msg.subject)
+            if route is None:
+                reply = self._error_bytes("request.unroutable",
+                                          "this service does not serve that subject")
+            else:
+                label = route.subject
+                if route.envelope is Command and self.backpressure is not None:
+                    await self.backpressure()
+                reply, outcome = await self._decide(route, msg.data)
             if msg.reply:
                 try:
                     await msg.respond(reply)
@@ -133,9 +165,20 @@ class Dispatcher:
                     await msg.respond(self._error_bytes(
                         "request.invalid", "the request is invalid (details too large)"))
         finally:
-            self._in_flight.release()
-            self.metrics.requests(route.subject, outcome).inc()
-            self.metrics.latency(route.subject).observe(time.perf_counter() - started)
+            self._release(slot)
+            self.metrics.requests(label, outcome).inc()
+            self.metrics.latency(label).observe(time.perf_counter() - started)
+
+    def health(self) -> dict[str, Any]:
+        """Not ready when every slot has been held, or one request has run, for longer than
+        `stuck_seconds`: a supervisor restarts a dispatcher that no longer answers."""
+        now = time.monotonic()
+        oldest = now - min(self._started.values()) if self._started else 0.0
+        saturated = now - self._saturated_since if self._saturated_since is not None else 0.0
+        stuck = oldest > self.stuck_seconds or saturated > self.stuck_seconds
+        return {"ok": not stuck, "in_flight": len(self._started),
+                "max_in_flight": self.max_in_flight, "oldest_seconds": round(oldest, 3),
+                "saturated_seconds": round(saturated, 3)}
 
     async def _decide(self, route: Route, raw: bytes) -> tuple[bytes, str]:
         try:

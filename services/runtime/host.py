@@ -54,7 +54,8 @@ class ServiceHost:
         self.metrics = Metrics(settings.service)
         self.guard = guard
         self.dispatcher = Dispatcher(settings.service, self.metrics, settings.max_in_flight,
-                                     settings.command_workers, guard)
+                                     settings.command_workers, guard,
+                                     settings.dispatch_stuck_seconds)
         register(self.dispatcher)
         self.translate = translate
         # Where several producers share one stream (every agent writes BAI_EVT_AGENT), the
@@ -107,6 +108,7 @@ class ServiceHost:
         self.health.add_check("nats", self._nats_check)
         self.health.add_check("relay", self._relay_check)
         self.health.add_check("service", self._service_check)
+        self.health.add_check("dispatch", self.dispatcher.health)
         port = await self.health.start()
         self._write_run_file(port)
         log.info("%s ready (health on %s:%s, CPUs %s)", s.service, s.http_host, port,

@@ -14,13 +14,13 @@ from typing import Any
 
 import nats.errors
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import StorageType, StreamConfig
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from contracts import subjects
 from contracts.envelope import Actor, Event
 from services.runtime.observability import Metrics
+from services.runtime.reader import require_stream
 from services.runtime.store import CommandRecord, ServiceApplication
 
 log = logging.getLogger(__name__)
@@ -29,40 +29,6 @@ POSITION_HEADER = "Bai-Notification-Id"
 FRESH_MAX = 100_000
 CONTEXT_WINDOW = 200  # how far back a resumed relay looks for the command of its next event
 Translate = Callable[[Any], tuple[str, Event] | None]
-DUPLICATE_WINDOW_SECONDS = 300.0
-
-
-async def ensure_stream(js: JetStreamContext, service: str, replicas: int = 1) -> None:
-    config = StreamConfig(
-        name=subjects.stream(service),
-        subjects=[subjects.events_of(service)],
-        storage=StorageType.FILE,
-        duplicate_window=DUPLICATE_WINDOW_SECONDS,
-        num_replicas=replicas,
-    )
-    try:
-        await js.stream_info(config.name)
-    except NotFoundError:
-        await js.add_stream(config)
-
-
-async def wait_for_stream(js: JetStreamContext, service: str, stopping: asyncio.Event) -> bool:
-    """Wait until the producer has created its stream (a consumer may start first)."""
-    delay = 0.1
-    while not stopping.is_set():
-        try:
-            await js.stream_info(subjects.stream(service))
-            return True
-        except NotFoundError:
-            log.info("stream %s does not exist yet; waiting for %s", subjects.stream(service),
-                     service)
-        except NatsTimeoutError:
-            log.warning("no answer about stream %s; retrying", subjects.stream(service))
-        try:
-            await asyncio.wait_for(stopping.wait(), timeout=delay)
-        except TimeoutError:
-            delay = min(delay * 2, 1.0)
-    return False
 
 
 class OutboxRelay:
@@ -106,7 +72,9 @@ class OutboxRelay:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await ensure_stream(self.js, self.service)
+        # The operator provisions the stream (its subjects, duplicate window); a relay that
+        # finds none refuses to start rather than create one.
+        await require_stream(self.js, subjects.stream(self.service))
         self.position = await self.published_position()
         self.app.on_saved(self.wake)
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-relay")

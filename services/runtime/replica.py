@@ -13,11 +13,10 @@ import threading
 from abc import ABC, abstractmethod
 from typing import Any
 
-from nats.aio.msg import Msg
-from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 
 from contracts import subjects
+from services.runtime.reader import Follower, StoredMsg, connection_of, require_stream
 
 log = logging.getLogger(__name__)
 
@@ -27,38 +26,28 @@ class StreamReplica(ABC):
         self.producer = producer
         self.position = 0
         self.lock = threading.RLock()
-        self._sub: Any = None
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._follower: Follower | None = None
 
     async def start(self, js: JetStreamContext) -> None:
-        self._stopping = asyncio.Event()
-        self._task = asyncio.create_task(self._subscribe(js), name=f"replica-{self.producer}")
-
-    async def _subscribe(self, js: JetStreamContext) -> None:
-        from services.runtime.relay import wait_for_stream
-
-        if await wait_for_stream(js, self.producer, self._stopping):
-            self._sub = await js.subscribe(
-                subjects.events_of(self.producer), stream=subjects.stream(self.producer),
-                ordered_consumer=True, deliver_policy=DeliverPolicy.ALL, cb=self._on_message,
-                idle_heartbeat=1.0)
+        """Raises `StreamNotProvisioned` when the producer's stream does not exist."""
+        stream = subjects.stream(self.producer)
+        await require_stream(js, stream)
+        self._follower = Follower(connection_of(js), stream, subjects.events_of(self.producer),
+                                  self._on_message, position=self.position)
+        await self._follower.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._sub is not None:
-            await self._sub.unsubscribe()
+        if self._follower is not None:
+            await self._follower.stop()
+            self._follower = None
 
-    async def _on_message(self, msg: Msg) -> None:
+    async def _on_message(self, msg: StoredMsg) -> None:
         try:
             with self.lock:
                 self.apply(json.loads(msg.data))
         except (ValueError, KeyError, TypeError) as exc:
-            log.error("replica of %s cannot read seq %s: %s", self.producer,
-                      msg.metadata.sequence.stream, exc)
-        self.position = msg.metadata.sequence.stream
+            log.error("replica of %s cannot read seq %s: %s", self.producer, msg.seq, exc)
+        self.position = msg.seq
 
     @abstractmethod
     def apply(self, envelope: dict[str, Any]) -> None:

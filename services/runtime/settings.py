@@ -34,6 +34,8 @@ class ServiceSettings(BaseSettings):
     http_port: int = 0
     command_workers: int = Field(default=4, ge=1, le=64)
     max_in_flight: int = Field(default=64, ge=1, le=4096)
+    # /health says not-ready when all slots (or one request) are held longer than this.
+    dispatch_stuck_seconds: float = Field(default=30.0, gt=0, le=3600)
     sqlite_synchronous: str = "NORMAL"  # FULL fsyncs every commit; see runtime/sqlite_store.py
     aggregate_cache_size: int = Field(default=20_000, ge=0, le=10_000_000)
     # One process writes this service's store (the embedded stack and docker-compose run one

@@ -16,13 +16,13 @@ from typing import Any
 
 import aiodocker
 from nats.aio.client import Client
-from nats.js.api import DeliverPolicy
 
 from contracts import agent as c
 from contracts import subjects
 from contracts.envelope import Actor
 from services.agent.main import AgentNode, AgentSettings, build
 from services.runtime.client import BusClient
+from services.runtime.reader import Follower, StoredMsg
 from tests.support.natsserver import NatsServer
 from tests.support.process import wait_healthy
 
@@ -47,6 +47,8 @@ def agent_env(server: NatsServer, data_dir: Path, cipher_key: str, runtime: str,
         "BAIKAL_RESERVED_MEM": "0", "BAIKAL_HEARTBEAT_SECONDS": "0.5",
         "BAIKAL_SWEEP_SECONDS": "1", "BAIKAL_STOP_GRACE_SECONDS": "2",
         "BAIKAL_LABEL_PREFIX": label_prefix, "BAIKAL_LOG_LEVEL": "INFO",
+        # Sessions of the process runtime see only a minimal system: the tests' Python too.
+        "BAIKAL_PROCESS_SANDBOX_RO_PATHS": ",".join(sorted({sys.prefix, sys.base_prefix})),
     }
     return env | extra
 
@@ -100,24 +102,17 @@ class EventTail:
         self._sub: Any = None
 
     async def start(self, nc: Client) -> EventTail:
-        js = nc.jetstream()
-        for _ in range(100):  # the agent's relay creates the stream when it starts
-            try:
-                await js.stream_info(subjects.stream(c.SERVICE))
-                break
-            except Exception:  # noqa: BLE001 - not there yet
-                await asyncio.sleep(0.1)
-
-        async def on_message(msg: Any) -> None:
+        async def on_message(msg: StoredMsg) -> None:
             self.events.append(json.loads(msg.data))
 
-        self._sub = await js.subscribe(subjects.events_of(c.SERVICE), ordered_consumer=True,
-                                       deliver_policy=DeliverPolicy.ALL, cb=on_message)
+        # Read by sequence from the start (the operator may not create consumers).
+        self._sub = await Follower(nc, subjects.stream(c.SERVICE), subjects.events_of(c.SERVICE),
+                                   on_message, poll_seconds=0.2).start()
         return self
 
     async def stop(self) -> None:
         if self._sub is not None:
-            await self._sub.unsubscribe()
+            await self._sub.stop()
 
     def of(self, type_name: str, session_id: str | None = None) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == type_name
@@ -163,11 +158,13 @@ async def docker_available() -> str | None:
 
 
 async def remove_labelled(label_prefix: str) -> int:
-    """Force-remove every container a test run labelled (its prefix), whatever its state."""
+    """Force-remove every container a test run labelled (its prefix, with or without a
+    stack id after it), whatever its state."""
     docker = aiodocker.Docker(url=os.environ.get("DOCKER_HOST"))
     try:
-        filters = json.dumps({"label": [f"{label_prefix}agent-id"]})
-        found = await docker.containers.list(all=True, filters=filters)
+        found = [c for c in await docker.containers.list(all=True)
+                 if any(key.startswith(label_prefix) and key.endswith("agent-id")
+                        for key in (c["Labels"] or {}))]
         for container in found:
             await container.delete(force=True)
         return len(found)

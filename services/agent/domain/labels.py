@@ -19,14 +19,23 @@ _UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
 
 @dataclass(frozen=True)
 class LabelScheme:
-    """`<prefix>agent-id`, `<prefix>session-id`, ...; the prefix is configurable so that
-    several deployments (or test runs) can share one engine without seeing each other."""
+    """`<prefix><stack id>.agent-id`, `<prefix><stack id>.session-id`, ...: the stack's id
+    (random at its first start) and the configurable prefix keep stacks (and test runs)
+    sharing one engine from seeing, adopting or removing each other's containers."""
 
     prefix: str
     agent_id: str
+    stack_id: str = ""  # empty: no stack id (tests that pick a unique prefix instead)
 
     def key(self, name: str) -> str:
-        return f"{self.prefix}{name}"
+        stack = f"{self.stack_id}." if self.stack_id else ""
+        return f"{self.prefix}{stack}{name}"
+
+    @property
+    def scope(self) -> str:
+        """Names this agent's bookkeeping outside the engine (cgroups, process state)."""
+        stack = f"{self.stack_id}-" if self.stack_id else ""
+        return f"baikal-{stack}{self.agent_id}"
 
     @property
     def agent_filter(self) -> str:
@@ -68,6 +77,7 @@ class LabelScheme:
         """Engine-safe, unique per (prefix, agent, session): a second create for the same
         session collides on the name instead of running twice."""
         digest = hashlib.sha256(
-            f"{self.prefix}\x1f{self.agent_id}\x1f{session_id}".encode()).hexdigest()[:10]
+            f"{self.prefix}\x1f{self.stack_id}\x1f{self.agent_id}\x1f{session_id}".encode()
+        ).hexdigest()[:10]
         safe = _UNSAFE.sub("-", session_id).strip("-.")[:40]
-        return f"baikal-{self.agent_id}-{safe}-{digest}" if safe else f"baikal-{digest}"
+        return f"{self.scope}-{safe}-{digest}" if safe else f"{self.scope}-{digest}"

@@ -18,6 +18,7 @@ from aiodocker.exceptions import DockerError
 from contracts.agent import RuntimeKind
 from services.agent.domain.labels import SESSION_ID, LabelScheme
 from services.agent.domain.model import signalled_exit
+from services.agent.mps import DEFAULT_PIPE_DIR
 from services.agent.runtimes.base import (
     ExitNotice,
     HostResources,
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 NANO = 10**9
 API_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=5)
 WATCH_BACKOFF_MAX = 10.0
-MPS_PIPE_DIR = "/tmp/nvidia-mps"  # noqa: S108 - NVIDIA's default pipe directory
+MPS_PIPE_DIR = DEFAULT_PIPE_DIR
 
 
 async def engine_answers(docker_host: str | None, timeout: float = 2.0) -> bool:

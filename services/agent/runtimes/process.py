@@ -2,7 +2,9 @@
 
 Limits: a cgroup per container (memory limit, CPU quota) where the agent may create one, else
 RLIMIT_AS (RLIMIT_DATA for GPU sessions: CUDA reserves far more address space than it uses);
-CPU affinity to the allocated cores always. The image is recorded but not used.
+CPU affinity to the allocated cores always. The image is recorded but not used. Isolation:
+each session runs in a bubblewrap sandbox as an unprivileged user, seeing only its own working
+directory and a read-only minimal system (runtimes/sandbox.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from contracts.agent import RuntimeKind
 from services.agent import launcher
 from services.agent.domain.labels import LabelScheme
 from services.agent.domain.model import SIGNAL_BASE
+from services.agent.mps import DEFAULT_PIPE_DIR, PIPE_DIR
 from services.agent.runtimes.base import (
     ExitNotice,
     HostResources,
@@ -30,6 +33,7 @@ from services.agent.runtimes.base import (
     Observed,
 )
 from services.agent.runtimes.cgroups import Cgroups
+from services.agent.runtimes.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +62,10 @@ class ProcessRuntime:
 
     def __init__(self, labels: LabelScheme, state_dir: Path, use_cgroups: bool = True,
                  keep_exited: bool = False,
-                 inherited_env: tuple[str, ...] = INHERITED_ENV) -> None:
+                 inherited_env: tuple[str, ...] = INHERITED_ENV,
+                 sandbox: Sandbox | None = None) -> None:
         self.labels = labels
+        self.sandbox = sandbox or Sandbox.detect()
         self.inherited_env = inherited_env  # the agent's own secrets are never passed on
         self.state_dir = state_dir
         self.use_cgroups = use_cgroups
@@ -76,7 +82,13 @@ class ProcessRuntime:
             (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
         if self.use_cgroups:
             self.cgroups = await asyncio.to_thread(
-                Cgroups.detect, f"baikal-{self.labels.agent_id}")
+                Cgroups.detect, self.labels.scope)
+        status = self.sandbox.status()
+        if status["refuses_sessions"]:
+            log.error("the agent runs as root without bubblewrap: every session will be "
+                      "refused (install the Debian package `bubblewrap`)")
+        elif status["sandbox"] == "none":
+            log.warning("bubblewrap not found: sessions run unisolated as the agent's user")
 
     async def close(self) -> None:
         for task in list(self._watchers):
@@ -96,12 +108,17 @@ class ProcessRuntime:
         if not spec.command:
             raise LaunchError("start-failed", "the process runtime needs a command")
         workdir = self.state_dir / "work" / spec.name
-        workdir.mkdir(parents=True, exist_ok=True)
-        groups = await asyncio.to_thread(self._cgroups_for, spec)
-        read_end, write_end = os.pipe()
-        launch = self._launch_spec(spec, groups, write_end)
         env = {k: os.environ[k] for k in self.inherited_env if k in os.environ}
         env |= {"HOME": str(workdir), **spec.environ}
+        # A GPU session reaches the MPS control daemon through its pipe directory.
+        mps = (env.get(PIPE_DIR, DEFAULT_PIPE_DIR),) if spec.allocation.gpu_devices else ()
+        command = self.sandbox.wrap(workdir, spec.command, spec.allocation.gpu_devices,
+                                    env.get("PATH"), shared=mps)
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.sandbox.prepare(workdir)
+        groups = await asyncio.to_thread(self._cgroups_for, spec)
+        read_end, write_end = os.pipe()
+        launch = self._launch_spec(spec, groups, write_end) | {"command": command}
         with open(self.state_dir / "logs" / f"{spec.name}.log", "ab") as log_file:
             try:
                 proc = await asyncio.create_subprocess_exec(

@@ -13,7 +13,6 @@ from contracts import agent as c
 from contracts import subjects
 from contracts.envelope import Actor
 from services.runtime.client import BusClient
-from services.runtime.relay import ensure_stream
 from tests.support.agent import AGENT_ID, EventTail, start_agent, start_payload, unique_label_prefix
 
 
@@ -32,8 +31,7 @@ async def test_an_agent_user_cannot_speak_for_another_agent(nats_server, admin):
         heard.append(msg.subject)
 
     await admin.subscribe("bai.hb.>", cb=on_message)
-    js = admin.jetstream()
-    await ensure_stream(js, c.SERVICE)
+    js = admin.jetstream()  # the stream exists: the server was provisioned
     errors: list[str] = []
     agent = await connect_collecting_errors(nats_server, f"agent-{AGENT_ID}", errors)
     try:

@@ -53,9 +53,10 @@ async def test_seed_walkthrough_default_policy_limited_to_2_cpu_4_gib_1_fgpu(sta
 
     listener = await connect_as(nats_server, "admin")
     received: list[dict] = []
-    js = listener.jetstream()
-    await js.subscribe(subjects.event("quota", "policy", "updated"), stream="BAI_EVT_QUOTA",
-                       ordered_consumer=True, cb=collector(received))
+    # The operator hears published events (core NATS); it cannot create consumers.
+    await listener.subscribe(subjects.event("quota", "policy", "updated"),
+                             cb=collector(received))
+    await listener.flush()
 
     await client.command_or_raise(QS.KEYPAIR_POLICY_UPDATE, {
         "name": "default",

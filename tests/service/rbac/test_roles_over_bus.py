@@ -35,8 +35,9 @@ async def test_seed_walkthrough(stack, nats_server) -> None:
     root = stack.root
     listener = await connect_as(nats_server, "admin")
     received: list[dict] = []
-    await listener.jetstream().subscribe(subjects.events_of("rbac"), stream="BAI_EVT_RBAC",
-                                         ordered_consumer=True, cb=collector(received))
+    # The operator hears published events (core NATS); it cannot create consumers.
+    await listener.subscribe(subjects.events_of("rbac"), cb=collector(received))
+    await listener.flush()
     project_id, domain_id = await project_and_domain(stack)
     one, two = await stack.user(1), await stack.user(2)
 

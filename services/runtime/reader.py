@@ -1,0 +1,175 @@
+"""Reading a stream by sequence, without creating a consumer: batched JetStream direct gets.
+
+A component may not create consumers (one with a deliver subject could push a stream into
+someone's command subject), so every reader keeps its own position (a tracking record, a
+replica's counter) and asks for the next batch after it. A core subscription on the stream's
+subjects wakes it when something is published; it also polls, so a missed wake-up costs at
+most `poll_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import nats.errors
+from nats.aio.client import Client
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from contracts import subjects
+from services.runtime.errors import CodedError
+
+log = logging.getLogger(__name__)
+
+END_STATUSES = {"204", "404", "408"}  # end of batch, nothing there, request timed out
+
+
+class StreamNotProvisioned(CodedError):
+    code = "bus.stream.not_provisioned"
+
+
+@dataclass(frozen=True)
+class StoredMsg:
+    seq: int
+    subject: str
+    data: bytes
+    pending: int  # messages after this one that match the filter
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+def connection_of(js: JetStreamContext) -> Client:
+    return js._nc  # the JetStream context is a view on one connection
+
+
+async def require_stream(js: JetStreamContext, stream: str) -> None:
+    """Streams are created by the operator at provisioning, never by a component."""
+    try:
+        await js.stream_info(stream)
+    except NotFoundError:
+        raise StreamNotProvisioned(
+            f"stream {stream} does not exist: the operator creates streams at provisioning "
+            "(`baikal up` does it; with compose run `baikal provision`)", stream=stream
+        ) from None
+    except NatsTimeoutError:
+        # A denied request gets no answer: the likeliest cause is a missing READS entry.
+        raise StreamNotProvisioned(
+            f"no answer about stream {stream}: JetStream is down, or this bus user may not "
+            "read it (contracts/principals.py, READS)", code="bus.stream.unreadable",
+            stream=stream) from None
+
+
+class StreamReader:
+    def __init__(self, nc: Client, stream: str, subject_filter: str, batch: int = 256,
+                 timeout: float = 5.0, poll_seconds: float = 1.0) -> None:
+        self.nc = nc
+        self.stream = stream
+        self.subject_filter = subject_filter
+        self.batch = batch
+        self.timeout = timeout
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._sub: Any = None
+
+    async def start(self) -> StreamReader:
+        async def wake(_msg: Any) -> None:
+            self._wake.set()
+
+        self._sub = await self.nc.subscribe(self.subject_filter, cb=wake)
+        return self
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            try:
+                await self._sub.unsubscribe()
+            except nats.errors.Error:
+                pass  # the connection is closing anyway
+            self._sub = None
+
+    async def wait(self) -> None:
+        """Until something may have been published (or `poll_seconds`)."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def fetch(self, after: int) -> list[StoredMsg]:
+        """Up to `batch` messages after sequence `after`, in order (empty: none yet)."""
+        self._wake.clear()  # what is published from now on wakes the next wait()
+        inbox = self.nc.new_inbox()
+        got: list[StoredMsg] = []
+        done = asyncio.Event()
+
+        async def on_reply(msg: Any) -> None:
+            headers = msg.headers or {}
+            if headers.get("Status") in END_STATUSES:
+                done.set()
+                return
+            got.append(StoredMsg(int(headers["Nats-Sequence"]), headers["Nats-Subject"],
+                                 msg.data, int(headers.get("Nats-Num-Pending", 0))))
+            if len(got) >= self.batch:
+                done.set()
+
+        sub = await self.nc.subscribe(inbox, cb=on_reply)
+        try:
+            request = {"seq": after + 1, "batch": self.batch, "next_by_subj": self.subject_filter}
+            await self.nc.publish(subjects.js_api("DIRECT", "GET", self.stream),
+                                  json.dumps(request).encode(), reply=inbox)
+            await asyncio.wait_for(done.wait(), timeout=self.timeout)
+        finally:
+            await sub.unsubscribe()
+        return got
+
+
+Apply = Callable[[StoredMsg], Awaitable[None]]
+
+
+class Follower:
+    """Calls `apply` for every message of a stream after `position`, in order, until
+    stopped: what an ordered consumer did, without a consumer."""
+
+    def __init__(self, nc: Client, stream: str, subject_filter: str, apply: Apply,
+                 position: int = 0, poll_seconds: float = 1.0) -> None:
+        self.reader = StreamReader(nc, stream, subject_filter, poll_seconds=poll_seconds)
+        self.apply = apply
+        self.position = position
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> Follower:
+        await self.reader.start()
+        self._task = asyncio.create_task(self._run(), name=f"follow-{self.reader.stream}")
+        return self
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.reader.stop()
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while not self._stopping.is_set():
+            try:
+                batch = await self.reader.fetch(self.position)
+            except (TimeoutError, nats.errors.Error, ConnectionError) as exc:
+                log.warning("reading %s after %s failed (%r); retrying", self.reader.stream,
+                            self.position, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            delay = 0.1
+            for msg in batch:
+                await self.apply(msg)
+                self.position = msg.seq
+            if not batch or batch[-1].pending == 0:
+                await self.reader.wait()
