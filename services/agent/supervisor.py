@@ -209,6 +209,29 @@ class Supervisor:
         return c.ContainerListing(agent_id=self.settings.agent_id, runtime=self.runtime.kind,
                                   containers=listed).model_dump(mode="json")
 
+    async def report_running(self) -> dict[str, Any]:
+        """What really holds this node's resources, for RECALCULATE USAGE: the engine's running
+        labelled containers (slots from their labels), then the starts recorded in the store
+        and not yet running (their slots are already allocated here)."""
+        engine = [o for o in await self.runtime.containers() if o.running]
+        reported = []
+        for o in engine:
+            live = self.view.get(o.session_id)
+            reported.append(c.ReportedContainer(
+                session_id=o.session_id, container_id=o.container_id, state="running",
+                slots=self.labels.slots_of(o.labels), known=live is not None,
+                access_key=self.labels.access_key_of(o.labels)))
+        running = {o.session_id for o in engine}
+        for live in self.view.live():
+            if live.session_id not in running and live.status != RUNNING:
+                reported.append(c.ReportedContainer(
+                    session_id=live.session_id, container_id=live.container_id,
+                    state="starting", slots=live.allocation.slots(), known=True,
+                    access_key=live.access_key))
+        return c.RunningReport(agent_id=self.settings.agent_id, runtime=self.runtime.kind,
+                               reported_at=datetime.now(UTC), capacity=self.capacity.slots(),
+                               containers=reported).model_dump(mode="json")
+
     # ---- exits -------------------------------------------------------------------------------
 
     async def _consume_exits(self) -> None:
