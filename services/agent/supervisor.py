@@ -23,7 +23,7 @@ from services.agent import reconcile
 from services.agent.app import AgentApplication, Origin
 from services.agent.domain.errors import refuse
 from services.agent.domain.labels import ACCESS_KEY, LabelScheme
-from services.agent.domain.model import RUNNING, exit_reason
+from services.agent.domain.model import RUNNING, Container, exit_reason
 from services.agent.domain.mps import mps_environ, visible_devices
 from services.agent.domain.slots import (
     Allocation,
@@ -179,22 +179,32 @@ class Supervisor:
     async def stop_container(self, origin: Origin, p: c.StopContainer) -> dict[str, Any]:
         async with self.session_lock(p.session_id):
             container = await asyncio.to_thread(self.app.container, p.session_id)
-            if container is None:  # nothing runs here for it: the stop holds already
-                return c.ContainerState(agent_id=self.settings.agent_id,
-                                        session_id=p.session_id,
-                                        status=c.ContainerStatus.UNKNOWN).model_dump(mode="json")
-            if container.status != RUNNING:  # ended (or failed): stopping it again is a no-op
-                return await asyncio.to_thread(self.app.state, p.session_id)
-            await asyncio.to_thread(self.app.record_stop_requested, p.session_id, p.reason)
-            assert container.container_id is not None
-            observed = await self.runtime.stop(container.container_id,
-                                               self.settings.stop_grace_seconds)
-            if observed is not None and observed.running:
-                raise refuse("container.stop_failed", "the container is still running",
-                             session_id=p.session_id)
-            live = self.view.get(p.session_id)
-            assert live is not None
-            return await self.record_exit(live, observed, origin=origin)
+            if container is not None and container.status == RUNNING:
+                return await self._stop_running(origin, p, container)
+        # Not running by the store: a labelled container the engine still runs for it (an
+        # orphan RECALCULATE USAGE asks to stop) is stopped, removed and reported as a stray.
+        for observed in await self.runtime.containers():
+            if observed.session_id == p.session_id and observed.running:
+                await reconcile.handle_stray(self, observed)
+        if await asyncio.to_thread(self.app.container, p.session_id) is None:
+            # nothing runs here for it: the stop holds already
+            return c.ContainerState(agent_id=self.settings.agent_id, session_id=p.session_id,
+                                    status=c.ContainerStatus.UNKNOWN).model_dump(mode="json")
+        return await asyncio.to_thread(self.app.state, p.session_id)  # ended: a no-op
+
+    async def _stop_running(self, origin: Origin, p: c.StopContainer,
+                            container: Container) -> dict[str, Any]:
+        """The caller holds the session's lock."""
+        await asyncio.to_thread(self.app.record_stop_requested, p.session_id, p.reason)
+        assert container.container_id is not None
+        observed = await self.runtime.stop(container.container_id,
+                                           self.settings.stop_grace_seconds)
+        if observed is not None and observed.running:
+            raise refuse("container.stop_failed", "the container is still running",
+                         session_id=p.session_id)
+        live = self.view.get(p.session_id)
+        assert live is not None
+        return await self.record_exit(live, observed, origin=origin)
 
     async def list_containers(self, p: c.ListContainers) -> dict[str, Any]:
         listed = []

@@ -263,7 +263,12 @@ class UsageRecalculator:
                        "sessions_ended": len(sessions), "orphans": len(plan.orphans),
                        "orphans_stopped": stopped, "skipped": skipped}
             run.complete(summary, events, asked, unanswered,
-                         round(time.monotonic() - began, 6))
+                         round(time.monotonic() - began, 6),
+                         [{"ledger": f"{c.ledger[0]}:{c.ledger[1]}", "session_id": c.session_id,
+                           "cause": c.cause} for c in applied],
+                         [{"agent_id": o.agent_id, "session_id": o.session_id,
+                           "container_id": o.container_id or "", "cause": o.cause}
+                          for o in plan.orphans])
             try:
                 self.app.save(run, *sessions, *ledgers)
             except IntegrityError:

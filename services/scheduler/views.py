@@ -49,9 +49,12 @@ class SessionView(FollowingView):
             self.reserved[(e.kind, e.key)] = {}
         elif isinstance(e, Ledger.Reserved):
             key = self.ledgers[oid]
+            # A reservation may be replaced (RECALCULATE USAGE corrects its slots).
+            replaced = self.reserved[key].get(e.session_id, {})
             self.reserved[key][e.session_id] = dict(e.slots)
-            self.reserved_total[key] = s.add(self.reserved_total.get(key, {}),
-                                             s.from_wire(e.slots))
+            total = s.sub(s.add(self.reserved_total.get(key, {}), s.from_wire(e.slots)),
+                          s.from_wire(replaced))
+            self.reserved_total[key] = {k: v for k, v in total.items() if v != 0}
         elif isinstance(e, Ledger.Released):
             key = self.ledgers[oid]
             released = self.reserved[key].pop(e.session_id, None)

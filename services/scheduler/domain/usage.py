@@ -65,7 +65,9 @@ class Recalculation(Aggregate):
 
     @event("Completed")
     def complete(self, summary: dict[str, int], events_replayed: int, agents_asked: list[str],
-                 agents_unanswered: list[str], duration: float) -> None:
+                 agents_unanswered: list[str], duration: float,
+                 corrections: list[dict[str, str]], orphans: list[dict[str, str]]) -> None:
         self.result = {"summary": dict(summary), "events_replayed": events_replayed,
                        "agents_asked": list(agents_asked),
-                       "agents_unanswered": list(agents_unanswered), "duration": duration}
+                       "agents_unanswered": list(agents_unanswered), "duration": duration,
+                       "corrections": list(corrections), "orphans": list(orphans)}
