@@ -259,33 +259,36 @@ def drifts(ledgers: Ledgers, corrections: list[Correction],
                               ("domain", fact.domain)):
                 if key:
                     by_subject.setdefault(f"{kind}:{key}", []).append(c)
+    wanted = set(by_subject)
+    before, now = _totals(ledgers, facts, wanted), _totals(after, facts, wanted)
     out = []
     for subject, changes in sorted(by_subject.items()):
-        kind, key = subject.split(":", 1)
-        before = _total(ledgers, kind, key, facts)
-        now = _total(after, kind, key, facts)
         cause = ",".join(sorted({c.cause for c in changes}))
-        for slot in sorted(set(before) | set(now)):
-            tracked, actual = before.get(slot, Decimal(0)), now.get(slot, Decimal(0))
+        was, is_ = before.get(subject, {}), now.get(subject, {})
+        for slot in sorted(set(was) | set(is_)):
+            tracked, actual = was.get(slot, Decimal(0)), is_.get(slot, Decimal(0))
             if tracked != actual:
                 out.append(Drift(subject, slot, _fmt(tracked), _fmt(actual), cause))
     return out
 
 
-def _total(ledgers: Ledgers, kind: str, key: str, facts: Mapping[str, SessionFact]) -> s.Slots:
-    total: s.Slots = {}
-    if kind in ("agent", "keypair"):
-        for slots in ledgers.get((kind, key), {}).values():
-            total = s.add(total, s.from_wire(dict(slots)))
-        return total
-    for (ledger_kind, _), entries in ledgers.items():
-        if ledger_kind != "keypair":
-            continue
+def _totals(ledgers: Ledgers, facts: Mapping[str, SessionFact], wanted: set[str]
+            ) -> dict[str, s.Slots]:
+    """One pass: the total of every wanted subject (agent:, keypair:, user:, project:, domain:)."""
+    totals: dict[str, s.Slots] = {}
+    for (kind, key), entries in ledgers.items():
+        own = f"{kind}:{key}"
         for session_id, slots in entries.items():
-            fact = facts.get(session_id)
-            if fact is not None and _group(fact, kind) == key:
-                total = s.add(total, s.from_wire(dict(slots)))
-    return total
+            subjects = [own] if own in wanted else []
+            fact = facts.get(session_id) if kind == "keypair" else None
+            if fact is not None:
+                subjects += [f"{g}:{_group(fact, g)}" for g in ("user", "project", "domain")
+                             if f"{g}:{_group(fact, g)}" in wanted]
+            if subjects:
+                value = s.from_wire(dict(slots))
+                for subject in subjects:
+                    totals[subject] = s.add(totals.get(subject, {}), value)
+    return totals
 
 
 def _group(fact: SessionFact, kind: str) -> str | None:
