@@ -81,14 +81,26 @@ def replay(events: Iterable[tuple[str, str, str, dict[str, str]]]) -> Replayed:
 
     A redelivered start after its end does not reopen it (ends are final per session)."""
     out = Replayed()
+    open_, ended = out.open, out.ended
+    count = 0
     for kind, agent, session, slots in events:
-        out.events += 1
+        count += 1
         if kind == STARTED:
-            if session not in out.ended.get(agent, ()):
-                out.open.setdefault(agent, {})[session] = slots
+            gone = ended.get(agent)
+            if gone is None or session not in gone:
+                sessions = open_.get(agent)
+                if sessions is None:
+                    sessions = open_[agent] = {}
+                sessions[session] = slots
         else:
-            out.open.get(agent, {}).pop(session, None)
-            out.ended.setdefault(agent, set()).add(session)
+            sessions = open_.get(agent)
+            if sessions is not None:
+                sessions.pop(session, None)
+            gone = ended.get(agent)
+            if gone is None:
+                gone = ended[agent] = set()
+            gone.add(session)
+    out.events = count
     return out
 
 
@@ -223,6 +235,8 @@ def _cause(fact: SessionFact | None, tracked: Mapping[str, str] | None,
 def same(a: Mapping[str, str] | None, b: Mapping[str, str] | None) -> bool:
     if a is None or b is None:
         return a is b
+    if a == b:  # the common case, without decimal arithmetic
+        return True
     return _norm(a) == _norm(b)
 
 
