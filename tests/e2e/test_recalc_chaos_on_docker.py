@@ -264,18 +264,8 @@ async def test_scheduler_killed_between_placement_and_start(chaos: Chaos) -> Non
 async def test_a_ledger_made_wrong_through_a_test_only_path(chaos: Chaos) -> None:
     session_id = await chaos.request("kept", ["sleep", "300"])
     await chaos.wait_status(session_id, "RUNNING")
-    stop(chaos.scheduler)  # the store is written only while its owner is down
-    settings = SchedulerSettings(data_dir=chaos.root / "scheduler", cipher_key=chaos.cipher_key)
-    app = Scheduler(store_env(settings, "scheduler"))
-    try:
-        ledger = app.find(ledger_id("agent", AGENT_ID))
-        assert isinstance(ledger, Ledger)
-        ledger.reserve("ghost", {"cpu": "2", "mem": "1073741824"})
-        ledger.reserve(session_id, {"cpu": "1", "mem": "33554432"})
-        app.save(ledger)
-    finally:
-        app.close()
-    chaos.start_scheduler()
+    tamper_agent_ledger(chaos, "ghost", {"cpu": "2", "mem": "1073741824"})
+    tamper_agent_ledger(chaos, session_id, {"cpu": "1", "mem": "33554432"})
     await eventually(lambda: chaos.client.query(SS.AGENT_LIST, {"status": "ALIVE"}),
                      lambda reply: bool(reply.ok and reply.data and reply.data["items"]))
     first = await chaos.recalc()
@@ -284,5 +274,50 @@ async def test_a_ledger_made_wrong_through_a_test_only_path(chaos: Chaos) -> Non
     assert {(d["subject"], d["slot"], d["tracked"], d["actual"]) for d in first["drifts"]} == {
         (f"agent:{AGENT_ID}", "cpu", "3", "0.25"),
         (f"agent:{AGENT_ID}", "mem", str(2**30 + 32 * 2**20), str(32 * 2**20))}
+    await chaos.assert_ledgers_equal_the_truth()
+    assert (await chaos.recalc())["drifts"] == []
+
+
+def tamper_agent_ledger(chaos: Chaos, session_id: str, slots: dict[str, str]) -> None:
+    """The test-only path: the scheduler's store written while the scheduler is down."""
+    stop(chaos.scheduler)
+    settings = SchedulerSettings(data_dir=chaos.root / "scheduler", cipher_key=chaos.cipher_key)
+    app = Scheduler(store_env(settings, "scheduler"))
+    try:
+        ledger = app.find(ledger_id("agent", AGENT_ID))
+        assert isinstance(ledger, Ledger)
+        ledger.reserve(session_id, slots)
+        app.save(ledger)
+    finally:
+        app.close()
+    chaos.start_scheduler()
+
+
+async def test_a_recalculation_sigkilled_mid_run_leaves_nothing_and_a_rerun_finishes(
+        chaos: Chaos) -> None:
+    session_id = await chaos.request("kept", ["sleep", "300"])
+    await chaos.wait_status(session_id, "RUNNING")
+    tamper_agent_ledger(chaos, "ghost", {"cpu": "2"})
+    await eventually(lambda: chaos.client.query(SS.AGENT_LIST, {"status": "ALIVE"}),
+                     lambda reply: bool(reply.ok and reply.data and reply.data["items"]))
+    before = await chaos.usage()
+    os.kill(chaos.agent.pid, signal.SIGSTOP)  # the run waits for its report...
+    try:
+        run = asyncio.create_task(chaos.client.command(
+            SS.USAGE_RECALCULATE, {"agent_timeout_seconds": 10}, command_id="run-1"))
+        await asyncio.sleep(1.5)
+        kill(chaos.scheduler)  # ...and dies waiting
+        with pytest.raises(Exception):  # noqa: B017 - no reply ever comes (timeout)
+            await run
+    finally:
+        os.kill(chaos.agent.pid, signal.SIGCONT)
+    chaos.start_scheduler()
+    await eventually(lambda: chaos.client.query(SS.AGENT_LIST, {"status": "ALIVE"}),
+                     lambda reply: bool(reply.ok and reply.data and reply.data["items"]))
+    assert await chaos.usage() == before  # nothing half-corrected
+    rerun = await chaos.client.command_or_raise(
+        SS.USAGE_RECALCULATE, {"agent_timeout_seconds": 2}, command_id="run-1")
+    assert [(c["session_id"], c["cause"]) for c in rerun["corrections"]] == [
+        ("ghost", r.UNKNOWN_SESSION)]
     await chaos.assert_ledgers_equal_the_truth()
     assert (await chaos.recalc())["drifts"] == []
