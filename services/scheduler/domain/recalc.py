@@ -245,9 +245,9 @@ def _norm(slots: Mapping[str, str]) -> dict[str, Decimal]:
 
 
 def apply(ledgers: Ledgers, corrections: Iterable[Correction]
-          ) -> dict[tuple[str, str], dict[str, dict[str, str]]]:
+          ) -> dict[tuple[str, str], dict[str, Mapping[str, str]]]:
     """The ledgers after the corrections (for drift sums and tests)."""
-    after = {k: {sid: dict(v) for sid, v in entries.items()} for k, entries in ledgers.items()}
+    after = {k: dict(entries) for k, entries in ledgers.items()}
     for c in corrections:
         entries = after.setdefault(c.ledger, {})
         if c.actual is None:
@@ -263,45 +263,63 @@ def drifts(ledgers: Ledgers, corrections: list[Correction],
 
     Subjects: every corrected ledger (agent:<id>, keypair:<ak>) and the users, projects and
     domains whose keypair reservations changed (their occupancy sums those)."""
-    after = apply(ledgers, corrections)
     by_subject: dict[str, list[Correction]] = {}
     for c in corrections:
-        by_subject.setdefault(f"{c.ledger[0]}:{c.ledger[1]}", []).append(c)
-        fact = facts.get(c.session_id)
-        if c.ledger[0] == "keypair" and fact is not None:
-            for kind, key in (("user", fact.user_id), ("project", fact.project),
-                              ("domain", fact.domain)):
-                if key:
-                    by_subject.setdefault(f"{kind}:{key}", []).append(c)
-    wanted = set(by_subject)
-    before, now = _totals(ledgers, facts, wanted), _totals(after, facts, wanted)
+        for subject in _subjects(c, facts):
+            by_subject.setdefault(subject, []).append(c)
+    before = _totals(ledgers, facts, set(by_subject))
+    after = {subject: dict(total) for subject, total in before.items()}
+    for c in corrections:  # after = before + what each correction changed
+        for subject in _subjects(c, facts):
+            total = after.setdefault(subject, {})
+            _accumulate(total, c.actual or {}, 1)
+            _accumulate(total, c.tracked or {}, -1)
     out = []
     for subject, changes in sorted(by_subject.items()):
         cause = ",".join(sorted({c.cause for c in changes}))
-        was, is_ = before.get(subject, {}), now.get(subject, {})
-        for slot in sorted(set(was) | set(is_)):
-            tracked, actual = was.get(slot, Decimal(0)), is_.get(slot, Decimal(0))
+        was, now = before.get(subject, {}), after.get(subject, {})
+        for slot in sorted(set(was) | set(now)):
+            tracked, actual = was.get(slot, Decimal(0)), now.get(slot, Decimal(0))
             if tracked != actual:
                 out.append(Drift(subject, slot, _fmt(tracked), _fmt(actual), cause))
     return out
 
 
+def _subjects(c: Correction, facts: Mapping[str, SessionFact]) -> list[str]:
+    subjects = [f"{c.ledger[0]}:{c.ledger[1]}"]
+    fact = facts.get(c.session_id)
+    if c.ledger[0] == "keypair" and fact is not None:
+        subjects += [f"{kind}:{key}" for kind, key in (
+            ("user", fact.user_id), ("project", fact.project), ("domain", fact.domain)) if key]
+    return subjects
+
+
+def _accumulate(total: dict[str, Decimal], slots: Mapping[str, str], sign: int) -> None:
+    for slot, value in slots.items():
+        total[slot] = total.get(slot, Decimal(0)) + sign * Decimal(value)
+
+
 def _totals(ledgers: Ledgers, facts: Mapping[str, SessionFact], wanted: set[str]
-            ) -> dict[str, s.Slots]:
+            ) -> dict[str, dict[str, Decimal]]:
     """One pass: the total of every wanted subject (agent:, keypair:, user:, project:, domain:)."""
-    totals: dict[str, s.Slots] = {}
+    totals: dict[str, dict[str, Decimal]] = {}
+    groups = any(not w.startswith(("agent:", "keypair:")) for w in wanted)
     for (kind, key), entries in ledgers.items():
         own = f"{kind}:{key}"
+        if own in wanted:
+            total = totals.setdefault(own, {})
+            for slots in entries.values():
+                _accumulate(total, slots, 1)
+        if kind != "keypair" or not groups:
+            continue
         for session_id, slots in entries.items():
-            subjects = [own] if own in wanted else []
-            fact = facts.get(session_id) if kind == "keypair" else None
-            if fact is not None:
-                subjects += [f"{g}:{_group(fact, g)}" for g in ("user", "project", "domain")
-                             if f"{g}:{_group(fact, g)}" in wanted]
-            if subjects:
-                value = s.from_wire(dict(slots))
-                for subject in subjects:
-                    totals[subject] = s.add(totals.get(subject, {}), value)
+            fact = facts.get(session_id)
+            if fact is None:
+                continue
+            for subject in (f"user:{fact.user_id}", f"project:{fact.project}",
+                            f"domain:{fact.domain}"):
+                if subject in wanted:
+                    _accumulate(totals.setdefault(subject, {}), slots, 1)
     return totals
 
 
