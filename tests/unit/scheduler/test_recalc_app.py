@@ -97,3 +97,58 @@ def test_a_placement_committed_during_the_run_is_kept() -> None:
     plan = r.plan(snapshot.facts, snapshot.ledgers, {"agent-a": {}}, r.Replayed())
     agents.commit(new_id(), snapshot, plan, 0, ["agent-a"], [], 0, 0.0)
     assert set(h.reserved("keypair", ALICE_KEY)) == {pending}
+
+
+def test_a_container_that_outlived_its_session_is_released_when_its_exit_arrives() -> None:
+    h = Harness()
+    session_id = h.running()
+    h.app.agent_lost("agent-a")  # the session ends, its reservations go
+    agents = FakeAgents(h)
+    agents.running["agent-a"] = {session_id: seen(h, session_id)}  # yet it runs on
+    held = agents.run_now()
+    assert [c["cause"] for c in held["corrections"]] == [r.RUNNING_WITHOUT_SESSION]
+    assert set(h.reserved("agent", "agent-a")) == {session_id}
+    assert h.reserved("keypair", ALICE_KEY) == {}
+    h.agent_event("ContainerExited", session_id, container_id="c", exit_code=0,
+                  reason="killed")
+    assert h.reserved("agent", "agent-a") == {}
+    agents.running["agent-a"] = {}
+    assert agents.run_now()["drifts"] == []
+
+
+def test_runs_are_counted_with_their_drifts_and_duration() -> None:
+    from prometheus_client import CollectorRegistry
+
+    h = Harness()
+    h.running()
+    registry = CollectorRegistry()
+    agents = FakeAgents(h)
+    agents.use_registry(registry)
+    agents.run_now()
+    assert registry.get_sample_value("bai_scheduler_usage_recalculations_total") == 1
+    # agent, keypair, user, domain × cpu, mem
+    assert registry.get_sample_value("bai_scheduler_usage_last_run_drifts") == 8
+    assert registry.get_sample_value("bai_scheduler_usage_drift_total",
+                                     {"cause": r.EXIT_EVENT_MISSING}) == 8
+    assert registry.get_sample_value("bai_scheduler_usage_recalculation_seconds_count") == 1
+
+
+def test_the_periodic_setting_runs_it_by_itself() -> None:
+    h = Harness()
+    h.running()
+    agents = FakeAgents(h)
+    agents.interval_seconds = 0.05
+
+    class Js:
+        _nc = None
+
+    async def scenario() -> None:
+        await agents.start(Js())
+        for _ in range(100):
+            if not h.app.view.by_status(m.RUNNING):
+                break
+            await asyncio.sleep(0.02)
+        await agents.stop()
+
+    asyncio.run(scenario())
+    assert h.app.view.by_status(m.RUNNING) == []  # the vanished container was noticed
