@@ -43,7 +43,8 @@ COMMIT_ATTEMPTS = 8
 REPLAY_BATCH = 1000
 MAX_REPLAY_BATCHES = 1_000_000
 LATEST = 2**62  # an explicit version bypasses the aggregate cache (placement mutates it)
-_TOPICS = [get_topic(t) for t in (ContainerRecord.Started, ContainerRecord.Ended)]
+_TOPICS = [get_topic(t) for t in (ContainerRecord.Opened, ContainerRecord.Started,
+                                   ContainerRecord.Ended)]
 Progress = Callable[[str, int, int], None]
 
 
@@ -178,16 +179,16 @@ class UsageRecalculator:
                 batch = recorder.select_notifications(position + 1, REPLAY_BATCH,
                                                       topics=_TOPICS)
                 for notification in batch:
-                    e = mapper.to_domain_event(notification)
-                    key = agents.get(e.originator_id)
-                    if key is None:
-                        record = self.app.find(e.originator_id)
-                        key = agents[e.originator_id] = (record.agent_id, record.session_id)
-                    if isinstance(e, ContainerRecord.Started):
-                        yield r.STARTED, key[0], key[1], dict(e.slots)
-                    else:
-                        yield r.ENDED, key[0], key[1], {}
                     position = notification.id
+                    e = mapper.to_domain_event(notification)
+                    if isinstance(e, ContainerRecord.Opened):  # names the agent and session
+                        agents[e.originator_id] = (e.agent_id, e.session_id)
+                        continue
+                    agent, session = agents[e.originator_id]
+                    if isinstance(e, ContainerRecord.Started):
+                        yield r.STARTED, agent, session, dict(e.slots)
+                    else:
+                        yield r.ENDED, agent, session, {}
                 if len(batch) < REPLAY_BATCH:
                     return
 
