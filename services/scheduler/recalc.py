@@ -68,6 +68,10 @@ class UsageRecalculator:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        # The replay's fold so far: its log position, the names of the records, the state.
+        self._position = 0
+        self._names: dict[UUID, tuple[str, str]] = {}
+        self._fold = r.Replayed()
         self.use_registry(registry or CollectorRegistry())
 
     def use_registry(self, registry: CollectorRegistry) -> None:
@@ -156,6 +160,7 @@ class UsageRecalculator:
         return _result(found) if isinstance(found, Recalculation) else None
 
     def snapshot(self) -> Snapshot:
+        self.app.view.catch_up()  # what other instances wrote to this store, too
         rows, ledgers = self.app.view.snapshot()
         users = self.app.directory.users
         facts = {}
@@ -169,30 +174,31 @@ class UsageRecalculator:
         return Snapshot(facts, ledgers)
 
     def replay(self) -> r.Replayed:
-        """Fold the container facts this scheduler recorded, in log order."""
+        """Fold the container facts this scheduler recorded, in log order. The fold is kept
+        between runs (in memory), so a run reads only the facts recorded since the last one;
+        a restarted process folds the whole log once."""
         recorder, mapper = self.app.process_recorder, self.app.mapper
-        agents: dict[UUID, tuple[str, str]] = {}
+        agents = self._names
 
         def facts() -> Any:
-            position = 0
             for _ in range(MAX_REPLAY_BATCHES):
-                batch = recorder.select_notifications(position + 1, REPLAY_BATCH,
+                batch = recorder.select_notifications(self._position + 1, REPLAY_BATCH,
                                                       topics=_TOPICS)
                 for notification in batch:
-                    position = notification.id
                     e = mapper.to_domain_event(notification)
                     if isinstance(e, ContainerRecord.Opened):  # names the agent and session
                         agents[e.originator_id] = (e.agent_id, e.session_id)
-                        continue
-                    agent, session = agents[e.originator_id]
-                    if isinstance(e, ContainerRecord.Started):
-                        yield r.STARTED, agent, session, dict(e.slots)
                     else:
-                        yield r.ENDED, agent, session, {}
+                        agent, session = agents[e.originator_id]
+                        started = isinstance(e, ContainerRecord.Started)
+                        yield ((r.STARTED, agent, session, dict(e.slots)) if started
+                               else (r.ENDED, agent, session, {}))
+                    self._position = notification.id  # only once folded
                 if len(batch) < REPLAY_BATCH:
                     return
 
-        return r.replay(facts())
+        self._fold = r.replay(facts(), into=self._fold)
+        return self._fold
 
     async def ask(self, agents: list[str], timeout: float,
                   progress: Progress | None = None) -> dict[str, dict[str, r.Seen] | None]:

@@ -76,13 +76,15 @@ class Replayed:
         return total
 
 
-def replay(events: Iterable[tuple[str, str, str, dict[str, str]]]) -> Replayed:
-    """(kind started|ended, agent id, session id, slots) in stream order → per-agent state.
+def replay(events: Iterable[tuple[str, str, str, dict[str, str]]],
+           into: Replayed | None = None) -> Replayed:
+    """(kind started|ended, agent id, session id, slots) in stream order → per-agent state,
+    continuing `into` (a fold of the events before these) when given.
 
     A redelivered start after its end does not reopen it (ends are final per session)."""
-    out = Replayed()
+    out = into if into is not None else Replayed()
     open_, ended = out.open, out.ended
-    count = 0
+    count = out.events
     for kind, agent, session, slots in events:
         count += 1
         if kind == STARTED:

@@ -46,6 +46,7 @@ def test_a_vanished_container_ends_its_session_and_a_second_run_finds_nothing() 
     assert first["events_replayed"] == 2  # two starts recorded
     second = agents.run_now()
     assert second["drifts"] == [] and second["summary"]["corrections"] == 0
+    assert second["events_replayed"] == 2  # the fold is kept: the same facts, none new
 
 
 def test_a_repeated_run_id_returns_the_first_result_and_changes_nothing() -> None:
