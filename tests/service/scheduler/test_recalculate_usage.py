@@ -11,6 +11,7 @@ which replays the same rounds up to the failing one (default: a random seed, 200
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import uuid
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from contracts import subjects
 from contracts.scheduler import Subjects as SS
 from services.agent.main import AgentNode
 from services.agent.runtimes.base import Observed
@@ -158,6 +160,34 @@ async def test_each_kind_of_drift_is_reported_corrected_and_then_gone(stack: Sta
     usage = await stack.client.query_or_raise(SS.USAGE_LIST, {"kind": "agent"})
     assert usage["agent"][0]["key"] == AGENT_ID
     assert usage["agent"][0]["occupied"]["cpu"] == "0.02"  # kept + the stranger
+
+    published = await usage_events(stack, expect=len(first["drifts"]) + 2)
+    drifts = [e["data"] for e in published if e["type"] == "UsageDriftDetected"]
+    assert drifts == first["drifts"]  # what the run committed is what went out, in order
+    done = [e["data"] for e in published if e["type"] == "UsageRecalculated"]
+    assert done[0]["summary"] == first["summary"] and done[1]["summary"]["drifts"] == 0
+
+
+async def usage_events(stack: Stack, expect: int, timeout: float = 10.0) -> list[Any]:
+    """The scheduler's usage events on BAI_EVT_SCHEDULER (published by its relay)."""
+    js = stack.nc.jetstream()
+    found: list[Any] = []
+
+    async def on_message(msg: Any) -> None:
+        event = json.loads(msg.data)
+        if event["type"].startswith("Usage"):
+            found.append(event)
+
+    sub = await js.subscribe(subjects.events_of("scheduler"), ordered_consumer=True,
+                             cb=on_message)
+    try:
+        for _ in range(int(timeout / 0.05)):
+            if len(found) >= expect:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await sub.unsubscribe()
+    return found
 
 
 async def test_stop_orphans_stops_the_stranger_instead_of_holding_it(stack: Stack) -> None:
