@@ -141,12 +141,15 @@ class UsageRecalculator:
             report("replay", replayed.events, replayed.events)
             asked = sorted(a["agent_id"] for a in self.app.agents.alive())
             reports = await self.ask(asked, agent_timeout or self.agent_timeout, report)
-            plan = r.plan(snapshot.facts, snapshot.ledgers, reports, replayed)
+            # Off the event loop: at scale the plan takes long enough to delay heartbeats.
+            plan = await asyncio.to_thread(r.plan, snapshot.facts, snapshot.ledgers, reports,
+                                           replayed)
             stopped: frozenset[tuple[str, str]] = frozenset()
             stop = self.stop_orphans if stop_orphans is None else stop_orphans
             if stop and plan.orphans:
                 stopped = await self._stop_orphans(plan.orphans, agent_timeout)
-                plan = r.plan(snapshot.facts, snapshot.ledgers, reports, replayed, stopped)
+                plan = await asyncio.to_thread(r.plan, snapshot.facts, snapshot.ledgers,
+                                               reports, replayed, stopped)
             unanswered = sorted(a for a, rep in reports.items() if rep is None)
             result = await asyncio.to_thread(
                 self.commit, run_id, snapshot, plan, replayed.events, asked, unanswered,
