@@ -7,14 +7,16 @@ directed commands on `bai.cmd.agent.<agent_id>.<verb>.v1`. Slot quantities are d
 
 `start-container` and `stop-container` take a `Command` envelope (its actor must be a trusted
 system, e.g. `Actor(system="scheduler")`) and reply `ContainerState`; `list-containers` takes a
-`Query` envelope and replies `ContainerListing`: what the engine really runs, not the store.
+`Query` envelope and replies `ContainerListing`: what the engine really runs, not the store;
+`report-running` (a `Query`, `ReportRunning` → `RunningReport`) adds the starts in progress and
+is what RECALCULATE USAGE asks every live agent.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -117,6 +119,30 @@ class ListContainers(_Payload):
     include_exited: bool = False
 
 
+class ReportRunning(_Payload):
+    """A query (send a `Query` envelope): what really runs or is being started on the node."""
+
+
+class ReportedContainer(_Payload):
+    session_id: str
+    container_id: str | None = None
+    state: Literal["running", "starting"]  # starting: recorded by the agent, not yet running
+    slots: Slots = Field(default_factory=dict)
+    access_key: str | None = None
+    known: bool  # the agent's store has this session (false: a labelled stranger)
+
+
+class RunningReport(_Payload):
+    """Reply to `report-running`: the engine's labelled containers that run (with the slots
+    from their labels) and the starts the agent has recorded but not yet seen running."""
+
+    agent_id: str
+    runtime: RuntimeKind
+    reported_at: datetime
+    capacity: Slots = Field(default_factory=dict)
+    containers: list[ReportedContainer] = Field(default_factory=list)
+
+
 class ContainerState(_Payload):
     """Reply to start/stop: the session's container as the agent's store knows it."""
 
@@ -205,6 +231,10 @@ def list_subject(agent_id: str) -> str:
     return subjects.directed_command(agent_id, "list-containers")
 
 
+def report_subject(agent_id: str) -> str:
+    return subjects.directed_command(agent_id, "report-running")
+
+
 def command_needs(agent_id: str) -> dict[str, Needs]:
     """Directed commands run containers for the scheduler: trusted system actors only."""
     return {start_subject(agent_id): system_only(E.SESSION, O.CREATE),
@@ -214,7 +244,8 @@ def command_needs(agent_id: str) -> dict[str, Needs]:
 def query_needs(agent_id: str) -> dict[str, Needs]:
     """What runs on a node is the scheduler's to know (and operators' tools'): trusted system
     actors only."""
-    return {list_subject(agent_id): system_only(E.SESSION, O.READ)}
+    return {list_subject(agent_id): system_only(E.SESSION, O.READ),
+            report_subject(agent_id): system_only(E.SESSION, O.READ)}
 
 
 HEARTBEATS = subjects.AGENT_HEARTBEATS

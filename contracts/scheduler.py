@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts import subjects
-from contracts.permissions import Needs, Target, rows, scoped
+from contracts.permissions import Needs, Target, any_user, rows, scoped, system_wide
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
 from contracts.rbac import ScopeType as Sc
@@ -85,6 +85,44 @@ class ResourceIndicator(_Payload):
     access_key: AccessKey
 
 
+class RecalculateUsage(_Payload):
+    """RECALCULATE USAGE: replay container events, ask every live agent, correct the ledgers.
+
+    `stop_orphans` None follows the scheduler's setting; `agent_timeout_seconds` bounds the
+    wait for each agent's report (one that does not answer is reported, never guessed)."""
+
+    stop_orphans: bool | None = None
+    agent_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 2.0
+
+
+UsageKind = Literal["keypair", "user", "project", "domain", "agent"]
+
+
+class ListUsage(_Payload):
+    """What each keypair, user, project, domain and agent occupies now (its ledgers)."""
+
+    kind: UsageKind | None = None
+
+
+class UsageDriftDetected(_Payload):
+    """One corrected (subject, slot): `subject` is `<kind>:<key>` (agent:n1, keypair:AKIA..,
+    user:<id>, project:<id>, domain:<name>); quantities are decimal strings."""
+
+    subject: str
+    slot: str
+    tracked: str
+    actual: str
+    cause: str
+
+
+class UsageRecalculated(_Payload):
+    summary: dict[str, int]
+    events_replayed: int
+    agents_asked: list[str]
+    agents_unanswered: list[str]
+    duration: float  # seconds
+
+
 class SessionRequested(_Payload):
     session_id: str
     name: str
@@ -116,6 +154,8 @@ EVENT_TYPES: dict[str, tuple[str, str, type[_Payload]]] = {
     "SessionTerminated": ("session", "terminated", SessionStatusChanged),
     "SessionCancelled": ("session", "cancelled", SessionStatusChanged),
     "SessionErrored": ("session", "errored", SessionStatusChanged),
+    "UsageDriftDetected": ("usage", "drift-detected", UsageDriftDetected),
+    "UsageRecalculated": ("usage", "recalculated", UsageRecalculated),
 }
 
 
@@ -132,12 +172,15 @@ class Subjects:
     SESSION_GET = subjects.query(SERVICE, "sessions", "get")
     AGENT_LIST = subjects.query(SERVICE, "agents", "list")
     RESOURCE_INDICATOR = subjects.query(SERVICE, "resources", "indicator")
+    USAGE_RECALCULATE = subjects.command(SERVICE, "usage", "recalculate")
+    USAGE_LIST = subjects.query(SERVICE, "usage", "list")
 
 
 COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.SESSION_REQUEST: RequestSession,
     Subjects.SESSION_TERMINATE: TerminateSession,
     Subjects.SESSION_TOUCH: SessionRef,
+    Subjects.USAGE_RECALCULATE: RecalculateUsage,
 }
 
 # A session belongs to the user who requested it: requests are checked at the actor's own
@@ -147,6 +190,9 @@ COMMAND_NEEDS: dict[str, Needs] = {
     Subjects.SESSION_TERMINATE: scoped(E.SESSION, O.SOFT_DELETE, Sc.USER, Target.SESSION,
                                        "session_id"),
     Subjects.SESSION_TOUCH: scoped(E.SESSION, O.UPDATE, Sc.USER, Target.SESSION, "session_id"),
+    # Cluster-wide (every agent, every keypair): no scoped grant covers it; superadmins only,
+    # as in the reference (`POST /resource/recalculate-usage`).
+    Subjects.USAGE_RECALCULATE: system_wide(E.AGENT, O.UPDATE),
 }
 
 QUERY_PAYLOADS: dict[str, type[_Payload]] = {
@@ -154,6 +200,7 @@ QUERY_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.SESSION_GET: SessionRef,
     Subjects.AGENT_LIST: ListAgents,
     Subjects.RESOURCE_INDICATOR: ResourceIndicator,
+    Subjects.USAGE_LIST: ListUsage,
 }
 
 # Reads: a session at its owner's user scope (so a project or domain grant covers its
@@ -166,4 +213,6 @@ QUERY_NEEDS: dict[str, Needs] = {
     Subjects.AGENT_LIST: scoped(E.AGENT, O.READ, Sc.DOMAIN, Target.ACTOR),
     Subjects.RESOURCE_INDICATOR: scoped(E.KEYPAIR, O.READ, Sc.USER, Target.KEYPAIR,
                                         "access_key"),
+    # Any user; the handler keeps a plain user to their own keypair and user rows.
+    Subjects.USAGE_LIST: any_user(E.SESSION, O.READ),
 }

@@ -30,10 +30,16 @@ def register(dispatcher: Dispatcher, supervisor: Supervisor) -> None:
     def listing(envelope: Query, payload: c.ListContainers) -> dict[str, Any]:
         return supervisor.call(supervisor.list_containers(payload))
 
+    def report(envelope: Query, payload: c.ReportRunning) -> dict[str, Any]:
+        return supervisor.call(supervisor.report_running())
+
     needs = c.command_needs(agent_id)
     dispatcher.command(c.start_subject(agent_id), c.StartContainer, start,
                        needs[c.start_subject(agent_id)])
     dispatcher.command(c.stop_subject(agent_id), c.StopContainer, stop,
                        needs[c.stop_subject(agent_id)])
+    needs = c.query_needs(agent_id)
     dispatcher.query(c.list_subject(agent_id), c.ListContainers, listing,
-                     c.query_needs(agent_id)[c.list_subject(agent_id)])
+                     needs[c.list_subject(agent_id)])
+    dispatcher.query(c.report_subject(agent_id), c.ReportRunning, report,
+                     needs[c.report_subject(agent_id)])

@@ -23,7 +23,7 @@ from services.agent import reconcile
 from services.agent.app import AgentApplication, Origin
 from services.agent.domain.errors import refuse
 from services.agent.domain.labels import ACCESS_KEY, LabelScheme
-from services.agent.domain.model import RUNNING, exit_reason
+from services.agent.domain.model import RUNNING, Container, exit_reason
 from services.agent.domain.mps import mps_environ, visible_devices
 from services.agent.domain.slots import (
     Allocation,
@@ -181,22 +181,32 @@ class Supervisor:
     async def stop_container(self, origin: Origin, p: c.StopContainer) -> dict[str, Any]:
         async with self.session_lock(p.session_id):
             container = await asyncio.to_thread(self.app.container, p.session_id)
-            if container is None:  # nothing runs here for it: the stop holds already
-                return c.ContainerState(agent_id=self.settings.agent_id,
-                                        session_id=p.session_id,
-                                        status=c.ContainerStatus.UNKNOWN).model_dump(mode="json")
-            if container.status != RUNNING:  # ended (or failed): stopping it again is a no-op
-                return await asyncio.to_thread(self.app.state, p.session_id)
-            await asyncio.to_thread(self.app.record_stop_requested, p.session_id, p.reason)
-            assert container.container_id is not None
-            observed = await self.runtime.stop(container.container_id,
-                                               self.settings.stop_grace_seconds)
-            if observed is not None and observed.running:
-                raise refuse("container.stop_failed", "the container is still running",
-                             session_id=p.session_id)
-            live = self.view.get(p.session_id)
-            assert live is not None
-            return await self.record_exit(live, observed, origin=origin)
+            if container is not None and container.status == RUNNING:
+                return await self._stop_running(origin, p, container)
+        # Not running by the store: a labelled container the engine still runs for it (an
+        # orphan RECALCULATE USAGE asks to stop) is stopped, removed and reported as a stray.
+        for observed in await self.runtime.containers():
+            if observed.session_id == p.session_id and observed.running:
+                await reconcile.handle_stray(self, observed)
+        if await asyncio.to_thread(self.app.container, p.session_id) is None:
+            # nothing runs here for it: the stop holds already
+            return c.ContainerState(agent_id=self.settings.agent_id, session_id=p.session_id,
+                                    status=c.ContainerStatus.UNKNOWN).model_dump(mode="json")
+        return await asyncio.to_thread(self.app.state, p.session_id)  # ended: a no-op
+
+    async def _stop_running(self, origin: Origin, p: c.StopContainer,
+                            container: Container) -> dict[str, Any]:
+        """The caller holds the session's lock."""
+        await asyncio.to_thread(self.app.record_stop_requested, p.session_id, p.reason)
+        assert container.container_id is not None
+        observed = await self.runtime.stop(container.container_id,
+                                           self.settings.stop_grace_seconds)
+        if observed is not None and observed.running:
+            raise refuse("container.stop_failed", "the container is still running",
+                         session_id=p.session_id)
+        live = self.view.get(p.session_id)
+        assert live is not None
+        return await self.record_exit(live, observed, origin=origin)
 
     async def list_containers(self, p: c.ListContainers) -> dict[str, Any]:
         listed = []
@@ -210,6 +220,29 @@ class Supervisor:
                 access_key=self.labels.access_key_of(o.labels)))
         return c.ContainerListing(agent_id=self.settings.agent_id, runtime=self.runtime.kind,
                                   containers=listed).model_dump(mode="json")
+
+    async def report_running(self) -> dict[str, Any]:
+        """What really holds this node's resources, for RECALCULATE USAGE: the engine's running
+        labelled containers (slots from their labels), then the starts recorded in the store
+        and not yet running (their slots are already allocated here)."""
+        engine = [o for o in await self.runtime.containers() if o.running]
+        reported = []
+        for o in engine:
+            live = self.view.get(o.session_id)
+            reported.append(c.ReportedContainer(
+                session_id=o.session_id, container_id=o.container_id, state="running",
+                slots=self.labels.slots_of(o.labels), known=live is not None,
+                access_key=self.labels.access_key_of(o.labels)))
+        running = {o.session_id for o in engine}
+        for live in self.view.live():
+            if live.session_id not in running and live.status != RUNNING:
+                reported.append(c.ReportedContainer(
+                    session_id=live.session_id, container_id=live.container_id,
+                    state="starting", slots=live.allocation.slots(), known=True,
+                    access_key=live.access_key))
+        return c.RunningReport(agent_id=self.settings.agent_id, runtime=self.runtime.kind,
+                               reported_at=datetime.now(UTC), capacity=self.capacity.slots(),
+                               containers=reported).model_dump(mode="json")
 
     # ---- exits -------------------------------------------------------------------------------
 

@@ -130,6 +130,7 @@ def build() -> typer.Typer:
         admin_policies,
         admin_roles,
         admin_sessions,
+        admin_usage,
         admin_users,
     )
 
@@ -144,4 +145,6 @@ def build() -> typer.Typer:
     admin_app.add_typer(admin_sessions.app, name="session")
     admin_app.add_typer(admin_export.app, name="export")
     admin_app.command("info")(admin_export.info)
+    admin_app.command("recalculate-usage")(admin_usage.recalculate_usage)
+    admin_app.command("usage")(admin_usage.usage)
     return admin_app

@@ -31,6 +31,7 @@ from services.gateway.routes import (
     roles,
     sessions,
     system,
+    usage,
     users,
 )
 from services.gateway.settings import GatewaySettings
@@ -89,7 +90,7 @@ def create_app(settings: GatewaySettings | None = None, nc: Client | None = None
                      telemetry=NO_TELEMETRY)
     app.state.gateway = gateway
     routers = [*(m.router for m in (system, auth, users, keypairs, org, roles, sessions,
-                                    exports)),
+                                    usage, exports)),
                *policies.routers]
     for router in routers:
         app.include_router(router)

@@ -8,14 +8,17 @@ from contracts import scheduler as c
 from contracts.envelope import Command, Query
 from services.runtime.dispatch import Dispatcher
 from services.runtime.permissions import PermissionGuard
+from services.scheduler.domain import recalc as r
 from services.scheduler.domain import slots as s
 from services.scheduler.domain.errors import refuse
 from services.scheduler.lifecycle import Scheduler
+from services.scheduler.recalc import UsageRecalculator
 
 S = c.Subjects
 
 
-def register(dispatcher: Dispatcher, app: Scheduler, guard: PermissionGuard) -> None:
+def register(dispatcher: Dispatcher, app: Scheduler, guard: PermissionGuard,
+             recalculator: UsageRecalculator | None = None) -> None:
     def request(envelope: Command, p: c.RequestSession) -> dict[str, Any]:
         return app.request_session(envelope.id, envelope.actor, p)
 
@@ -45,14 +48,48 @@ def register(dispatcher: Dispatcher, app: Scheduler, guard: PermissionGuard) -> 
                         {"occupied": occupied})
         return {"items": sorted(rows, key=lambda a: a["agent_id"])}
 
-    for subject, handler in ((S.SESSION_REQUEST, request), (S.SESSION_TERMINATE, terminate),
-                             (S.SESSION_TOUCH, touch)):
+    def recalculate(envelope: Command, p: c.RecalculateUsage) -> dict[str, Any]:
+        # Who may: the guard checked the declared need (system-wide: superadmins).
+        if recalculator is None:
+            raise refuse("usage.unavailable", "this scheduler runs no recalculator")
+        return recalculator.run_blocking(envelope.id, p.stop_orphans, p.agent_timeout_seconds)
+
+    commands: list[tuple[str, Any]] = [(S.SESSION_REQUEST, request),
+                                       (S.SESSION_TERMINATE, terminate),
+                                       (S.SESSION_TOUCH, touch),
+                                       (S.USAGE_RECALCULATE, recalculate)]
+    for subject, handler in commands:
         dispatcher.command(subject, c.COMMAND_PAYLOADS[subject], handler,
                            c.COMMAND_NEEDS[subject])
     for subject, handler in ((S.SESSION_LIST, list_sessions), (S.SESSION_GET, get_session),
                              (S.AGENT_LIST, list_agents),
-                             (S.RESOURCE_INDICATOR, lambda e, q: resource_indicator(app, q))):
+                             (S.RESOURCE_INDICATOR, lambda e, q: resource_indicator(app, q)),
+                             (S.USAGE_LIST, lambda e, q: usage(app, e, q))):
         dispatcher.query(subject, c.QUERY_PAYLOADS[subject], handler, c.QUERY_NEEDS[subject])
+
+
+def usage(app: Scheduler, envelope: Query, q: c.ListUsage) -> dict[str, Any]:
+    """What each keypair, user, project, domain and agent occupies now (by the ledgers).
+    Admins and monitors see everything; a user sees their own keypair and user rows."""
+    principal = app.directory.resolve(envelope.actor)
+    rows, ledgers = app.view.snapshot()
+    facts = {row["session_id"]: r.SessionFact(
+        row["session_id"], row["version"], row["status"], row["agent_id"], row["access_key"],
+        row["user_id"], row["project"], _domain(app, row["user_id"]), {}) for row in rows}
+    found = r.occupancy(ledgers, facts)
+    if principal.role not in ("superadmin", "admin", "monitor"):
+        own = {"keypair": envelope.actor.access_key, "user": principal.user_id}
+        found = {kind: {k: v for k, v in entries.items() if own.get(kind) == k}
+                 for kind, entries in found.items()}
+    if q.kind is not None:
+        found = {q.kind: found[q.kind]}
+    return {kind: [{"key": key, "occupied": slots} for key, slots in entries.items()]
+            for kind, entries in found.items()}
+
+
+def _domain(app: Scheduler, user_id: str) -> str | None:
+    user = app.directory.users.get(user_id)
+    return user.domain if user is not None else None
 
 
 def resource_indicator(app: Scheduler, q: c.ResourceIndicator) -> dict[str, Any]:

@@ -20,7 +20,9 @@ from services.scheduler.domain.model import (
     TERMINAL,
     TERMINATING,
     Session,
+    ledger_id,
 )
+from services.scheduler.domain.usage import ContainerRecord, container_record_id
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +83,53 @@ class Scheduler(SchedulerApplication):
 
     def on_agent_event(self, envelope: Event, tracking: Tracking) -> None:
         data = envelope.data
-        touched: list[Any] = []
+        touched: list[Any] = self._record_fact(envelope.type, data)
         session = self._known(data.get("session_id", ""))
-        if session is not None and session.status not in TERMINAL:
+        if session is not None and session.status in TERMINAL \
+                and envelope.type in ("ContainerExited", "ContainerFailed"):
+            # A container that outlived its session (held on its agent by a recalculation)
+            # is gone now: whatever still reserves it is released.
+            touched += self._release_held(session)
+        elif session is not None:
             if envelope.type == "ContainerStarted" and session.status in (SCHEDULED, PREPARING):
                 session.start(data["container_id"], data["slots"])
-                touched = [session]
+                touched += [session]
             elif envelope.type == "ContainerExited":
                 reason = session.reason if session.status == TERMINATING else data["reason"]
                 session.terminate(reason, data.get("exit_code"))
-                touched = [session, *self._release(session)]
+                touched += [session, *self._release(session)]
             elif envelope.type == "ContainerFailed":
                 session.fail(data["reason"])
-                touched = [session, *self._release(session)]
+                touched += [session, *self._release(session)]
         self.save_guarded(*touched, tracking=tracking)
+
+    def _release_held(self, session: Session) -> list[Any]:
+        held = []
+        for kind, key in (("keypair", session.access_key), ("agent", session.agent_id)):
+            ledger = self.find(ledger_id(kind, key), copy=False) if key else None
+            if ledger is not None and str(session.id) in ledger.reservations:
+                ledger.release(str(session.id))
+                held.append(ledger)
+        return held
+
+    def _record_fact(self, kind: str, data: dict[str, Any]) -> list[Any]:
+        """The scheduler's own record of what the agent said (RECALCULATE USAGE replays it),
+        whether or not a session reacts to it."""
+        agent, session_id = data.get("agent_id"), data.get("session_id")
+        if not agent or not session_id or kind not in (
+                "ContainerStarted", "ContainerExited", "ContainerFailed"):
+            return []
+        record = self.find(container_record_id(agent, session_id))
+        if record is None:
+            record = ContainerRecord(agent_id=agent, session_id=session_id)
+        if record.ended:
+            return []  # ends are final: a late start must not reopen it
+        if kind == "ContainerStarted":
+            if record.container_id is None:
+                record.started(data.get("container_id", ""), dict(data.get("slots") or {}))
+        else:
+            record.end(kind, str(data.get("reason", "")))
+        return [record] if record.pending_events else []
 
     def on_identity_event(self, envelope: Event, tracking: Tracking) -> None:
         """A deactivated user or keypair: no new sessions, running ones end."""

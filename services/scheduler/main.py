@@ -16,6 +16,7 @@ from services.scheduler.app import Placement
 from services.scheduler.handlers import register
 from services.scheduler.lifecycle import Scheduler
 from services.scheduler.reactions import subscriptions
+from services.scheduler.recalc import UsageRecalculator
 from services.scheduler.translate import SchedulerTranslator
 from services.scheduler.views import AgentRegistry, PolicyBook
 from services.scheduler.worker import SchedulerWorker
@@ -29,6 +30,11 @@ class SchedulerSettings(ServiceSettings):
     agent_selector: str = "dispersed"      # dispersed | concentrated | round-robin
     heartbeat_timeout: float = 40.0
     tick_seconds: float = 0.5
+    # RECALCULATE USAGE: stop containers with our labels and no session (off: report them),
+    # each agent's time to answer, and a period to run it by itself (0: never; the default).
+    recalc_stop_orphans: bool = False
+    recalc_agent_timeout: float = 2.0
+    recalc_interval_seconds: float = 0.0
 
 
 def build(settings: SchedulerSettings) -> tuple[ServiceHost, Scheduler]:
@@ -39,10 +45,14 @@ def build(settings: SchedulerSettings) -> tuple[ServiceHost, Scheduler]:
     app.view.attach()
     guard = directory.guarding(PermissionGuard(
         directory.resolve, owners={Target.SESSION: app.view.owner}))
-    host = ServiceHost(settings, app, lambda d: register(d, app, guard), SchedulerTranslator(app),
-                       subscriptions(app), guard=guard)
+    recalculator = UsageRecalculator(app, settings.recalc_stop_orphans,
+                                     settings.recalc_agent_timeout,
+                                     settings.recalc_interval_seconds)
+    host = ServiceHost(settings, app, lambda d: register(d, app, guard, recalculator),
+                       SchedulerTranslator(app), subscriptions(app), guard=guard)
+    recalculator.use_registry(host.metrics.registry)
     worker = SchedulerWorker(app, settings.tick_seconds, registry=host.metrics.registry)
-    host.components += [directory, policies, worker]
+    host.components += [directory, policies, worker, recalculator]
     return host, app
 
 

@@ -10,6 +10,7 @@ from contracts.envelope import Event
 from services.runtime.relay import contract_event
 from services.runtime.store import ServiceApplication
 from services.scheduler.domain.model import Session
+from services.scheduler.domain.usage import Recalculation
 
 _TYPES = {"Scheduled": "SessionScheduled", "Preparing": "SessionPreparing",
           "Started": "SessionStarted", "Terminating": "SessionTerminating",
@@ -32,6 +33,15 @@ class SchedulerTranslator:
         elif type(e).__name__ in _TYPES and isinstance(e, Session.Event):
             type_name = _TYPES[type(e).__name__]
             data = self._status(e)
+        elif isinstance(e, Recalculation.DriftRecorded):
+            type_name = "UsageDriftDetected"
+            data = {"subject": e.subject, "slot": e.slot, "tracked": e.tracked,
+                    "actual": e.actual, "cause": e.cause}
+        elif isinstance(e, Recalculation.Completed):
+            type_name = "UsageRecalculated"
+            data = {"summary": e.summary, "events_replayed": e.events_replayed,
+                    "agents_asked": e.agents_asked, "agents_unanswered": e.agents_unanswered,
+                    "duration": e.duration}
         else:
             return None
         return contract_event(c, e, type_name, data)

@@ -40,6 +40,7 @@ class SessionView(FollowingView):
                 "failed_checks": [], "requested_at": at, "started_at": None,
                 "terminated_at": None, "last_activity": at, "reason": "requested",
                 "history": [{"status": PENDING, "reason": "requested", "at": at}],
+                "version": e.originator_version,
             }
             self.pending_by_key[e.access_key] = self.pending_by_key.get(e.access_key, 0) + 1
         elif isinstance(e, Session.Event) and oid in self.sessions:
@@ -49,9 +50,12 @@ class SessionView(FollowingView):
             self.reserved[(e.kind, e.key)] = {}
         elif isinstance(e, Ledger.Reserved):
             key = self.ledgers[oid]
+            # A reservation may be replaced (RECALCULATE USAGE corrects its slots).
+            replaced = self.reserved[key].get(e.session_id, {})
             self.reserved[key][e.session_id] = dict(e.slots)
-            self.reserved_total[key] = s.add(self.reserved_total.get(key, {}),
-                                             s.from_wire(e.slots))
+            total = s.sub(s.add(self.reserved_total.get(key, {}), s.from_wire(e.slots)),
+                          s.from_wire(replaced))
+            self.reserved_total[key] = {k: v for k, v in total.items() if v != 0}
         elif isinstance(e, Ledger.Released):
             key = self.ledgers[oid]
             released = self.reserved[key].pop(e.session_id, None)
@@ -60,6 +64,7 @@ class SessionView(FollowingView):
                 self.reserved_total[key] = {k: v for k, v in left.items() if v != 0}
 
     def _apply_session(self, row: dict[str, Any], e: Any, at: float) -> None:
+        row["version"] = e.originator_version
         if isinstance(e, Session.ChecksFailed):
             row["failed_checks"] = list(e.failed)
             return
@@ -109,6 +114,15 @@ class SessionView(FollowingView):
     def agent_reserved(self, agent_id: str) -> s.Slots:
         with self.lock:
             return dict(self.reserved_total.get(("agent", agent_id), {}))
+
+    def snapshot(self) -> tuple[list[dict[str, Any]], dict[tuple[str, str], dict[str, Any]]]:
+        """Every session (without history) and every ledger's reservations, at one position."""
+        with self.lock:
+            rows = [{k: v for k, v in r.items() if k != "history"}
+                    for r in self.sessions.values()]
+            ledgers = {key: {sid: dict(slots) for sid, slots in entries.items()}
+                       for key, entries in self.reserved.items()}
+        return rows, ledgers
 
     def list(self, q: ListSessions, readable: Callable[[str], bool] = lambda uid: True
              ) -> dict[str, Any]:

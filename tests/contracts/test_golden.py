@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from contracts import identity
+from contracts import agent, identity, scheduler
 from contracts.envelope import Accepted, Command, Error, Event, Query, Reply
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -32,6 +32,16 @@ def subject_file(subject: str) -> str:
     return f"{subject}.json"
 
 
+# RECALCULATE USAGE's messages (scheduler and agent), frozen like identity's.
+RECALC: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {
+    subject_file(scheduler.Subjects.USAGE_RECALCULATE): (Command, scheduler.RecalculateUsage),
+    subject_file(scheduler.Subjects.USAGE_LIST): (Query, scheduler.ListUsage),
+    "scheduler.UsageDriftDetected.v1.json": (Event, scheduler.UsageDriftDetected),
+    "scheduler.UsageRecalculated.v1.json": (Event, scheduler.UsageRecalculated),
+    "agent.report-running.v1.json": (Query, agent.ReportRunning),
+}
+
+
 def expected_files() -> dict[str, tuple[type[BaseModel], type[BaseModel] | None]]:
     """File name -> (envelope model, payload model validating the envelope's `data`)."""
     files: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {}
@@ -43,7 +53,7 @@ def expected_files() -> dict[str, tuple[type[BaseModel], type[BaseModel] | None]
         files[subject_file(subject)] = (Query, payload)
     for name, model in REPLIES.items():
         files[name] = (model, None)
-    return files
+    return files | RECALC
 
 
 EXPECTED = expected_files()
@@ -75,6 +85,11 @@ def test_every_command_subject_has_a_payload_model() -> None:
     queries = {v for k, v in vars(identity.Subjects).items() if ".qry." in str(v) and k.isupper()}
     assert commands == set(identity.COMMAND_PAYLOADS)
     assert queries == set(identity.QUERY_PAYLOADS)
+
+
+@pytest.mark.parametrize("name", sorted(RECALC))
+def test_every_recalculation_message_has_a_golden_sample(name: str) -> None:
+    assert (GOLDEN / name).is_file(), f"add golden/{name}"
 
 
 def test_no_orphan_golden_files() -> None:

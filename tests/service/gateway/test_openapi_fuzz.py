@@ -62,5 +62,6 @@ def test_the_document_covers_every_area(api_schema: schemathesis.BaseSchema) -> 
                      "/keypairs/{access_key}/effective-limits", "/sessions", "/agents",
                      "/resource-indicator", "/events", "/exports/users", "/info", "/auth/login",
                      "/roles", "/roles/{role_id}/permissions", "/roles/{role_id}/assignments",
-                     "/rbac/users", "/permissions/check", "/permissions/check-batch"):
+                     "/rbac/users", "/permissions/check", "/permissions/check-batch",
+                     "/resource/recalculate-usage", "/resource/usage"):
         assert expected in paths

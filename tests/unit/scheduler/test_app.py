@@ -492,11 +492,14 @@ def test_agent_events_are_tracked_and_late_ones_ignored(h: Harness) -> None:
     h.agent_event("ContainerExited", session_id, container_id="c", exit_code=0, reason="exited")
     h.agent_event("ContainerStarted", session_id, container_id="c", slots={})
     h.agent_event("ContainerFailed", session_id, reason="late")
+    assert h.event_count() == events
+    # about sessions it never had, the scheduler keeps only its record of the container
+    # (opened + started, for RECALCULATE USAGE), and no session changes
     h._feed("agent", "ContainerStarted", {"agent_id": "agent-a", "session_id": new_id(),
                                           "container_id": "x", "slots": {}})
     h._feed("agent", "ContainerStarted", {"agent_id": "agent-a", "session_id": "garbage",
                                           "container_id": "x", "slots": {}})
-    assert h.event_count() == events
+    assert h.event_count() == events + 4
     assert h.status(session_id) == m.TERMINATED
     assert h.app.position("agent") == h.positions["agent"]
 

@@ -1,0 +1,32 @@
+"""RECALCULATE USAGE and the usage view (scheduler): Backend.AI's `/resource/...` paths."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from contracts import scheduler as sc
+from services.gateway.errors import ERROR_RESPONSES
+from services.gateway.routes.calls import Reader, SuperadminWriter, body_data, json_response
+
+S = sc.Subjects
+router = APIRouter(tags=["resources"], responses=ERROR_RESPONSES)
+
+
+@router.post("/resource/recalculate-usage",
+             summary="Correct occupancy to what the agents really run (superadmin)")
+async def recalculate_usage(call: SuperadminWriter,
+                            body: sc.RecalculateUsage | None = None) -> Response:
+    """Replays the container events, asks every live agent, corrects the ledgers and returns
+    the drifts corrected (the reference answers `{}`; this answers what it did)."""
+    data = body_data(body) if body is not None else {}
+    return json_response(await call.command(S.USAGE_RECALCULATE, data))
+
+
+@router.get("/resource/usage",
+            summary="What each keypair, user, project, domain and agent occupies now")
+async def usage(call: Reader,
+                kind: Annotated[sc.UsageKind | None, Query()] = None) -> Response:
+    return json_response(await call.query(S.USAGE_LIST, {"kind": kind}))

@@ -1,0 +1,365 @@
+"""RECALCULATE USAGE: snapshot, replay, ask every live agent, plan, commit in one transaction.
+
+The pure decisions are in `domain/recalc.py`; this module reads the store, talks to the
+agents and commits. See the README ("RECALCULATE USAGE") for ordering and crash behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import nats.errors
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from contracts import agent as agent_contract
+from contracts.envelope import Actor, Command, Query, Reply
+from services.scheduler.domain import recalc as r
+from services.scheduler.domain import slots as s
+from services.scheduler.domain.errors import refuse
+from services.scheduler.domain.model import (
+    PREPARING,
+    SCHEDULED,
+    TERMINATING,
+    Ledger,
+    Session,
+    ledger_id,
+)
+from services.scheduler.domain.usage import ContainerRecord, Recalculation
+from services.scheduler.lifecycle import Scheduler
+
+log = logging.getLogger(__name__)
+ACTOR = Actor(system="scheduler")
+COMMIT_ATTEMPTS = 8
+REPLAY_BATCH = 1000
+MAX_REPLAY_BATCHES = 1_000_000
+LATEST = 2**62  # an explicit version bypasses the aggregate cache (placement mutates it)
+_TOPICS = [get_topic(t) for t in (ContainerRecord.Opened, ContainerRecord.Started,
+                                   ContainerRecord.Ended)]
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    facts: dict[str, r.SessionFact]
+    ledgers: dict[tuple[str, str], dict[str, dict[str, str]]]
+
+
+class UsageRecalculator:
+    """A host component (start/stop) that also serves the recalculate command."""
+
+    def __init__(self, app: Scheduler, stop_orphans: bool = False, agent_timeout: float = 2.0,
+                 interval_seconds: float = 0.0, registry: CollectorRegistry | None = None
+                 ) -> None:
+        self.app = app
+        self.stop_orphans = stop_orphans
+        self.agent_timeout = agent_timeout
+        self.interval_seconds = interval_seconds
+        self.nc: Any = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        # The replay's fold so far: its log position, the names of the records, the state.
+        self._position = 0
+        self._names: dict[UUID, tuple[str, str]] = {}
+        self._fold = r.Replayed()
+        self.use_registry(registry or CollectorRegistry())
+
+    def use_registry(self, registry: CollectorRegistry) -> None:
+        """Metrics: drift found per run (by cause), runs, duration."""
+        self.drift_total = Counter("bai_scheduler_usage_drift_total",
+                                   "Drifts corrected by RECALCULATE USAGE", ["cause"],
+                                   registry=registry)
+        self.runs_total = Counter("bai_scheduler_usage_recalculations_total",
+                                  "RECALCULATE USAGE runs", registry=registry)
+        self.drift_runs = Counter("bai_scheduler_usage_drift_runs_total",
+                                  "RECALCULATE USAGE runs that found drift", registry=registry)
+        self.last_drift = Gauge("bai_scheduler_usage_last_run_drifts",
+                                "Drifts the last RECALCULATE USAGE run corrected",
+                                registry=registry)
+        self.duration = Histogram("bai_scheduler_usage_recalculation_seconds",
+                                  "RECALCULATE USAGE duration", registry=registry,
+                                  buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+    async def start(self, js: Any) -> None:
+        self.nc = js._nc
+        self.loop = asyncio.get_running_loop()
+        if self.interval_seconds > 0:
+            self._task = asyncio.create_task(self._periodic(), name="usage-recalculation")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _periodic(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_seconds)
+            try:
+                await self.run(f"periodic:{time.time_ns()}")
+            except Exception:  # a background edge: logged; the next interval runs again
+                log.exception("periodic usage recalculation failed")
+
+    def run_blocking(self, run_id: str, stop_orphans: bool | None,
+                     agent_timeout: float | None) -> dict[str, Any]:
+        """From a dispatcher thread: run on the service's loop and wait (bounded)."""
+        assert self.loop is not None, "the recalculator has not started"
+        timeout = agent_timeout or self.agent_timeout
+        future = asyncio.run_coroutine_threadsafe(
+            self.run(run_id, stop_orphans, timeout), self.loop)
+        try:
+            return future.result(3 * timeout + 30)
+        except FutureTimeout:
+            raise refuse("usage.recalculation_timeout", "the recalculation is still running; "
+                         "ask again with the same command id for its result") from None
+
+    # ---- one run ---------------------------------------------------------------------------
+
+    async def run(self, run_id: str, stop_orphans: bool | None = None,
+                  agent_timeout: float | None = None,
+                  progress: Progress | None = None) -> dict[str, Any]:
+        """Idempotent per run id: a repeated id (a redelivered command) returns what the
+        first committed, and changes nothing."""
+        report = progress or (lambda stage, done, total: None)
+        async with self._lock:  # one run at a time per process; the store decides across
+            prior = await asyncio.to_thread(self._prior, run_id)
+            if prior is not None:
+                return prior
+            began = time.monotonic()
+            snapshot = await asyncio.to_thread(self.snapshot)  # before the agents answer
+            report("snapshot", len(snapshot.facts), len(snapshot.facts))
+            replayed = await asyncio.to_thread(self.replay)
+            report("replay", replayed.events, replayed.events)
+            asked = sorted(a["agent_id"] for a in self.app.agents.alive())
+            reports = await self.ask(asked, agent_timeout or self.agent_timeout, report)
+            # Off the event loop: at scale the plan takes long enough to delay heartbeats.
+            plan = await asyncio.to_thread(r.plan, snapshot.facts, snapshot.ledgers, reports,
+                                           replayed)
+            stopped: frozenset[tuple[str, str]] = frozenset()
+            stop = self.stop_orphans if stop_orphans is None else stop_orphans
+            if stop and plan.orphans:
+                stopped = await self._stop_orphans(plan.orphans, agent_timeout)
+                plan = await asyncio.to_thread(r.plan, snapshot.facts, snapshot.ledgers,
+                                               reports, replayed, stopped)
+            unanswered = sorted(a for a, rep in reports.items() if rep is None)
+            result = await asyncio.to_thread(
+                self.commit, run_id, snapshot, plan, replayed.events, asked, unanswered,
+                len(stopped), began)
+        report("commit", 1, 1)
+        self._observe(result)
+        return result
+
+    def _prior(self, run_id: str) -> dict[str, Any] | None:
+        found = self.app.find(Recalculation.create_id(run_id))
+        return _result(found) if isinstance(found, Recalculation) else None
+
+    def snapshot(self) -> Snapshot:
+        self.app.view.catch_up()  # what other instances wrote to this store, too
+        rows, ledgers = self.app.view.snapshot()
+        users = self.app.directory.users
+        facts = {}
+        for row in rows:
+            user = users.get(row["user_id"])
+            placed = s.to_wire(s.scale(s.from_wire(row["slots"]), row["cluster_size"]))
+            facts[row["session_id"]] = r.SessionFact(
+                row["session_id"], row["version"], row["status"], row["agent_id"],
+                row["access_key"], row["user_id"], row["project"],
+                user.domain if user is not None else None, placed)
+        return Snapshot(facts, ledgers)
+
+    def replay(self) -> r.Replayed:
+        """Fold the container facts this scheduler recorded, in log order. The fold is kept
+        between runs (in memory), so a run reads only the facts recorded since the last one;
+        a restarted process folds the whole log once."""
+        recorder, mapper = self.app.process_recorder, self.app.mapper
+        agents = self._names
+
+        def facts() -> Any:
+            for _ in range(MAX_REPLAY_BATCHES):
+                batch = recorder.select_notifications(self._position + 1, REPLAY_BATCH,
+                                                      topics=_TOPICS)
+                for notification in batch:
+                    e = mapper.to_domain_event(notification)
+                    if isinstance(e, ContainerRecord.Opened):  # names the agent and session
+                        agents[e.originator_id] = (e.agent_id, e.session_id)
+                    else:
+                        agent, session = agents[e.originator_id]
+                        started = isinstance(e, ContainerRecord.Started)
+                        yield ((r.STARTED, agent, session, dict(e.slots)) if started
+                               else (r.ENDED, agent, session, {}))
+                    self._position = notification.id  # only once folded
+                if len(batch) < REPLAY_BATCH:
+                    return
+
+        self._fold = r.replay(facts(), into=self._fold)
+        return self._fold
+
+    async def ask(self, agents: list[str], timeout: float,
+                  progress: Progress | None = None) -> dict[str, dict[str, r.Seen] | None]:
+        """Every agent at once, each bounded by `timeout`: None for one that did not answer."""
+        done = 0
+
+        async def one(agent_id: str) -> tuple[str, dict[str, r.Seen] | None]:
+            nonlocal done
+            seen = await self._report(agent_id, timeout)
+            done += 1
+            if progress is not None:
+                progress("agents", done, len(agents))
+            return agent_id, seen
+
+        return dict(await asyncio.gather(*(one(a) for a in agents)))
+
+    async def _report(self, agent_id: str, timeout: float) -> dict[str, r.Seen] | None:
+        envelope = Query(actor=ACTOR, data=agent_contract.ReportRunning().model_dump())
+        try:
+            msg = await self.nc.request(agent_contract.report_subject(agent_id),
+                                        envelope.model_dump_json().encode(), timeout=timeout)
+            reply = Reply.model_validate_json(msg.data)
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+            log.warning("agent %s did not report (%s)", agent_id, type(exc).__name__)
+            return None
+        if not reply.ok or reply.data is None:
+            log.warning("agent %s refused its report: %s", agent_id, reply.error)
+            return None
+        listing = agent_contract.RunningReport.model_validate(reply.data)
+        return {c.session_id: r.Seen(c.session_id, c.state, dict(c.slots), c.container_id)
+                for c in listing.containers}
+
+    async def _stop_orphans(self, orphans: list[r.Orphan], timeout: float | None
+                            ) -> frozenset[tuple[str, str]]:
+        async def one(o: r.Orphan) -> tuple[str, str] | None:
+            data = agent_contract.StopContainer(session_id=o.session_id,
+                                                reason="recalc-orphan").model_dump()
+            envelope = Command(id=f"recalc-stop:{o.agent_id}:{o.session_id}", actor=ACTOR,
+                               data=data)
+            try:
+                msg = await self.nc.request(agent_contract.stop_subject(o.agent_id),
+                                            envelope.model_dump_json().encode(),
+                                            timeout=timeout or self.agent_timeout)
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+                return None
+            reply = Reply.model_validate_json(msg.data)
+            state = (reply.data or {}).get("status") if reply.ok else None
+            return (o.agent_id, o.session_id) if state in ("exited", "failed", "unknown") \
+                else None
+
+        stopped = await asyncio.gather(*(one(o) for o in orphans))
+        return frozenset(x for x in stopped if x is not None)
+
+    # ---- commit ----------------------------------------------------------------------------
+
+    def commit(self, run_id: str, snap: Snapshot, plan: r.Plan, events: int, asked: list[str],
+               unanswered: list[str], stopped: int, began: float) -> dict[str, Any]:
+        """All corrections, the drifts and the run's record in one transaction. A ledger or
+        session that changed since the snapshot (a placement, an agent event) conflicts and
+        the corrections are re-checked against fresh state; ones no longer true are left
+        for the next run (counted as `skipped`)."""
+        for _ in range(COMMIT_ATTEMPTS):
+            sessions, ledgers, applied, skipped = self._corrections(snap, plan)
+            found = r.drifts(snap.ledgers, applied, snap.facts)
+            run = Recalculation(run_id=run_id)
+            for d in found:
+                run.record_drift(d.subject, d.slot, d.tracked, d.actual, d.cause)
+            summary = {"drifts": len(found), "corrections": len(applied),
+                       "sessions_ended": len(sessions), "orphans": len(plan.orphans),
+                       "orphans_stopped": stopped, "skipped": skipped}
+            run.complete(summary, events, asked, unanswered,
+                         round(time.monotonic() - began, 6),
+                         [{"ledger": f"{c.ledger[0]}:{c.ledger[1]}", "session_id": c.session_id,
+                           "cause": c.cause} for c in applied],
+                         [{"agent_id": o.agent_id, "session_id": o.session_id,
+                           "container_id": o.container_id or "", "cause": o.cause}
+                          for o in plan.orphans])
+            try:
+                self.app.save(run, *sessions, *ledgers)
+            except IntegrityError:
+                prior = self._prior(run_id)
+                if prior is not None:
+                    return prior
+                self.app.forget(*sessions)
+                continue
+            return _result(run)
+        raise refuse("usage.recalculation_conflict", "the ledgers kept changing; run again")
+
+    def _corrections(self, snap: Snapshot, plan: r.Plan
+                     ) -> tuple[list[Session], list[Ledger], list[r.Correction], int]:
+        sessions: dict[str, Session] = {}
+        unchanged: dict[str, bool] = {}
+        skipped = 0
+        for end in plan.ends:
+            session = self._session(end.session_id)
+            if session is None or session.version != end.version:
+                unchanged[end.session_id] = False
+                skipped += 1
+                continue
+            if session.status in (SCHEDULED, PREPARING):
+                session.fail(end.reason)
+            else:
+                reason = session.reason if session.status == TERMINATING else end.reason
+                session.terminate(reason, None)
+            sessions[end.session_id] = session
+        ledgers: dict[tuple[str, str], Ledger] = {}
+        applied = []
+        for c in plan.corrections:
+            if not unchanged.setdefault(c.session_id, self._still(snap, c.session_id)):
+                skipped += 1
+                continue
+            ledger = ledgers.get(c.ledger) or self._ledger(*c.ledger)
+            if not r.same(ledger.reservations.get(c.session_id), c.tracked):
+                skipped += 1
+                continue
+            if c.actual is None:
+                ledger.release(c.session_id)
+            else:
+                ledger.reserve(c.session_id, c.actual)
+            ledgers[c.ledger] = ledger
+            applied.append(c)
+        return list(sessions.values()), list(ledgers.values()), applied, skipped
+
+    def _still(self, snap: Snapshot, session_id: str) -> bool:
+        """The session is as the plan saw it (or, for a phantom, still does not exist)."""
+        current = self._session(session_id)
+        fact = snap.facts.get(session_id)
+        if fact is None:
+            return current is None
+        return current is not None and current.version == fact.version
+
+    def _session(self, session_id: str) -> Session | None:
+        try:
+            found = self.app.find(UUID(session_id))
+        except ValueError:
+            return None
+        return found if isinstance(found, Session) else None
+
+    def _ledger(self, kind: str, key: str) -> Ledger:
+        try:
+            found = self.app.repository.get(ledger_id(kind, key), version=LATEST)
+        except AggregateNotFoundError:
+            return Ledger(kind=kind, key=key)
+        assert isinstance(found, Ledger)
+        return found
+
+    def _observe(self, result: dict[str, Any]) -> None:
+        self.runs_total.inc()
+        self.duration.observe(result["duration"])
+        self.last_drift.set(result["summary"].get("drifts", 0))
+        if result["summary"].get("drifts"):
+            self.drift_runs.inc()
+        for d in result.get("drifts", []):
+            self.drift_total.labels(d["cause"]).inc()
+
+
+def _result(run: Recalculation) -> dict[str, Any]:
+    return {"run_id": run.run_id, **run.result, "drifts": list(run.drifts)}
+
+
+__all__ = ["UsageRecalculator", "Snapshot", "ACTOR"]

@@ -1,0 +1,46 @@
+"""RECALCULATE USAGE and the usage view over HTTP and from the command line (no agent here:
+nothing to ask, nothing to correct, and the reply says so)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support.gateway import GatewayStack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayStack]:
+    running = GatewayStack(tmp_path_factory.mktemp("usage"), scheduler=True).start()
+    yield running
+    running.stop()
+
+
+def test_recalculate_usage_answers_what_it_did_for_a_superadmin(root: httpx.Client) -> None:
+    reply = root.post("/resource/recalculate-usage", json={"agent_timeout_seconds": 0.5})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["drifts"] == [] and body["agents_unanswered"] == []
+    assert body["summary"]["corrections"] == 0
+    again = root.post("/resource/recalculate-usage", headers={"Idempotency-Key": "r-1"})
+    same = root.post("/resource/recalculate-usage", headers={"Idempotency-Key": "r-1"})
+    assert again.json()["run_id"] == same.json()["run_id"]
+
+
+def test_the_usage_view_lists_every_kind(root: httpx.Client) -> None:
+    reply = root.get("/resource/usage")
+    assert reply.status_code == 200, reply.text
+    assert set(reply.json()) == {"keypair", "user", "project", "domain", "agent"}
+    only = root.get("/resource/usage", params={"kind": "agent"}).json()
+    assert set(only) == {"agent"}
+    assert root.get("/resource/usage", params={"kind": "planet"}).status_code == 422
+
+
+def test_the_command_line_prints_a_verdict_and_json(baikal) -> None:
+    assert "no drift" in baikal("admin", "recalculate-usage", "--agent-timeout", "0.5")
+    result = json.loads(baikal("admin", "recalculate-usage", "--json"))
+    assert result["summary"]["drifts"] == 0
+    assert "agent" in baikal("admin", "usage")
