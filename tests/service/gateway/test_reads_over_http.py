@@ -152,9 +152,10 @@ CASES = {
                           lambda w: w.project_id, "project_id"),
 }
 # Read elsewhere over HTTP: the policy gets (any user: below), rbac's queries (superadmins, and
-# one's own check: test_roles_over_http.py), and the gateway's own secret queries (no route).
+# one's own check: test_roles_over_http.py), the gateway's own secret queries (no route) and the
+# usage view (any user, filtered by its handler: test_usage_over_http.py).
 ELSEWHERE = {QS.KEYPAIR_POLICY_GET, QS.USER_POLICY_GET, QS.PROJECT_POLICY_GET,
-             *rbac.QUERY_NEEDS, IS.KEYPAIR_RESOLVE, IS.LOGIN}
+             *rbac.QUERY_NEEDS, IS.KEYPAIR_RESOLVE, IS.LOGIN, SS.USAGE_LIST}
 
 
 def test_the_table_names_every_query_with_a_route() -> None:

@@ -165,6 +165,7 @@ ANY_USER: dict[str, Data] = {
                          "entity_type": "session", "scope_type": "domain",
                          "scope_id": w.domain_id},
     RS.CHECK_BATCH: lambda w: {"checks": [ANY_USER[RS.CHECK](w)]},
+    SS.USAGE_LIST: lambda w: {},
 }
 
 SYSTEM_WIDE: dict[str, Data] = {
@@ -178,6 +179,7 @@ SYSTEM_ONLY: dict[str, tuple[str, Data]] = {  # subject -> (the system actor tha
     IS.LOGIN: ("gateway", lambda w: {"email": SUPERADMIN_EMAIL,
                                      "password": SUPERADMIN_PASSWORD}),
     ac.list_subject(AGENT): ("operator", lambda w: {}),
+    ac.report_subject(AGENT): ("operator", lambda w: {}),
 }
 
 

@@ -25,6 +25,7 @@ from contracts import subjects
 from contracts.scheduler import Subjects as SS
 from services.agent.main import AgentNode
 from services.agent.runtimes.base import Observed
+from services.runtime.reader import Follower, StoredMsg
 from services.scheduler.domain import recalc as r
 from services.scheduler.domain import slots as s
 from services.scheduler.domain.model import Ledger, ledger_id
@@ -169,24 +170,25 @@ async def test_each_kind_of_drift_is_reported_corrected_and_then_gone(stack: Sta
 
 
 async def usage_events(stack: Stack, expect: int, timeout: float = 10.0) -> list[Any]:
-    """The scheduler's usage events on BAI_EVT_SCHEDULER (published by its relay)."""
-    js = stack.nc.jetstream()
+    """The scheduler's usage events on BAI_EVT_SCHEDULER (published by its relay), read by
+    sequence as the operator does (it may not create consumers)."""
     found: list[Any] = []
 
-    async def on_message(msg: Any) -> None:
+    async def on_message(msg: StoredMsg) -> None:
         event = json.loads(msg.data)
         if event["type"].startswith("Usage"):
             found.append(event)
 
-    sub = await js.subscribe(subjects.events_of("scheduler"), ordered_consumer=True,
-                             cb=on_message)
+    follower = await Follower(stack.nc, subjects.stream("scheduler"),
+                              subjects.events_of("scheduler"), on_message,
+                              poll_seconds=0.1).start()
     try:
         for _ in range(int(timeout / 0.05)):
             if len(found) >= expect:
                 break
             await asyncio.sleep(0.05)
     finally:
-        await sub.unsubscribe()
+        await follower.stop()
     return found
 
 

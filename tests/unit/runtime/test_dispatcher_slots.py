@@ -11,8 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from contracts.permissions import system_only
+from contracts.rbac import EntityType, Operation
 from services.runtime.dispatch import Dispatcher
 from services.runtime.observability import Metrics
+from services.runtime.permissions import PermissionGuard
 
 SERVED = "bai.qry.svc.thing.get.v1"
 
@@ -34,9 +37,12 @@ class FakeMsg:
 
 def dispatcher(max_in_flight: int = 4, stuck_seconds: float = 30.0,
                handler: Any = None) -> Dispatcher:
+    guard = PermissionGuard(lambda actor: None, trusted_systems=frozenset({"t"}),
+                            follow_grants=False)
     d = Dispatcher("svc", Metrics("svc"), max_in_flight=max_in_flight,
-                   stuck_seconds=stuck_seconds)
-    d.query(SERVED, Empty, handler or (lambda envelope, payload: {"answer": 42}))
+                   stuck_seconds=stuck_seconds, guard=guard)
+    d.query(SERVED, Empty, handler or (lambda envelope, payload: {"answer": 42}),
+            system_only(EntityType.SESSION, Operation.READ))
     return d
 
 
