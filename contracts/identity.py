@@ -309,6 +309,10 @@ class Subjects:
     # Return secrets: NATS permissions let only the gateway's user publish these two.
     KEYPAIR_RESOLVE = subjects.query(SERVICE, "keypairs", "resolve")
     LOGIN = subjects.query(SERVICE, "auth", "login")
+    # Proofs: a user token for a keypair the gateway authenticated (the gateway's system
+    # proof only), and a bus user's login (email + password → a token; no secret returned).
+    TOKEN_ISSUE = subjects.query(SERVICE, "auth", "token")
+    BUS_LOGIN = subjects.query(SERVICE, "auth", "bus-login")
 
 
 COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
@@ -368,4 +372,6 @@ QUERY_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.PROJECT_LIST: ListProjects,
     Subjects.KEYPAIR_RESOLVE: KeypairRef,
     Subjects.LOGIN: Login,
+    Subjects.TOKEN_ISSUE: KeypairRef,
+    Subjects.BUS_LOGIN: Login,
 }

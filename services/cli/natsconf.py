@@ -13,7 +13,8 @@ from contracts.values import SERVICE_NAMES
 from services.runtime.bus import inbox_prefix
 
 # Subjects that return secrets: only the gateway may ask.
-SECRET_QUERIES = [IdentitySubjects.KEYPAIR_RESOLVE, IdentitySubjects.LOGIN]
+SECRET_QUERIES = [IdentitySubjects.KEYPAIR_RESOLVE, IdentitySubjects.LOGIN,
+                  IdentitySubjects.TOKEN_ISSUE]  # a token lets its bearer act as the user
 CONSUMER_API = [
     "$JS.API.INFO",
     "$JS.API.STREAM.INFO.*",

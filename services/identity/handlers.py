@@ -10,13 +10,16 @@ from services.identity.app import IdentityApplication
 from services.identity.domain.errors import refuse
 from services.identity.views import IdentityView
 from services.runtime.dispatch import Dispatcher
+from services.runtime.errors import Forbidden
 from services.runtime.permissions import PermissionGuard
+from services.runtime.proofs import ProofSigner
 
 S = c.Subjects
+GATEWAY = "gateway"
 
 
 def register(dispatcher: Dispatcher, app: IdentityApplication, view: IdentityView,
-             guard: PermissionGuard) -> None:
+             guard: PermissionGuard, signer: ProofSigner | None = None) -> None:
     def cmd(subject: str, call: Any) -> None:
         def handle(envelope: Command, payload: Any) -> dict[str, Any]:
             return call(envelope.id, envelope.actor, payload)  # type: ignore[no-any-return]
@@ -46,15 +49,14 @@ def register(dispatcher: Dispatcher, app: IdentityApplication, view: IdentityVie
         i, a, p.access_key, "assign-policy", p.resource_policy))
     cmd(S.KEYPAIR_SET_RATE_LIMIT, lambda i, a, p: app.change_keypair(
         i, a, p.access_key, "set-rate-limit", p.rate_limit))
-    _register_queries(dispatcher, app, view)
+    _register_queries(dispatcher, app, view, signer)
 
 
 def _register_queries(dispatcher: Dispatcher, app: IdentityApplication,
-                      view: IdentityView) -> None:
-    def qry(subject: str, call: Any, reader: bool = True) -> None:
+                      view: IdentityView, signer: ProofSigner | None) -> None:
+    def qry(subject: str, call: Any) -> None:
         def handle(envelope: Query, payload: Any) -> dict[str, Any]:
-            if reader:
-                app.principal(envelope.actor)  # any active user may read; unknown actors not
+            app.principal(envelope.actor)  # any active user may read; unknown actors not
             return call(payload)  # type: ignore[no-any-return]
 
         dispatcher.query(subject, c.QUERY_PAYLOADS[subject], handle)
@@ -70,6 +72,42 @@ def _register_queries(dispatcher: Dispatcher, app: IdentityApplication,
     qry(S.KEYPAIR_LIST, view.list_keypairs)
     qry(S.DOMAIN_LIST, lambda q: view.list_domains())
     qry(S.PROJECT_LIST, view.list_projects)
-    # Secret-returning queries: the gateway has no actor yet; NATS permits only its user.
-    qry(S.KEYPAIR_RESOLVE, lambda q: app.resolve_keypair(q.access_key), reader=False)
-    qry(S.LOGIN, app.login, reader=False)
+    _register_auth(dispatcher, app, view, signer)
+
+
+def _register_auth(dispatcher: Dispatcher, app: IdentityApplication, view: IdentityView,
+                   signer: ProofSigner | None) -> None:
+    """Secret- and token-returning queries: only the gateway's proven system actor may ask
+    (NATS permits only its user too); the bus login alone needs no proof (it hands one out)."""
+
+    def gateway_only(call: Any) -> Any:
+        def handle(envelope: Query, payload: Any) -> dict[str, Any]:
+            if envelope.actor.system != GATEWAY:
+                raise Forbidden("only the gateway may ask this")
+            return call(payload)  # type: ignore[no-any-return]
+
+        return handle
+
+    def issue(user_id: str, access_key: str) -> dict[str, Any]:
+        if signer is None:
+            raise refuse("auth.signing_unavailable", "identity has no signing key "
+                         "(BAIKAL_SIGNING_KEY, BAIKAL_STACK_ID)")
+        token, expires = signer.user_token(user_id, access_key)
+        return {"token": token, "expires_at": expires, "user_id": user_id,
+                "access_key": access_key}
+
+    def token(q: c.KeypairRef) -> dict[str, Any]:
+        found = view.token_for(q.access_key)
+        if found is None:
+            raise refuse("keypair.inactive", "the keypair is unknown or inactive, or its user")
+        return issue(*found)
+
+    def bus_login(q: c.Login) -> dict[str, Any]:
+        creds = app.login(q)
+        return issue(creds["user_id"], creds["access_key"])
+
+    dispatcher.query(S.KEYPAIR_RESOLVE, c.KeypairRef,
+                     gateway_only(lambda q: app.resolve_keypair(q.access_key)))
+    dispatcher.query(S.LOGIN, c.Login, gateway_only(app.login))
+    dispatcher.query(S.TOKEN_ISSUE, c.KeypairRef, gateway_only(token))
+    dispatcher.query(S.BUS_LOGIN, c.Login, lambda envelope, q: bus_login(q), public=True)

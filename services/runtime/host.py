@@ -21,6 +21,7 @@ from services.runtime.dispatch import Dispatcher
 from services.runtime.observability import HealthServer, Metrics
 from services.runtime.permissions import PermissionGuard
 from services.runtime.relay import OutboxRelay, Translate
+from services.runtime.replica import StreamReplica
 from services.runtime.settings import ServiceSettings, allowed_cpus
 from services.runtime.store import ServiceApplication
 
@@ -56,7 +57,11 @@ class ServiceHost:
         self.dispatcher = Dispatcher(settings.service, self.metrics, settings.max_in_flight,
                                      settings.command_workers, guard)
         register(self.dispatcher)
+        self.dispatcher.verifier = settings.verifier()
+        self.dispatcher.causal_wait = settings.causal_wait_seconds
         self.translate = translate
+        # A reply's position names the last event of the command that the relay publishes.
+        app.publishes = lambda domain_event: translate(domain_event) is not None
         # Where several producers share one stream (every agent writes BAI_EVT_AGENT), the
         # relay finds its position among its own subjects only.
         self.relay_subject_filter = relay_subject_filter
@@ -97,6 +102,10 @@ class ServiceHost:
         await self.relay.start()
         self.dispatcher.backpressure = self.relay.room
         for component in self.components:
+            if isinstance(component, StreamReplica) and component.decides_permissions:
+                self.dispatcher.causal.setdefault(component.producer, []).append(component)
+                self.dispatcher.inactive = getattr(component, "inactive",
+                                                   self.dispatcher.inactive)
             await component.start(js)
         for sub in self.subscriptions:
             consumer = TrackedConsumer(self.app, js, sub.producer, sub.name, sub.handle,

@@ -149,6 +149,8 @@ class PermissionGuard:
 class GrantReplica(StreamReplica):
     """rbac's events folded into the guard's index: roles, status, permissions, assignments."""
 
+    decides_permissions = True
+
     def __init__(self, guard: PermissionGuard) -> None:
         super().__init__("rbac")
         self.guard = guard

@@ -41,7 +41,8 @@ def build(settings: SchedulerSettings) -> tuple[ServiceHost, Scheduler]:
         directory.resolve, owners={Target.SESSION: app.view.owner}))
     host = ServiceHost(settings, app, lambda d: register(d, app), SchedulerTranslator(app),
                        subscriptions(app), guard=guard)
-    worker = SchedulerWorker(app, settings.tick_seconds, registry=host.metrics.registry)
+    worker = SchedulerWorker(app, settings.tick_seconds, registry=host.metrics.registry,
+                             signer=settings.signer())
     host.components += [directory, policies, worker]
     return host, app
 
