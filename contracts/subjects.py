@@ -87,3 +87,12 @@ def stream(service: str) -> str:
 def durable(consumer: str, producer: str, purpose: str = "main") -> str:
     _check(consumer, producer, purpose)
     return f"{consumer}__{producer}__{purpose}"
+
+
+# The gateway's replay cache, shared by its instances (services/gateway/replay.py).
+REPLAY_BUCKET = "BAIKAL_REPLAY"
+
+
+def kv_keys(bucket: str) -> str:
+    """Every key of a KV bucket, as subjects (what writing to it publishes on)."""
+    return f"$KV.{bucket}.>"

@@ -72,7 +72,8 @@ def _from_data_dir(data_dir: Path) -> dict[str, str]:
             run = json.loads(run_file.read_text())
             host = run.get("http_host", "127.0.0.1")
             host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - a client
-            found["endpoint"] = f"http://{host}:{run['http_port']}"
+            scheme = "https" if run.get("tls") else "http"
+            found["endpoint"] = f"{scheme}://{host}:{run['http_port']}"
     except (OSError, ValueError, KeyError):
         pass
     return found
@@ -95,7 +96,8 @@ def load_credentials(data_dir: Path, endpoint: str | None = None) -> Credentials
 
 
 class BackendAISigner(httpx.Auth):
-    """Signs each request as the Backend.AI SDK does (reference §2.3)."""
+    """Signs each request as the Backend.AI SDK does (reference §2.3), with the body's hash
+    too (signature version 2): a body swapped under the same headers is refused."""
 
     def __init__(self, access_key: str, secret_key: str) -> None:
         self.access_key = access_key
@@ -106,7 +108,7 @@ class BackendAISigner(httpx.Auth):
         request.headers.update(signed_headers(
             access_key=self.access_key, secret_key=self.secret_key, method=request.method,
             path_with_query=request.url.raw_path.decode("ascii"),
-            host=request.headers["host"], content_type=content_type))
+            host=request.headers["host"], content_type=content_type, body=request.content))
         yield request
 
 

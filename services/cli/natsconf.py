@@ -96,7 +96,7 @@ def principals(passwords: dict[str, str]) -> list[Principal]:
     result += [agent_principal(a, passwords[f"agent-{a}"]) for a in AGENT_IDS]
     result.append(Principal("gateway", passwords["gateway"],
                             publish=[subjects.ALL_COMMANDS, subjects.ALL_QUERIES,
-                                     *CONSUMER_API],
+                                     *CONSUMER_API, subjects.kv_keys(subjects.REPLAY_BUCKET)],
                             subscribe=[f"{inbox_prefix('gateway')}.>"]))
     # The operator: tools, `baikal events tail`, tests. Never sees secrets: it may not ask
     # the secret-returning queries, and it reads only its own inbox (events arrive through
