@@ -113,11 +113,32 @@ class BackendAISigner(httpx.Auth):
 
 
 class GatewayClient:
-    def __init__(self, credentials: Credentials, timeout: float = 30.0) -> None:
+    """`positions_file`: the highest positions the gateway reported (X-Baikal-Positions),
+    sent back as X-Baikal-After so a later invocation never sees a state before an earlier
+    one's writes, whichever gateway instance answers."""
+
+    def __init__(self, credentials: Credentials, timeout: float = 30.0,
+                 positions_file: Path | None = None) -> None:
         self.credentials = credentials
+        self.positions_file = positions_file
+        headers = {}
+        if positions_file is not None and positions_file.is_file():
+            headers["X-Baikal-After"] = positions_file.read_text().strip()[:512]
         self.http = httpx.Client(base_url=credentials.endpoint, timeout=timeout,
+                                 headers=headers,
                                  auth=BackendAISigner(credentials.access_key,
-                                                      credentials.secret_key))
+                                                      credentials.secret_key),
+                                 event_hooks={"response": [self._positions]})
+
+    def _positions(self, answer: httpx.Response) -> None:
+        seen = answer.headers.get("x-baikal-positions")
+        if seen and self.positions_file is not None and seen != self.http.headers.get(
+                "x-baikal-after"):
+            try:
+                self.positions_file.write_text(seen)
+            except OSError:
+                return  # a read-only data dir: causality within this invocation only
+            self.http.headers["X-Baikal-After"] = seen
 
     def close(self) -> None:
         self.http.close()

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts import subjects
-from services.cli import admin, admin_export
+from services.cli import admin, admin_export, bus
 from services.cli.stack import StackLayout
 
 app = typer.Typer(help="Baikal: control plane for GPU compute sessions.", no_args_is_help=True)
@@ -21,6 +21,8 @@ app.add_typer(events_app, name="events")
 app.add_typer(admin.build(), name="admin")
 app.add_typer(admin_export.app, name="export")
 app.command("info")(admin_export.info)
+app.add_typer(bus.app, name="bus")
+app.command("login")(bus.login)
 console = Console()
 
 DataDir = typer.Option(Path(".baikal"), "--data-dir", "-d", help="Where the stack keeps state.")

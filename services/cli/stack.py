@@ -19,6 +19,7 @@ import httpx
 from eventsourcing.cryptography import AESCipher
 
 from services.cli.natsconf import new_passwords
+from services.runtime.proofs import format_keys, new_private_key, public_key_of
 from services.runtime.settings import allowed_cpus
 
 log = logging.getLogger("baikal.stack")
@@ -27,6 +28,8 @@ log = logging.getLogger("baikal.stack")
 SERVICES = ["quota", "identity", "rbac", "scheduler"]
 AGENT = "agent"  # one local agent (id `local`), after SERVICES; Docker if reachable
 GATEWAY = "gateway"  # started after SERVICES; its secrets.json key signs login tokens
+BOOTSTRAP = "bootstrap"  # `baikal up` itself, proving the system actor that bootstraps
+SIGNERS = [*SERVICES, AGENT, GATEWAY, BOOTSTRAP]  # each has its own Ed25519 key
 GATEWAY_PORT = 8090
 MAX_RESTARTS = 10
 RESTART_WINDOW_SECONDS = 300.0
@@ -103,9 +106,14 @@ class StackLayout:
         data: dict[str, Any] = json.loads(self.secrets.read_text())
         missing = [s for s in components if s not in data["cipher"]]
         users = {k: v for k, v in new_passwords().items() if k not in data["nats"]}
-        if missing or users:  # a newer version added components: keep the old secrets
+        signing = data.setdefault("signing", {})
+        unsigned = [s for s in SIGNERS if s not in signing]
+        if missing or users or unsigned or "stack_id" not in data:
+            # a newer version added components: keep the old secrets
             data["cipher"].update({s: AESCipher.create_key(32) for s in missing})
             data["nats"].update(users)
+            signing.update({s: new_private_key() for s in unsigned})
+            data.setdefault("stack_id", f"stack-{secrets.token_hex(8)}")
             write_private(self.secrets, json.dumps(data, indent=2))
         return data
 
@@ -232,8 +240,18 @@ def service_env(layout: StackLayout, config: dict[str, Any], secrets_: dict[str,
         "BAIKAL_CIPHER_KEY": secrets_["cipher"][service],
         "BAIKAL_HTTP_PORT": "0",
         "PYTHONUNBUFFERED": "1",
+        **trust_env(secrets_, service),
     })
     return env
+
+
+def trust_env(secrets_: dict[str, Any], component: str) -> dict[str, str]:
+    """The stack id, this component's own signing key, and every component's public key."""
+    signing = secrets_["signing"]
+    return {"BAIKAL_STACK_ID": secrets_["stack_id"],
+            "BAIKAL_SIGNING_KEY": signing[component],
+            "BAIKAL_TRUSTED_KEYS": format_keys(
+                {name: public_key_of(key) for name, key in signing.items()})}
 
 
 def agent_env(layout: StackLayout, config: dict[str, Any],

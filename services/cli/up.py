@@ -10,13 +10,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import BucketNotFoundError, NotFoundError
 from rich.console import Console
 
 from contracts.envelope import Actor
 from contracts.identity import Subjects
+from contracts.subjects import REPLAY_BUCKET
 from services.cli.natsconf import render
 from services.cli.stack import (
     AGENT,
+    BOOTSTRAP,
     GATEWAY,
     SERVICES,
     Child,
@@ -32,6 +36,7 @@ from services.cli.stack import (
 )
 from services.runtime.bus import connect
 from services.runtime.client import BusClient, BusError
+from services.runtime.proofs import ProofSigner
 
 console = Console()
 
@@ -56,7 +61,8 @@ async def bootstrap_once(layout: StackLayout, config: dict[str, Any],
     nc = await connect(f"nats://127.0.0.1:{config['nats_port']}", user="admin",
                        password=secrets_["nats"]["admin"], name="baikal-up")
     try:
-        client = BusClient(nc, Actor(system="bootstrap"), timeout=30)
+        signer = ProofSigner(secrets_["signing"][BOOTSTRAP], secrets_["stack_id"])
+        client = BusClient(nc, Actor(system=BOOTSTRAP), timeout=30, signer=signer)
         password = new_superadmin_password()
         try:
             creds = await client.command_or_raise(
@@ -105,6 +111,7 @@ async def start_children(layout: StackLayout, config: dict[str, Any],
     await supervisor.add(Child("nats-server", [nats_binary(), "-c", str(layout.nats_conf)],
                                {}, layout.logs / "nats-server.log"))
     await wait_for_nats(config["nats_port"])
+    await provision_replay_bucket(config, secrets_)
     for service in SERVICES:
         since = time.time()
         console.print(f"starting {service}")
@@ -127,6 +134,24 @@ async def start_children(layout: StackLayout, config: dict[str, Any],
                                gateway_env(layout, config, secrets_),
                                layout.logs / f"{GATEWAY}.log"))
     await wait_healthy(layout, GATEWAY, since)
+
+
+async def provision_replay_bucket(config: dict[str, Any], secrets_: dict[str, Any],
+                                  clock_skew_seconds: int = 900) -> None:
+    """The gateway's shared replay cache: a KV bucket whose keys live twice the clock skew.
+    (Provisioned here until the operator's table of streams and buckets takes it over.)"""
+    nc = await connect(f"nats://127.0.0.1:{config['nats_port']}", user="admin",
+                       password=secrets_["nats"]["admin"], name="baikal-up-provision")
+    try:
+        js = nc.jetstream(timeout=10)
+        try:
+            await js.key_value(REPLAY_BUCKET)
+        except (BucketNotFoundError, NotFoundError):
+            await js.create_key_value(KeyValueConfig(
+                bucket=REPLAY_BUCKET, ttl=2 * clock_skew_seconds, history=1,
+                storage=StorageType.FILE))
+    finally:
+        await nc.close()
 
 
 def print_ready(layout: StackLayout, config: dict[str, Any], admin: dict[str, Any] | None) -> None:
