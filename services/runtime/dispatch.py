@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -95,6 +96,9 @@ class Dispatcher:
         self.causal: dict[str, list[StreamReplica]] = {}
         self.causal_wait = 1.0
         self.inactive: Callable[[Actor], bool] = lambda actor: False
+        # The last costs (seconds) of proof verification and of the causal wait, per message.
+        self.costs: dict[str, deque[float]] = {"proof": deque(maxlen=10_000),
+                                               "causal": deque(maxlen=10_000)}
 
     def command(self, subject: str, payload: type[BaseModel], handler: Handler,
                 needs: Needs) -> None:
@@ -189,10 +193,13 @@ class Dispatcher:
         """The envelope with its proven actor, once the replicas reached its `after`."""
         if self.verifier is None:
             raise refused("invalid", "this service has no trusted keys (BAIKAL_TRUSTED_KEYS)")
+        started = time.perf_counter()
         actor = self.verifier.verify(envelope.proof)
         claimed = envelope.actor
         if (claimed.system, claimed.access_key) != (actor.system, actor.access_key):
             raise refused("invalid", "the actor named is not the one its proof names")
+        proven = time.perf_counter()
+        self.costs["proof"].append(proven - started)
         for producer, position in envelope.after.items():
             for replica in self.causal.get(producer, ()):
                 if not await replica.reached(position, self.causal_wait):
@@ -200,6 +207,7 @@ class Dispatcher:
                         f"this service has not yet seen {producer}'s writes up to {position}; "
                         "retry", code="replica.behind", retryable=True, producer=producer,
                         position=position, applied=replica.applied)
+        self.costs["causal"].append(time.perf_counter() - proven)
         if actor.system is None and self.inactive(actor):
             raise refused("inactive", "the proof's user or keypair is inactive")
         return envelope.model_copy(update={"actor": actor})
