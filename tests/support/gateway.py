@@ -16,12 +16,11 @@ from typing import Any
 import httpx
 import uvicorn
 from eventsourcing.cryptography import AESCipher
-
 from nats.js.api import KeyValueConfig
 
 from contracts.envelope import Actor
-from contracts.subjects import REPLAY_BUCKET
 from contracts.rbac import Subjects as RbacSubjects
+from contracts.subjects import REPLAY_BUCKET
 from services.cli.admin_client import BackendAISigner
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
