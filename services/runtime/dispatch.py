@@ -157,7 +157,6 @@ class Dispatcher:
     async def _decide(self, route: Route, raw: bytes) -> tuple[bytes, str]:
         try:
             envelope = route.envelope.model_validate_json(raw)
-            payload = route.payload.model_validate(envelope.data)
         except ValidationError as exc:
             if any(err["type"] == "json_invalid" for err in exc.errors()):
                 malformed = self._error_bytes("request.malformed",
@@ -168,8 +167,10 @@ class Dispatcher:
             malformed = self._error_bytes("request.malformed", "the message is not valid JSON")
             return malformed, "invalid"
         try:
+            # Who sent it first: an unproven sender learns nothing about the payload's rules.
             if not route.public:
                 envelope = await self._proven(envelope)
+            payload = route.payload.model_validate(envelope.data)
             loop = asyncio.get_running_loop()
             result, written = await loop.run_in_executor(self._pool, self._run, route, envelope,
                                                          payload)
