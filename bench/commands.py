@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import trust
 from services.cli.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,7 +180,7 @@ class Stack:
             "BAIKAL_LOG_LEVEL": "WARNING",
             "BAIKAL_INSTANCE": str(instance),
             "PYTHONUNBUFFERED": "1",
-        } | (extra_env or {})
+        } | trust.env() | (extra_env or {})
         name = "identity" if instance == 0 else f"identity-{instance}"
         self.spawn(name, [sys.executable, "-m", "services.identity"], env)
 

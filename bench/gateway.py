@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import trust
 from services.cli.stack import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,7 +142,7 @@ class Stack:
             "BAIKAL_NATS_USER": service, "BAIKAL_NATS_PASSWORD": self.passwords[service],
             "BAIKAL_DATA_DIR": str(self.directory / "data"),
             "BAIKAL_CIPHER_KEY": AESCipher.create_key(32), "BAIKAL_LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1"} | extra
+            "PYTHONUNBUFFERED": "1"} | trust.env() | extra
 
     def start(self, with_quota: bool) -> None:
         from services.cli.natsconf import new_passwords, render
@@ -153,6 +154,11 @@ class Stack:
         binary = shutil.which("nats-server") or str(Path(sys.executable).parent / "nats-server")
         self.spawn("nats-server", [binary, "-c", str(conf)])
         wait_for_port(self.nats_port, timeout=20)
+        # As `baikal up` provisions it: the gateways' shared replay cache (its cost is measured).
+        from services.cli.up import provision_replay_bucket
+
+        asyncio.run(provision_replay_bucket({"nats_port": self.nats_port},
+                                            {"nats": self.passwords}))
         for service in ["identity", *(["quota"] if with_quota else [])]:
             self.spawn(service, [sys.executable, "-m", f"services.{service}"],
                        self.env(service))
