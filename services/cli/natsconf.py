@@ -97,7 +97,8 @@ def principals(passwords: dict[str, str]) -> list[Principal]:
     result.append(Principal("gateway", passwords["gateway"],
                             publish=[subjects.ALL_COMMANDS, subjects.ALL_QUERIES,
                                      *CONSUMER_API, subjects.kv_keys(subjects.REPLAY_BUCKET)],
-                            subscribe=[f"{inbox_prefix('gateway')}.>"]))
+                            subscribe=[f"{inbox_prefix('gateway')}.>",
+                                       subjects.kv_keys(subjects.REPLAY_BUCKET)]))
     # The operator: tools, `baikal events tail`, tests. Never sees secrets: it may not ask
     # the secret-returning queries, and it reads only its own inbox (events arrive through
     # JetStream consumers delivering there) and heartbeats, never other users' traffic.

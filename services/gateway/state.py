@@ -65,7 +65,7 @@ class Gateway:
         bus.tokens = TokenCache(lambda access_key: bus.query(
             IdentitySubjects.TOKEN_ISSUE, {"access_key": access_key}, GATEWAY_ACTOR))
         replay = ReplayCache(s.replay_max_entries)
-        await replay.attach(self.nc.jetstream(timeout=s.request_timeout), s.replay_bucket)
+        await replay.attach(self.nc, s.replay_bucket, s.request_timeout)
         keys = KeypairDirectory(bus, s.auth_cache_seconds, s.unknown_key_cache_seconds)
         self._auth = Authenticator(keys, self.tokens, self.limiter, self.metrics,
                                    s.clock_skew_seconds, bus.tokens, replay,
