@@ -474,7 +474,7 @@ async def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         owned = [pool[w::C] for w in range(C)]  # worker w updates only its own users
 
         # ---- sizes of a real update, for the baseline ------------------------------------
-        sample = Command(id=str(uuid.uuid4()), actor=admin.actor,
+        sample = Command(id=str(uuid.uuid4()), actor=admin.actor, proof=admin.current_proof(),
                          data={"email": pool[0], "full_name": "Bench 0000000"})
         request_bytes = sample.model_dump_json().encode()
         probe = await nc.request(Subjects.USER_UPDATE, request_bytes,
