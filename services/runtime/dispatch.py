@@ -203,7 +203,8 @@ class Dispatcher:
         self.costs["proof"].append(proven - started)
         for producer, position in envelope.after.items():
             for replica in self.causal.get(producer, ()):
-                if not await replica.reached(position, self.causal_wait):
+                if replica.applied < position and not await replica.reached(
+                        position, self.causal_wait):
                     raise CodedError(
                         f"this service has not yet seen {producer}'s writes up to {position}; "
                         "retry", code="replica.behind", retryable=True, producer=producer,
@@ -211,7 +212,8 @@ class Dispatcher:
         self.costs["causal"].append(time.perf_counter() - proven)
         if actor.system is None and self.inactive(actor):
             raise refused("inactive", "the proof's user or keypair is inactive")
-        return envelope.model_copy(update={"actor": actor})
+        envelope.actor = actor  # the envelope is this request's own (no copy needed)
+        return envelope
 
     def _run(self, route: Route, envelope: Any, payload: BaseModel
              ) -> tuple[dict[str, Any], int]:
