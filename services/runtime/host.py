@@ -59,6 +59,8 @@ class ServiceHost:
         register(self.dispatcher)
         self.dispatcher.verifier = settings.verifier()
         self.dispatcher.causal_wait = settings.causal_wait_seconds
+        if guard is not None:
+            guard.assignment_wait = settings.causal_wait_seconds
         self.translate = translate
         # A reply's position names the last event of the command that the relay publishes.
         app.publishes = _publishes(translate)

@@ -123,7 +123,7 @@ def test_a_new_user_may_request_a_session_at_once(stack: GatewayStack) -> None:
     """Today's false deny: the scheduler had not yet heard of the user (10-90 ms)."""
     denied: list[str] = []
     with stack.client() as root:
-        for n in range(30):
+        for n in range(60):
             user = ok(root.post("/users", json=new_user(f"fresh{n}")), 201)
             with stack.client(user["access_key"], user["secret_key"]) as fresh:
                 answer = fresh.post("/sessions", json={
