@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -223,3 +224,39 @@ async def test_the_stack_still_works_with_proofs(stack: Stack) -> None:
         "name": "p", "image": "baikal/busybox:latest", "session_type": "batch",
         "command": ["true"], "slots": {"cpu": "0.1", "mem": "64m"}}), lambda r: r.ok)
     assert reply.data is not None and reply.data["status"] == "PENDING"
+
+
+async def test_baikal_login_keeps_a_private_token_that_the_bus_commands_use(
+        stack: Stack, tmp_path: Path) -> None:
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from services.cli.main import app
+
+    data_dir = tmp_path / "cli"
+    data_dir.mkdir()
+    (data_dir / "stack.json").write_text(json.dumps({"nats_port": stack.server.port}))
+    (data_dir / "secrets.json").write_text(json.dumps(
+        {"nats": {"admin": stack.server.passwords["admin"]}}))
+    runner = CliRunner()
+
+    def baikal(*args: str) -> Any:
+        return runner.invoke(app, [*args, "--data-dir", str(data_dir)])
+
+    refused = await asyncio.to_thread(baikal, "login", "--email", SUPERADMIN_EMAIL,
+                                      "--password", "wrong")
+    assert refused.exit_code == 3, refused.output
+    done = await asyncio.to_thread(baikal, "login", "--email", SUPERADMIN_EMAIL,
+                                   "--password", SUPERADMIN_PASSWORD)
+    assert done.exit_code == 0, done.output
+    session = data_dir / "bus-session.json"
+    assert session.stat().st_mode & 0o777 == 0o600
+    assert "secret_key" not in json.loads(session.read_text())
+    created = await asyncio.to_thread(baikal, "bus", "command", IS.USER_CREATE,
+                                      json.dumps(user_payload("cli")))
+    assert created.exit_code == 0, created.output
+    assert json.loads(session.read_text())["positions"]["identity"] > 0
+    listed = await asyncio.to_thread(baikal, "bus", "query", SS.SESSION_LIST, "{}")
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.output)["status"] == "accepted"
