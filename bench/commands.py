@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import trust
 from services.cli.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,7 +184,7 @@ class Stack:
             "BAIKAL_LOG_LEVEL": "WARNING",
             "BAIKAL_INSTANCE": str(instance),
             "PYTHONUNBUFFERED": "1",
-        } | (extra_env or {})
+        } | trust.env() | (extra_env or {})
         name = "identity" if instance == 0 else f"identity-{instance}"
         self.spawn(name, [sys.executable, "-m", "services.identity"], env)
 
@@ -477,7 +478,7 @@ async def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         owned = [pool[w::C] for w in range(C)]  # worker w updates only its own users
 
         # ---- sizes of a real update, for the baseline ------------------------------------
-        sample = Command(id=str(uuid.uuid4()), actor=admin.actor,
+        sample = Command(id=str(uuid.uuid4()), actor=admin.actor, proof=admin.current_proof(),
                          data={"email": pool[0], "full_name": "Bench 0000000"})
         request_bytes = sample.model_dump_json().encode()
         probe = await nc.request(Subjects.USER_UPDATE, request_bytes,

@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import trust
 from services.cli.stack import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,7 +142,7 @@ class Stack:
             "BAIKAL_NATS_USER": service, "BAIKAL_NATS_PASSWORD": self.passwords[service],
             "BAIKAL_DATA_DIR": str(self.directory / "data"),
             "BAIKAL_CIPHER_KEY": AESCipher.create_key(32), "BAIKAL_LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1"} | extra
+            "PYTHONUNBUFFERED": "1"} | trust.env() | extra
 
     def start(self, with_quota: bool) -> None:
         from services.cli.natsconf import new_passwords, render

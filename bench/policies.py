@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench import trust  # noqa: F401 - sets the trust settings of this process
 from services.cli.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

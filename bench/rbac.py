@@ -35,6 +35,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench import trust  # noqa: F401 - sets the trust settings of this process
 from contracts import rbac as c
 from services.cli.stack import free_port
 from services.runtime.grants import GrantIndex

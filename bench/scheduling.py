@@ -29,6 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench import trust  # noqa: F401 - sets the trust settings of this process
 from services.cli.stack import free_port
 
 GIB = 2**30

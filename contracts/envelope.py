@@ -8,10 +8,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 ID_MAX = 128
+PROOF_MAX = 2048
+POSITIONS_MAX = 16  # one entry per producing service at most
+
+
+def _positions_field() -> Any:
+    """`{"<service>": <notification id>}`: what a reply wrote, or what a request must see."""
+    return Field(default_factory=dict, max_length=POSITIONS_MAX)
 
 
 class Actor(BaseModel):
-    """Who asked. Trusted only from NATS principals allowed to publish commands."""
+    """Who asked. Believed only with the envelope's `proof` (a token signed by identity, or a
+    component's system proof); the receiving dispatcher replaces it with the proven actor."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -29,6 +37,9 @@ class Command(BaseModel):
     actor: Actor
     correlation_id: str | None = Field(default=None, max_length=ID_MAX)
     data: dict[str, Any] = Field(default_factory=dict)
+    proof: str | None = Field(default=None, max_length=PROOF_MAX)
+    # Causal token: the receiving service first waits until its replicas have applied these.
+    after: dict[str, int] = _positions_field()
 
 
 class Query(BaseModel):
@@ -39,6 +50,8 @@ class Query(BaseModel):
     actor: Actor
     correlation_id: str | None = Field(default=None, max_length=ID_MAX)
     data: dict[str, Any] = Field(default_factory=dict)
+    proof: str | None = Field(default=None, max_length=PROOF_MAX)
+    after: dict[str, int] = _positions_field()
 
 
 class Event(BaseModel):
@@ -72,6 +85,9 @@ class Accepted(BaseModel):
 
     status: Literal["accepted"] = "accepted"
     data: dict[str, Any] = Field(default_factory=dict)
+    # What the command wrote (its service's notification id); absent on queries. Serialized
+    # after `data`, so a reader may pass `data` through (the gateway's direct reads).
+    positions: dict[str, int] | None = None
 
 
 class Error(BaseModel):
@@ -89,6 +105,7 @@ class Reply(BaseModel):
     status: Literal["accepted", "error"]
     data: dict[str, Any] | None = None
     error: ErrorBody | None = None
+    positions: dict[str, int] | None = None
 
     @property
     def ok(self) -> bool:

@@ -309,6 +309,10 @@ class Subjects:
     # Return secrets: NATS permissions let only the gateway's user publish these two.
     KEYPAIR_RESOLVE = subjects.query(SERVICE, "keypairs", "resolve")
     LOGIN = subjects.query(SERVICE, "auth", "login")
+    # Proofs: a user token for a keypair the gateway authenticated (the gateway's system
+    # proof only), and a bus user's login (email + password → a token; no secret returned).
+    TOKEN_ISSUE = subjects.query(SERVICE, "auth", "token")
+    BUS_LOGIN = subjects.query(SERVICE, "auth", "bus-login")
 
 
 COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
@@ -368,6 +372,8 @@ QUERY_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.PROJECT_LIST: ListProjects,
     Subjects.KEYPAIR_RESOLVE: KeypairRef,
     Subjects.LOGIN: Login,
+    Subjects.TOKEN_ISSUE: KeypairRef,
+    Subjects.BUS_LOGIN: Login,
 }
 
 # What each query needs (contracts/permissions.py): `read` at the scope of what it answers.
@@ -383,6 +389,9 @@ QUERY_NEEDS: dict[str, Needs] = {
     Subjects.PROJECT_LIST: rows(E.PROJECT, O.READ, Sc.PROJECT),
     Subjects.KEYPAIR_RESOLVE: system_only(E.KEYPAIR, O.READ, GATEWAY),
     Subjects.LOGIN: system_only(E.USER, O.READ, GATEWAY),
+    Subjects.TOKEN_ISSUE: system_only(E.KEYPAIR, O.READ, GATEWAY),
 }
+# Asked without a proof: the bus login hands one out (it checks the password itself).
+PUBLIC_QUERIES = frozenset({Subjects.BUS_LOGIN})
 # The keypairs shown inside `users.get`: each also needs keypair:read at its owner's scope.
 KEYPAIR_ROWS = QUERY_NEEDS[Subjects.KEYPAIR_LIST]

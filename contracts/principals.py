@@ -26,7 +26,8 @@ PROVISIONER = "provision"  # creates streams, durables and buckets; nothing else
 AGENT_PREFIX = "agent-"
 PRODUCERS = tuple(s for s in SERVICE_NAMES if s != GATEWAY)  # one stream each
 # Queries whose answers carry secrets: only the gateway may ask them.
-SECRET_QUERIES = (IdentitySubjects.KEYPAIR_RESOLVE, IdentitySubjects.LOGIN)
+SECRET_QUERIES = (IdentitySubjects.KEYPAIR_RESOLVE, IdentitySubjects.LOGIN,
+                  IdentitySubjects.TOKEN_ISSUE)  # a token lets its bearer act as the user
 DUPLICATE_WINDOW_SECONDS = 300.0
 
 
@@ -85,8 +86,11 @@ READS: dict[str, tuple[str, ...]] = {
 # own store and reads by sequence, see services/runtime/reader.py). One line each.
 DURABLES: tuple[Durable, ...] = ()
 
-# Key-value buckets, e.g. KvBucket("BAIKAL_REPLAY", 900, writers=("gateway",), readers=(...)).
-BUCKETS: tuple[KvBucket, ...] = ()
+# Key-value buckets. The gateways' shared replay cache: a signature's key lives twice the
+# clock-skew window (services/gateway/replay.py), written and heard by the gateways alone.
+BUCKETS: tuple[KvBucket, ...] = (
+    KvBucket(subjects.REPLAY_BUCKET, 2 * 900, writers=(GATEWAY,), readers=(GATEWAY,)),
+)
 
 # What some components may do beyond their own subjects.
 EXTRA_PUBLISH: dict[str, tuple[str, ...]] = {"scheduler": (subjects.commands_of("agent"),)}
@@ -121,6 +125,11 @@ def _owned(user: str) -> tuple[str, ...]:
         if user in b.writers:
             rights.append(subjects.kv_keys(b.name))
     return tuple(rights)
+
+
+def _heard_buckets(user: str) -> tuple[str, ...]:
+    """The key subjects of the buckets `user` reads: it hears every write as it happens."""
+    return tuple(subjects.kv_keys(b.name) for b in BUCKETS if user in b.readers)
 
 
 def service_principal(service: str) -> Principal:
@@ -168,7 +177,7 @@ def gateway_principal() -> Principal:
         publish=(subjects.ALL_COMMANDS, subjects.ALL_QUERIES, *_reading(streams),
                  *(subjects.js_api("STREAM", "MSG", "GET", s) for s in streams),
                  *_owned(GATEWAY)),
-        subscribe=(_inbox(GATEWAY),),
+        subscribe=(_inbox(GATEWAY), *_heard_buckets(GATEWAY)),
     )
 
 

@@ -99,7 +99,12 @@ def kv_stream(bucket: str) -> str:
     return f"KV_{bucket}"
 
 
+# The gateway's replay cache, shared by its instances (services/gateway/replay.py).
+REPLAY_BUCKET = "BAIKAL_REPLAY"
+
+
 def kv_keys(bucket: str) -> str:
+    """Every key of a KV bucket, as subjects (what writing to it publishes on)."""
     return f"$KV.{bucket}.>"
 
 

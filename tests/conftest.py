@@ -9,7 +9,18 @@ from pathlib import Path
 import pytest
 from eventsourcing.cryptography import AESCipher
 
+from services.runtime.proofs import format_keys, new_private_key, public_key_of
 from tests.support.natsserver import NatsServer, start_nats
+
+# One test stack's trust: every component (and identity) signs with one key, trusted under
+# every system name the tests use, so in-process services and BusClients prove their actors.
+# `baikal up` stacks started by tests get their own per-component keys.
+TEST_SIGNING_KEY = new_private_key()
+TEST_SIGNERS = ("identity", "gateway", "bootstrap", "scheduler", "operator", "agent")
+os.environ.setdefault("BAIKAL_STACK_ID", "test-stack")
+os.environ.setdefault("BAIKAL_SIGNING_KEY", TEST_SIGNING_KEY)
+os.environ.setdefault("BAIKAL_TRUSTED_KEYS", format_keys(
+    dict.fromkeys(TEST_SIGNERS, public_key_of(os.environ["BAIKAL_SIGNING_KEY"]))))
 
 
 @pytest.fixture

@@ -47,9 +47,10 @@ def connection(
 @contextmanager
 def gateway(ctx: typer.Context) -> Iterator[GatewayClient]:
     settings = ctx.obj or {}
-    credentials = load_credentials(Path(settings.get("data_dir") or ".baikal").resolve(),
-                                   settings.get("endpoint"))
-    client = GatewayClient(credentials)
+    data_dir = Path(settings.get("data_dir") or ".baikal").resolve()
+    credentials = load_credentials(data_dir, settings.get("endpoint"))
+    client = GatewayClient(credentials, positions_file=(
+        data_dir / "http-positions" if data_dir.is_dir() else None))
     try:
         yield client
     finally:

@@ -73,7 +73,8 @@ def _from_data_dir(data_dir: Path) -> dict[str, str]:
             run = json.loads(run_file.read_text())
             host = run.get("http_host", "127.0.0.1")
             host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - a client
-            found["endpoint"] = f"http://{host}:{run['http_port']}"
+            scheme = "https" if run.get("tls") else "http"
+            found["endpoint"] = f"{scheme}://{host}:{run['http_port']}"
     except (OSError, ValueError, KeyError):
         pass
     return found
@@ -96,7 +97,8 @@ def load_credentials(data_dir: Path, endpoint: str | None = None) -> Credentials
 
 
 class BackendAISigner(httpx.Auth):
-    """Signs each request as the Backend.AI SDK does (reference §2.3)."""
+    """Signs each request as the Backend.AI SDK does (reference §2.3), with the body's hash
+    too (signature version 2): a body swapped under the same headers is refused."""
 
     def __init__(self, access_key: str, secret_key: str) -> None:
         self.access_key = access_key
@@ -107,16 +109,37 @@ class BackendAISigner(httpx.Auth):
         request.headers.update(signed_headers(
             access_key=self.access_key, secret_key=self.secret_key, method=request.method,
             path_with_query=request.url.raw_path.decode("ascii"),
-            host=request.headers["host"], content_type=content_type))
+            host=request.headers["host"], content_type=content_type, body=request.content))
         yield request
 
 
 class GatewayClient:
-    def __init__(self, credentials: Credentials, timeout: float = 30.0) -> None:
+    """`positions_file`: the highest positions the gateway reported (X-Baikal-Positions),
+    sent back as X-Baikal-After so a later invocation never sees a state before an earlier
+    one's writes, whichever gateway instance answers."""
+
+    def __init__(self, credentials: Credentials, timeout: float = 30.0,
+                 positions_file: Path | None = None) -> None:
         self.credentials = credentials
+        self.positions_file = positions_file
+        headers = {}
+        if positions_file is not None and positions_file.is_file():
+            headers["X-Baikal-After"] = positions_file.read_text().strip()[:512]
         self.http = httpx.Client(base_url=credentials.endpoint, timeout=timeout,
+                                 headers=headers,
                                  auth=BackendAISigner(credentials.access_key,
-                                                      credentials.secret_key))
+                                                      credentials.secret_key),
+                                 event_hooks={"response": [self._positions]})
+
+    def _positions(self, answer: httpx.Response) -> None:
+        seen = answer.headers.get("x-baikal-positions")
+        if seen and self.positions_file is not None and seen != self.http.headers.get(
+                "x-baikal-after"):
+            try:
+                self.positions_file.write_text(seen)
+            except OSError:
+                return  # a read-only data dir: causality within this invocation only
+            self.http.headers["X-Baikal-After"] = seen
 
     def close(self) -> None:
         self.http.close()

@@ -24,6 +24,7 @@ app.add_typer(admin.build(), name="admin")
 app.add_typer(admin_export.app, name="export")
 app.add_typer(bus.app, name="bus")
 app.command("info")(admin_export.info)
+app.command("login")(bus.login)
 console = make_console()
 
 DataDir = typer.Option(Path(".baikal"), "--data-dir", "-d", help="Where the stack keeps state.")

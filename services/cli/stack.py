@@ -21,6 +21,7 @@ from eventsourcing.cryptography import AESCipher
 
 from services.cli.natsconf import new_passwords
 from services.runtime.bus import inbox_prefix
+from services.runtime.proofs import format_keys, new_private_key, public_key_of
 from services.runtime.settings import allowed_cpus
 
 log = logging.getLogger("baikal.stack")
@@ -29,6 +30,8 @@ log = logging.getLogger("baikal.stack")
 SERVICES = ["quota", "identity", "rbac", "scheduler"]
 AGENT = "agent"  # one local agent (id `local`), after SERVICES; Docker if reachable
 GATEWAY = "gateway"  # started after SERVICES; its secrets.json key signs login tokens
+BOOTSTRAP = "bootstrap"  # `baikal up` itself, proving the system actor that bootstraps
+SIGNERS = [*SERVICES, AGENT, GATEWAY, BOOTSTRAP]  # each has its own Ed25519 key
 GATEWAY_PORT = 8090
 OPERATOR = "admin"  # the NATS user of tools and people on the bus
 MAX_RESTARTS = 10
@@ -134,9 +137,13 @@ class StackLayout:
         data: dict[str, Any] = json.loads(self.secrets.read_text())
         missing = [s for s in components if s not in data["cipher"]]
         users = {k: v for k, v in new_passwords().items() if k not in data["nats"]}
-        if missing or users:  # a newer version added components: keep the old secrets
+        signing = data.setdefault("signing", {})
+        unsigned = [s for s in SIGNERS if s not in signing]
+        if missing or users or unsigned:
+            # a newer version added components: keep the old secrets
             data["cipher"].update({s: AESCipher.create_key(32) for s in missing})
             data["nats"].update(users)
+            signing.update({s: new_private_key() for s in unsigned})
             write_private(self.secrets, json.dumps(data, indent=2))
         return data
 
@@ -274,8 +281,20 @@ def service_env(layout: StackLayout, config: dict[str, Any], secrets_: dict[str,
         "BAIKAL_CIPHER_KEY": secrets_["cipher"][service],
         "BAIKAL_HTTP_PORT": "0",
         "PYTHONUNBUFFERED": "1",
+        **trust_env(config, secrets_, service),
     })
     return env
+
+
+def trust_env(config: dict[str, Any], secrets_: dict[str, Any],
+              component: str) -> dict[str, str]:
+    """The stack id (stack.json: one id for proofs' audience and containers' labels), this
+    component's own signing key, and every component's public key."""
+    signing = secrets_["signing"]
+    return {"BAIKAL_STACK_ID": config["stack_id"],
+            "BAIKAL_SIGNING_KEY": signing[component],
+            "BAIKAL_TRUSTED_KEYS": format_keys(
+                {name: public_key_of(key) for name, key in signing.items()})}
 
 
 def agent_env(layout: StackLayout, config: dict[str, Any],
@@ -283,7 +302,6 @@ def agent_env(layout: StackLayout, config: dict[str, Any],
     env = service_env(layout, config, secrets_, AGENT)
     env.update({"BAIKAL_AGENT_ID": agent_id, "BAIKAL_NATS_USER": f"agent-{agent_id}",
                 "BAIKAL_NATS_PASSWORD": secrets_["nats"][f"agent-{agent_id}"],
-                "BAIKAL_STACK_ID": config["stack_id"],
                 "BAIKAL_RUNTIME": config.get("agent_runtime", "auto")})
     return env
 

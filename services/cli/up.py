@@ -16,6 +16,7 @@ from services.cli.agents import write_nats_conf
 from services.cli.output import make_console
 from services.cli.stack import (
     AGENT,
+    BOOTSTRAP,
     GATEWAY,
     SERVICES,
     Child,
@@ -31,6 +32,7 @@ from services.cli.stack import (
 )
 from services.runtime.bus import connect
 from services.runtime.client import BusClient, BusError
+from services.runtime.proofs import ProofSigner
 from services.runtime.provision import provision_at
 
 console = make_console()
@@ -56,7 +58,8 @@ async def bootstrap_once(layout: StackLayout, config: dict[str, Any],
     nc = await connect(f"nats://127.0.0.1:{config['nats_port']}", user="admin",
                        password=secrets_["nats"]["admin"], name="baikal-up")
     try:
-        client = BusClient(nc, Actor(system="bootstrap"), timeout=30)
+        signer = ProofSigner(secrets_["signing"][BOOTSTRAP], config["stack_id"])
+        client = BusClient(nc, Actor(system=BOOTSTRAP), timeout=30, signer=signer)
         password = new_superadmin_password()
         try:
             creds = await client.command_or_raise(

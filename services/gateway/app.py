@@ -103,7 +103,8 @@ def create_app(settings: GatewaySettings | None = None, nc: Client | None = None
     window = gateway.settings.rate_limit_window_seconds
     app.front = lambda inner: ObservedMiddleware(  # type: ignore[method-assign]
         DirectRoutes(inner, gateway, queries) if queries else inner,
-        metrics=gateway.metrics, window_seconds=window)
+        metrics=gateway.metrics, window_seconds=window,
+        positions=lambda: gateway.bus.positions.header if gateway.started else b"")
     app.openapi = lambda: _openapi_with_security(app)  # type: ignore[method-assign]
     return app
 

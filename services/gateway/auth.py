@@ -1,9 +1,12 @@
 """Who is calling: Backend.AI HMAC request signing (reference §2.3) or a login token.
 
 The secret of an access key comes from identity's `keypairs.resolve` query (only the gateway's
-NATS user may ask it) and is cached for `auth_cache_seconds`; inactive keypairs and keypairs of
-inactive users are refused there. Every authenticated request also counts against the keypair's
-rate limit.
+proven system actor may ask it) and is cached for `auth_cache_seconds`; inactive keypairs and
+keypairs of inactive users are refused there. A signature is accepted once (`replay`); the
+legacy scheme (empty body signed) can be switched off; version 2 signs the body. Once the
+caller is known, its user token from identity is made ready for the bus (`proofs.TokenCache`):
+the services believe the token, not the gateway. Every authenticated request also counts
+against the keypair's rate limit.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from services.gateway import signing
 from services.gateway.bus import Bus
 from services.gateway.errors import ApiError, gateway_error
 from services.gateway.metrics import RATELIMIT_SCOPE_KEY, HttpMetrics
+from services.gateway.proofs import CLIENT_AFTER, TokenCache, parse_positions
 from services.gateway.ratelimit import SlidingWindow
+from services.gateway.replay import ReplayCache
 from services.gateway.tokens import TokenIssuer
 
 ACCESS_KEY = re.compile(r"^AKIA[A-Z2-7]{16}$")
@@ -136,9 +141,14 @@ def _unknown_key() -> ApiError:
 
 class Authenticator:
     def __init__(self, keys: KeypairDirectory, tokens: TokenIssuer, limiter: SlidingWindow,
-                 metrics: HttpMetrics, clock_skew_seconds: int) -> None:
+                 metrics: HttpMetrics, clock_skew_seconds: int,
+                 proofs: TokenCache | None = None, replay: ReplayCache | None = None,
+                 legacy_signing: bool = True) -> None:
         self.keys = keys
         self.tokens = tokens
+        self.proofs = proofs
+        self.replay = replay
+        self.legacy_signing = legacy_signing
         self.limiter = limiter
         self.metrics = metrics
         self.skew = clock_skew_seconds
@@ -153,6 +163,8 @@ class Authenticator:
             if exc.status == 401:
                 self.metrics.auth_failures(exc.code.rsplit(".", 1)[-1]).inc()
             raise
+        if self.proofs is not None:
+            await self.proofs.ensure(caller.access_key)
         allowed, remaining = self.limiter.hit(caller.access_key, caller.rate_limit)
         scope[RATELIMIT_SCOPE_KEY] = (caller.rate_limit, remaining)
         if not allowed:
@@ -165,6 +177,9 @@ class Authenticator:
 
     async def _identify(self, scope: Scope, body: BodyReader) -> Caller:
         headers = header_map(scope)
+        after = headers.get("x-baikal-after")
+        if after:
+            CLIENT_AFTER.set(parse_positions(after))
         header = headers.get("authorization")
         if not header:
             raise gateway_error("auth.missing", "no Authorization header: sign the request "
@@ -189,21 +204,41 @@ class Authenticator:
             raise gateway_error("auth.version_missing", "API version missing in request headers "
                                 "(X-BackendAI-Version)")
         raw_date, date = self._checked_date(headers)
+        body_signed = self._signature_version(headers)
         keypair = await self.keys.resolve(credential.access_key)
         content_type = headers.get("content-type", signing.DEFAULT_CONTENT_TYPE)
         content_type = content_type.split(";", 1)[0].strip().lower()
         body = b""
-        if version < signing.UNSIGNED_BODY_SINCE and content_type != "multipart/form-data":
+        if body_signed or (version < signing.UNSIGNED_BODY_SINCE
+                           and content_type != "multipart/form-data"):
             body = await body_reader()
         expected = signing.sign(
             secret_key=keypair["secret_key"], method=scope["method"],
             path_with_query=path_with_query(scope), raw_date=raw_date, date=date,
             host=headers.get("host", ""), content_type=content_type, api_version=version,
-            hash_type=hash_type, body=body, version_header=version_header)
+            hash_type=hash_type, body=body, version_header=version_header,
+            body_signed=body_signed)
         # Bytes: compare_digest refuses non-ASCII str, and headers arrive as latin-1 text.
         if not hmac.compare_digest(expected.encode(), credential.signature.encode("latin-1")):
             raise gateway_error("auth.signature_mismatch", "HMAC signature mismatch")
+        if self.replay is not None:  # after the check: only genuine signatures are kept
+            await self.replay.check(credential.signature, date)
         return self._caller(keypair, "hmac")
+
+    def _signature_version(self, headers: dict[str, str]) -> bool:
+        """True for version 2 (body signed); the legacy scheme unless switched off."""
+        version = headers.get(signing.SIGNATURE_VERSION_HEADER)
+        if version is None:
+            if not self.legacy_signing:
+                raise gateway_error("auth.legacy_signing_disabled",
+                                    "this gateway accepts only body-signed requests "
+                                    "(X-Baikal-Signature-Version: 2)")
+            return False
+        if version != signing.BODY_SIGNED:
+            raise gateway_error("auth.signature_version_unknown",
+                                f"unknown signature version {version[:20]!r}; use 2",
+                                supported=[signing.BODY_SIGNED])
+        return True
 
     def _caller(self, keypair: dict[str, Any], method: str) -> Caller:
         key = (keypair["access_key"], method)

@@ -1,4 +1,8 @@
-"""Commands and queries from HTTP requests to the bus; replies become data or ApiError."""
+"""Commands and queries from HTTP requests to the bus; replies become data or ApiError.
+
+Each message carries its actor's proof (the caller's token from identity, or the gateway's
+own system proof) and the highest positions seen (`after`, see `proofs.Positions`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from nats.errors import TimeoutError as NatsTimeout
 from contracts.envelope import Actor, Command
 from contracts.subjects import service_of
 from services.gateway.errors import ApiError, gateway_error
+from services.gateway.proofs import Positions, TokenCache
+from services.runtime.proofs import ProofSigner
 
 # How every service encodes `Accepted` (pydantic's compact JSON, `status` first): its `data`
 # object can be handed to the HTTP client as it came, without decoding and encoding it again.
@@ -22,42 +28,57 @@ ACCEPTED_PREFIX = b'{"status":"accepted","data":{'
 class Bus:
     """Request/reply with a timeout; "nobody answers" is 503, "too slow" 504."""
 
-    def __init__(self, nc: Client, timeout: float) -> None:
+    def __init__(self, nc: Client, timeout: float, signer: ProofSigner | None = None) -> None:
         self.nc = nc
         self.timeout = timeout
+        self.signer = signer  # the gateway's own key, for its system proofs
+        self.tokens: TokenCache | None = None  # callers' tokens (filled by authentication)
+        self.positions = Positions()
+
+    def proof_for(self, actor: Actor) -> str | None:
+        if actor.system is not None:
+            return self.signer.system_proof(actor.system) if self.signer else None
+        return self.tokens.cached(actor.access_key) if self.tokens else None
 
     async def command(self, subject: str, data: dict[str, Any], actor: Actor,
                       command_id: str | None = None,
                       correlation_id: str | None = None) -> dict[str, Any]:
         envelope = Command(id=command_id or str(uuid.uuid4()), actor=actor,
-                           correlation_id=correlation_id, data=data)
+                           correlation_id=correlation_id, data=data,
+                           proof=self.proof_for(actor), after=self.positions.after())
         return await self.request(subject, envelope.model_dump_json().encode())
 
     async def query(self, subject: str, data: dict[str, Any], actor: Actor,
                     correlation_id: str | None = None) -> dict[str, Any]:
         return self.reply_data(subject, await self.raw_request(
-            subject, query_envelope(data, actor, correlation_id)))
+            subject, self._query(data, actor, correlation_id)))
 
     async def query_json(self, subject: str, data: dict[str, Any], actor: Actor,
                          correlation_id: str | None = None) -> bytes:
         """The reply's `data` as JSON bytes, passed through undecoded when accepted."""
-        raw = await self.raw_request(subject, query_envelope(data, actor, correlation_id))
+        raw = await self.raw_request(subject, self._query(data, actor, correlation_id))
         if raw.startswith(ACCEPTED_PREFIX) and raw.endswith(b"}"):
             return raw[len(ACCEPTED_PREFIX) - 1:-1]
         return json.dumps(self.reply_data(subject, raw)).encode()
 
+    def _query(self, data: dict[str, Any], actor: Actor, correlation_id: str | None) -> bytes:
+        return query_envelope(data, actor, correlation_id, self.proof_for(actor),
+                              self.positions.after())
+
     async def request(self, subject: str, payload: bytes) -> dict[str, Any]:
         return self.reply_data(subject, await self.raw_request(subject, payload))
 
-    @staticmethod
-    def reply_data(subject: str, raw: bytes) -> dict[str, Any]:
-        """An `Accepted` reply's data; an `Error` reply (or an unreadable one) as ApiError."""
+    def reply_data(self, subject: str, raw: bytes) -> dict[str, Any]:
+        """An `Accepted` reply's data; an `Error` reply (or an unreadable one) as ApiError.
+        A command's reply also moves the positions seen."""
         try:
             reply = json.loads(raw)
         except ValueError:
             raise gateway_error("internal", f"{service_of(subject)} sent an unreadable reply",
                                 service=service_of(subject)) from None
         if reply.get("status") == "accepted":
+            if "positions" in reply:
+                self.positions.merge(reply["positions"])
             return reply.get("data") or {}
         error = reply.get("error") or {}
         raise ApiError(str(error.get("code", "internal")), str(error.get("message", "")),
@@ -80,8 +101,10 @@ class Bus:
         return bytes(msg.data)
 
 
-def query_envelope(data: dict[str, Any], actor: Actor, correlation_id: str | None) -> bytes:
+def query_envelope(data: dict[str, Any], actor: Actor, correlation_id: str | None,
+                   proof: str | None = None, after: dict[str, int] | None = None) -> bytes:
     # The `Query` envelope written directly: the hot read path skips building a model whose
     # fields are all known good here (the service validates what it receives).
     return json.dumps({"actor": actor.model_dump(exclude_none=True),
-                       "correlation_id": correlation_id, "data": data}).encode()
+                       "correlation_id": correlation_id, "data": data, "proof": proof,
+                       "after": after or {}}).encode()

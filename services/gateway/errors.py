@@ -41,6 +41,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "internal": 502,  # the service failed: the gateway is fine, its upstream is not
     "service.unavailable": 503,
     "service.timeout": 504,
+    # a service's replicas have not reached the positions the request names: retry
+    "replica.behind": 503,
 }
 
 # Then families of codes: by how they start, then by how they end (first match wins).

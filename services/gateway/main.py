@@ -27,11 +27,21 @@ def write_run_file(settings: GatewaySettings, port: int, started_at: float) -> P
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / f"{settings.service}-{settings.instance}.json"
     info = {"service": settings.service, "pid": os.getpid(), "http_port": port,
-            "http_host": settings.http_host, "started_at": started_at}
+            "http_host": settings.http_host, "started_at": started_at,
+            "tls": bool(settings.tls_cert_file)}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(info))
     tmp.replace(path)
     return path
+
+
+def tls_options(settings: GatewaySettings) -> dict[str, str]:
+    """uvicorn's ssl options from BAIKAL_TLS_CERT_FILE and BAIKAL_TLS_KEY_FILE (both or none)."""
+    if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
+        raise SystemExit("set both BAIKAL_TLS_CERT_FILE and BAIKAL_TLS_KEY_FILE, or neither")
+    if not settings.tls_cert_file or not settings.tls_key_file:
+        return {}
+    return {"ssl_certfile": settings.tls_cert_file, "ssl_keyfile": settings.tls_key_file}
 
 
 async def serve(settings: GatewaySettings,
@@ -47,7 +57,7 @@ async def serve(settings: GatewaySettings,
                             port=settings.http_port, log_level=settings.log_level.lower(),
                             access_log=False, lifespan="on", backlog=settings.http_backlog,
                             server_header=False, timeout_graceful_shutdown=10,
-                            proxy_headers=False)
+                            proxy_headers=False, **tls_options(settings))
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
@@ -60,7 +70,8 @@ async def serve(settings: GatewaySettings,
         gc.freeze()
         port = int(server.servers[0].sockets[0].getsockname()[1])
         write_run_file(settings, port, started_at)
-        log.info("gateway ready on http://%s:%s", settings.http_host, port)
+        log.info("gateway ready on %s://%s:%s", "https" if settings.tls_cert_file else "http",
+                 settings.http_host, port)
         if on_ready is not None:
             on_ready(port)
     else:

@@ -10,7 +10,7 @@ import os
 import re
 import time
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import (
@@ -94,10 +94,13 @@ class HttpMetrics:
 class ObservedMiddleware:
     """Pure ASGI (no per-request task or body buffering): counts, times, stamps headers."""
 
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics, window_seconds: int = 900) -> None:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics, window_seconds: int = 900,
+                 positions: Callable[[], bytes] | None = None) -> None:
         self.app = app
         self.stats = metrics.http
         self.window = str(window_seconds).encode()
+        # X-Baikal-Positions: the highest positions written that this gateway has seen.
+        self.positions = positions or (lambda: b"")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -120,6 +123,9 @@ class ObservedMiddleware:
                     (b"x-ratelimit-remaining", str(remaining).encode()),
                     (b"x-ratelimit-window", self.window),
                 ]
+                positions = self.positions()
+                if positions:
+                    message["headers"].append((b"x-baikal-positions", positions))
             await send(message)
 
         stats = self.stats

@@ -28,6 +28,14 @@ class GatewaySettings(ServiceSettings):
     export_page_size: int = Field(default=500, ge=1, le=1000)
     export_max_rows: int = Field(default=100_000, ge=1, le=10_000_000)
     http_backlog: int = Field(default=2048, ge=64, le=65_535)
+    # Signing: the Backend.AI SDK's legacy scheme (empty body signed) unless switched off;
+    # signatures are remembered (replay cache) in memory and in the KV bucket, if provisioned.
+    gateway_legacy_signing: bool = True
+    replay_bucket: str = "BAIKAL_REPLAY"
+    replay_max_entries: int = Field(default=200_000, ge=1_000, le=10_000_000)
+    # TLS: both set → HTTPS (uvicorn's ssl options).
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
     def service_url_map(self) -> dict[str, str]:
         pairs = (item.split("=", 1) for item in self.service_urls.split(",") if "=" in item)

@@ -1,6 +1,11 @@
 """Backend.AI request signing (HMAC): the one implementation used by the gateway and the CLI.
 
 Reference §2.3. Pure functions, no I/O: given the request's parts and a secret, the signature.
+
+Signature versions: the **legacy** scheme (no version header; what the Backend.AI SDK sends)
+signs the hash of an empty body, so a body can be swapped under the same headers. **Version 2**
+(`X-Baikal-Signature-Version: 2`, what Baikal's own CLI sends) signs the hash of the body
+itself and the version line, so a swapped body or a stripped header fails the check.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ AUTH_TYPES = ("BackendAI", "Sorna")
 # Modern API versions sign the empty body (reference §2.3 step 2).
 UNSIGNED_BODY_SINCE = "v4.20181215"
 DEFAULT_CONTENT_TYPE = "application/octet-stream"  # what aiohttp's server reports when absent
+SIGNATURE_VERSION_HEADER = "x-baikal-signature-version"
+BODY_SIGNED = "2"
 
 
 class SignatureFormatError(ValueError):
@@ -99,17 +106,21 @@ def sign(
     hash_type: str = "sha256",
     body: bytes = b"",
     version_header: str = "x-backendai-version",
+    body_signed: bool = False,
 ) -> str:
     """The hex signature of one request (reference §2.3 steps 2-4).
 
     `raw_date` is the date header exactly as sent; `date` is it parsed, and its own calendar day
     (in the offset it was written with) derives the key, as the reference server does.
     """
+    digest = (hashlib.new(hash_type, body).hexdigest() if body_signed
+              else body_hash(hash_type, api_version, body))
     text = (
         f"{method.upper()}\n{path_with_query}\n{raw_date}\nhost:{host}\n"
-        f"content-type:{content_type.lower()}\n{version_header}:{api_version}\n"
-        f"{body_hash(hash_type, api_version, body)}"
+        f"content-type:{content_type.lower()}\n{version_header}:{api_version}\n{digest}"
     )
+    if body_signed:
+        text += f"\n{SIGNATURE_VERSION_HEADER}:{BODY_SIGNED}"
     key = signing_key(secret_key, f"{date.year:04d}{date.month:02d}{date.day:02d}", host,
                       hash_type)
     return hmac.digest(key, text.encode(), hash_type).hex()
@@ -125,16 +136,21 @@ def signed_headers(
     content_type: str = "application/json",
     api_version: str = API_VERSION,
     now: datetime | None = None,
+    body: bytes | None = None,
 ) -> dict[str, str]:
-    """Headers for a request signed as the official SDK does (date = isoformat of aware UTC)."""
+    """Headers for a request signed as the official SDK does (date = isoformat of aware UTC);
+    with `body`, signature version 2 (the body's hash signed too)."""
     date = now or datetime.now(UTC)
     raw_date = date.isoformat()
     signature = sign(secret_key=secret_key, method=method, path_with_query=path_with_query,
                      raw_date=raw_date, date=date, host=host, content_type=content_type,
-                     api_version=api_version)
-    return {
+                     api_version=api_version, body=body or b"", body_signed=body is not None)
+    headers = {
         "Authorization": f"BackendAI signMethod=HMAC-SHA256, credential={access_key}:{signature}",
         "Date": raw_date,
         "X-BackendAI-Version": api_version,
         "Content-Type": content_type,
     }
+    if body is not None:
+        headers["X-Baikal-Signature-Version"] = BODY_SIGNED
+    return headers

@@ -8,10 +8,13 @@ import time
 
 from nats.aio.client import Client
 
-from services.gateway.auth import Authenticator, KeypairDirectory
+from contracts.identity import Subjects as IdentitySubjects
+from services.gateway.auth import GATEWAY_ACTOR, Authenticator, KeypairDirectory
 from services.gateway.bus import Bus
 from services.gateway.metrics import HttpMetrics
+from services.gateway.proofs import TokenCache
 from services.gateway.ratelimit import SlidingWindow
+from services.gateway.replay import ReplayCache
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import TokenIssuer
 from services.runtime.bus import connect
@@ -35,6 +38,10 @@ class Gateway:
         self._auth: Authenticator | None = None
 
     @property
+    def started(self) -> bool:
+        return self._bus is not None
+
+    @property
     def bus(self) -> Bus:
         assert self._bus is not None, "the gateway has not started"
         return self._bus
@@ -51,10 +58,18 @@ class Gateway:
                 s.nats_url, user=s.nats_user,
                 password=s.nats_password.get_secret_value() if s.nats_password else None,
                 name=f"{s.service}-{s.instance}", connect_timeout=s.nats_connect_timeout)
-        self._bus = Bus(self.nc, s.request_timeout)
-        keys = KeypairDirectory(self._bus, s.auth_cache_seconds, s.unknown_key_cache_seconds)
+        bus = self._bus = Bus(self.nc, s.request_timeout, s.signer())
+        if bus.signer is None:
+            log.warning("BAIKAL_SIGNING_KEY or BAIKAL_STACK_ID is unset: the gateway cannot "
+                        "prove its own queries, and no caller can be authenticated")
+        bus.tokens = TokenCache(lambda access_key: bus.query(
+            IdentitySubjects.TOKEN_ISSUE, {"access_key": access_key}, GATEWAY_ACTOR))
+        replay = ReplayCache(s.replay_max_entries)
+        await replay.attach(self.nc, s.replay_bucket, s.request_timeout)
+        keys = KeypairDirectory(bus, s.auth_cache_seconds, s.unknown_key_cache_seconds)
         self._auth = Authenticator(keys, self.tokens, self.limiter, self.metrics,
-                                   s.clock_skew_seconds)
+                                   s.clock_skew_seconds, bus.tokens, replay,
+                                   s.gateway_legacy_signing)
 
     async def stop(self) -> None:
         if self._own_connection and self.nc is not None and not self.nc.is_closed:

@@ -10,13 +10,16 @@ from services.identity.app import IdentityApplication
 from services.identity.domain.errors import refuse
 from services.identity.views import IdentityView
 from services.runtime.dispatch import Dispatcher
+from services.runtime.errors import Forbidden
 from services.runtime.permissions import PermissionGuard
+from services.runtime.proofs import ProofSigner
 
 S = c.Subjects
+GATEWAY = "gateway"
 
 
 def register(dispatcher: Dispatcher, app: IdentityApplication, view: IdentityView,
-             guard: PermissionGuard) -> None:
+             guard: PermissionGuard, signer: ProofSigner | None = None) -> None:
     def cmd(subject: str, call: Any) -> None:
         def handle(envelope: Command, payload: Any) -> dict[str, Any]:
             return call(envelope.id, envelope.actor, payload)  # type: ignore[no-any-return]
@@ -46,11 +49,12 @@ def register(dispatcher: Dispatcher, app: IdentityApplication, view: IdentityVie
         i, a, p.access_key, "assign-policy", p.resource_policy))
     cmd(S.KEYPAIR_SET_RATE_LIMIT, lambda i, a, p: app.change_keypair(
         i, a, p.access_key, "set-rate-limit", p.rate_limit))
-    _register_queries(dispatcher, app, view, guard)
+    _register_queries(dispatcher, app, view, guard, signer)
 
 
 def _register_queries(dispatcher: Dispatcher, app: IdentityApplication,
-                      view: IdentityView, guard: PermissionGuard) -> None:
+                      view: IdentityView, guard: PermissionGuard,
+                      signer: ProofSigner | None) -> None:
     """The dispatcher checks each query's declared need (`c.QUERY_NEEDS`); lists keep only
     the rows the caller may read."""
 
@@ -73,6 +77,34 @@ def _register_queries(dispatcher: Dispatcher, app: IdentityApplication,
     qry(S.KEYPAIR_LIST, lambda e, q: view.list_keypairs(q, keypairs(e)))
     qry(S.DOMAIN_LIST, lambda e, q: view.list_domains(domains(e)))
     qry(S.PROJECT_LIST, lambda e, q: view.list_projects(q, projects(e)))
-    # Secret-returning queries: the gateway has no actor yet; NATS permits only its user.
-    qry(S.KEYPAIR_RESOLVE, lambda e, q: app.resolve_keypair(q.access_key))
-    qry(S.LOGIN, lambda e, q: app.login(q))
+    _register_auth(dispatcher, app, view, signer)
+
+
+def _register_auth(dispatcher: Dispatcher, app: IdentityApplication, view: IdentityView,
+                   signer: ProofSigner | None) -> None:
+    """Secret- and token-returning queries: only the gateway's proven system actor may ask
+    (their declared need; NATS permits only its user too); the bus login alone needs no proof
+    (it hands one out, after checking the password)."""
+
+    def issue(user_id: str, access_key: str) -> dict[str, Any]:
+        if signer is None:
+            raise refuse("auth.signing_unavailable", "identity has no signing key "
+                         "(BAIKAL_SIGNING_KEY, BAIKAL_STACK_ID)")
+        token, expires = signer.user_token(user_id, access_key)
+        return {"token": token, "expires_at": expires, "user_id": user_id,
+                "access_key": access_key}
+
+    def token(envelope: Query, q: c.KeypairRef) -> dict[str, Any]:
+        found = view.token_for(q.access_key)
+        if found is None:
+            raise refuse("keypair.inactive", "the keypair is unknown or inactive, or its user")
+        return issue(*found)
+
+    def bus_login(envelope: Query, q: c.Login) -> dict[str, Any]:
+        creds = app.login(q)
+        return issue(creds["user_id"], creds["access_key"])
+
+    for subject, handler in ((S.KEYPAIR_RESOLVE, lambda e, q: app.resolve_keypair(q.access_key)),
+                             (S.LOGIN, lambda e, q: app.login(q)), (S.TOKEN_ISSUE, token)):
+        dispatcher.query(subject, c.QUERY_PAYLOADS[subject], handler, c.QUERY_NEEDS[subject])
+    dispatcher.query(S.BUS_LOGIN, c.Login, bus_login, public=True)

@@ -33,8 +33,10 @@ def build(settings: IdentitySettings) -> ServiceHost:
                                          trusted_systems=frozenset({BOOTSTRAP_ACTOR}))
     view.attach()
     app.actors = view.principal
-    host = ServiceHost(settings, app, lambda d: register(d, app, view, guard),
+    signer = settings.signer()
+    host = ServiceHost(settings, app, lambda d: register(d, app, view, guard, signer),
                        IdentityTranslator(app), subscriptions(app), guard=guard)
+    host.dispatcher.inactive = view.inactive  # identity's own read model knows the status
     host.follow(view)
     return host
 

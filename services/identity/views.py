@@ -108,6 +108,24 @@ class IdentityView(FollowingView):
                 raise refuse("auth.unauthenticated", "the actor's keypair or user is inactive")
             return Principal(user["user_id"], user["email"], user["role"], user["domain"])
 
+    def inactive(self, actor: Actor) -> bool:
+        """A known keypair that is deactivated, or whose user is (the dispatcher's check)."""
+        with self.lock:
+            keypair = self.keypairs.get(actor.access_key or "")
+            user = self.users.get(keypair["user_id"]) if keypair else None
+            return keypair is not None and (not keypair["is_active"] or (
+                user is not None and user["status"] != "active"))
+
+    def token_for(self, access_key: str) -> tuple[str, str] | None:
+        """(user id, access key) of an active keypair of an active user, else None."""
+        with self.lock:
+            keypair = self.keypairs.get(access_key)
+            user = self.users.get(keypair["user_id"]) if keypair else None
+            if keypair is None or user is None or not keypair["is_active"] \
+                    or user["status"] != "active":
+                return None
+            return user["user_id"], access_key
+
     # ---- queries --------------------------------------------------------------------------
 
     def get_user(self, q: c.GetUser, keypairs_readable: Readable = _all

@@ -33,6 +33,8 @@ class KeypairInfo:
 
 
 class ActorDirectory(StreamReplica):
+    decides_permissions = True
+
     def __init__(self, producer: str = "identity") -> None:
         super().__init__(producer)
         self.users: dict[str, Principal] = {}
@@ -81,7 +83,17 @@ class ActorDirectory(StreamReplica):
             user = self.users.get(found.user_id) if found else None
             if found is None or user is None or not found.active or not user.active:
                 raise Unauthenticated("the actor's access key is unknown or inactive")
+            if actor.user_id is not None and actor.user_id != found.user_id:
+                raise Unauthenticated("the actor's access key belongs to another user")
             return user
+
+    def inactive(self, actor: Actor) -> bool:
+        """A known keypair that is deactivated, or whose user is (the dispatcher's check)."""
+        with self.lock:
+            found = self.keypairs.get(actor.access_key or "")
+            user = self.users.get(found.user_id) if found else None
+            return found is not None and (not found.active or (user is not None
+                                                                and not user.active))
 
     def require_role(self, actor: Actor, *roles: str) -> Principal:
         principal = self.resolve(actor)

@@ -1,4 +1,10 @@
-"""Command and query dispatch: parse → authorize → call the app in a thread → reply."""
+"""Command and query dispatch: parse → prove → catch up → authorize → call the app → reply.
+
+Once per message, before any handler: the envelope's proof is verified (`proofs`) and
+replaces the actor it claims; the request waits (bounded) until the replicas that decide
+permissions have applied the positions it names (`after`); a proven user who is inactive in
+the service's directory is refused. A command's reply carries the position of what it wrote.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,11 +24,14 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ValidationError
 
-from contracts.envelope import Accepted, Command, Query, error_reply
+from contracts.envelope import Accepted, Actor, Command, Query, error_reply
 from contracts.permissions import Needs
 from services.runtime.errors import CodedError
 from services.runtime.observability import Metrics
 from services.runtime.permissions import PermissionGuard
+from services.runtime.proofs import ProofVerifier, refused
+from services.runtime.replica import StreamReplica
+from services.runtime.store import WRITTEN
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +45,7 @@ class Route:
     payload: type[BaseModel]
     handler: Handler
     needs: Needs | None = None  # checked by the guard before the handler runs
+    public: bool = False  # no proof asked (the bus login that hands one out)
 
 
 MAX_ERRORS = 20
@@ -86,6 +97,16 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         # Commands wait here first (the relay's backlog of unpublished events is full).
         self.backpressure: Callable[[], Awaitable[None]] | None = None
+        # Set by the host: the proof verifier (None refuses every proof-needing message), the
+        # replicas a request's `after` positions are awaited in, per producer, and whether a
+        # proven actor is inactive here.
+        self.verifier: ProofVerifier | None = None
+        self.causal: dict[str, list[StreamReplica]] = {}
+        self.causal_wait = 1.0
+        self.inactive: Callable[[Actor], bool] = lambda actor: False
+        # The last costs (seconds) of proof verification and of the causal wait, per message.
+        self.costs: dict[str, deque[float]] = {"proof": deque(maxlen=10_000),
+                                               "causal": deque(maxlen=10_000)}
 
     def command(self, subject: str, payload: type[BaseModel], handler: Handler,
                 needs: Needs) -> None:
@@ -95,12 +116,16 @@ class Dispatcher:
         self.routes[subject] = Route(subject, Command, payload, handler, needs)
 
     def query(self, subject: str, payload: type[BaseModel], handler: Handler,
-              needs: Needs) -> None:
+              needs: Needs | None = None, public: bool = False) -> None:
         """Reads are authorized like writes: every query declares what it needs too (a list
-        query's handler then keeps only the rows `guard.readable` admits)."""
-        if self.guard is None:
-            raise RuntimeError(f"{subject}: queries need a permission guard")
-        self.routes[subject] = Route(subject, Query, payload, handler, needs)
+        query's handler then keeps only the rows `guard.readable` admits). Only a `public`
+        query (the bus login, which hands proofs out and checks a password) has none."""
+        if public:
+            if needs is not None:
+                raise RuntimeError(f"{subject}: a public query asks no proof, so no permission")
+        elif needs is None or self.guard is None:
+            raise RuntimeError(f"{subject}: queries declare a permission and need a guard")
+        self.routes[subject] = Route(subject, Query, payload, handler, needs, public=public)
 
     async def start(self, nc: Client) -> None:
         for subject in self.routes:
@@ -183,7 +208,6 @@ class Dispatcher:
     async def _decide(self, route: Route, raw: bytes) -> tuple[bytes, str]:
         try:
             envelope = route.envelope.model_validate_json(raw)
-            payload = route.payload.model_validate(envelope.data)
         except ValidationError as exc:
             if any(err["type"] == "json_invalid" for err in exc.errors()):
                 malformed = self._error_bytes("request.malformed",
@@ -194,8 +218,13 @@ class Dispatcher:
             malformed = self._error_bytes("request.malformed", "the message is not valid JSON")
             return malformed, "invalid"
         try:
+            # Who sent it first: an unproven sender learns nothing about the payload's rules.
+            if not route.public:
+                envelope = await self._proven(envelope)
+            payload = route.payload.model_validate(envelope.data)
             loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(self._pool, self._run, route, envelope, payload)
+            result, written = await loop.run_in_executor(self._pool, self._run, route, envelope,
+                                                         payload)
         except CodedError as exc:
             return self._error_bytes(exc.code, exc.message, **exc.details), "refused"
         except ValidationError as exc:
@@ -207,12 +236,42 @@ class Dispatcher:
             self.metrics.errors("dispatch").inc()
             failed = self._error_bytes("internal", "unexpected server error; see service logs")
             return failed, "error"
-        return Accepted(data=result).model_dump_json().encode(), "accepted"
+        body = Accepted(data=result).model_dump_json(exclude={"positions"}).encode()
+        if written:  # after `data`, which readers may pass through undecoded
+            body = body[:-1] + b',"positions":{"%s":%d}}' % (self.service.encode(), written)
+        return body, "accepted"
 
-    def _run(self, route: Route, envelope: Any, payload: BaseModel) -> dict[str, Any]:
+    async def _proven(self, envelope: Any) -> Any:
+        """The envelope with its proven actor, once the replicas reached its `after`."""
+        if self.verifier is None:
+            raise refused("invalid", "this service has no trusted keys (BAIKAL_TRUSTED_KEYS)")
+        started = time.perf_counter()
+        actor = self.verifier.verify(envelope.proof)
+        claimed = envelope.actor
+        if (claimed.system, claimed.access_key) != (actor.system, actor.access_key):
+            raise refused("invalid", "the actor named is not the one its proof names")
+        proven = time.perf_counter()
+        self.costs["proof"].append(proven - started)
+        for producer, position in envelope.after.items():
+            for replica in self.causal.get(producer, ()):
+                if replica.applied < position and not await replica.reached(
+                        position, self.causal_wait):
+                    raise CodedError(
+                        f"this service has not yet seen {producer}'s writes up to {position}; "
+                        "retry", code="replica.behind", retryable=True, producer=producer,
+                        position=position, applied=replica.applied)
+        self.costs["causal"].append(time.perf_counter() - proven)
+        if actor.system is None and self.inactive(actor):
+            raise refused("inactive", "the proof's user or keypair is inactive")
+        envelope.actor = actor  # the envelope is this request's own (no copy needed)
+        return envelope
+
+    def _run(self, route: Route, envelope: Any, payload: BaseModel
+             ) -> tuple[dict[str, Any], int]:
+        WRITTEN.reset()
         if route.needs is not None and self.guard is not None:
             self.guard.require(envelope.actor, route.needs, payload)
-        return route.handler(envelope, payload)
+        return route.handler(envelope, payload), WRITTEN.position
 
     def _error(self, code: str, exc: ValidationError) -> bytes:
         return self._error_bytes(code, "the request does not match the schema",

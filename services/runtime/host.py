@@ -21,6 +21,7 @@ from services.runtime.dispatch import Dispatcher
 from services.runtime.observability import HealthServer, Metrics
 from services.runtime.permissions import PermissionGuard
 from services.runtime.relay import OutboxRelay, Translate
+from services.runtime.replica import StreamReplica
 from services.runtime.settings import ServiceSettings, allowed_cpus
 from services.runtime.store import ServiceApplication
 
@@ -57,7 +58,13 @@ class ServiceHost:
                                      settings.command_workers, guard,
                                      settings.dispatch_stuck_seconds)
         register(self.dispatcher)
+        self.dispatcher.verifier = settings.verifier()
+        self.dispatcher.causal_wait = settings.causal_wait_seconds
+        if guard is not None:
+            guard.assignment_wait = settings.causal_wait_seconds
         self.translate = translate
+        # A reply's position names the last event of the command that the relay publishes.
+        app.publishes = _publishes(translate)
         # Where several producers share one stream (every agent writes BAI_EVT_AGENT), the
         # relay finds its position among its own subjects only.
         self.relay_subject_filter = relay_subject_filter
@@ -98,6 +105,10 @@ class ServiceHost:
         await self.relay.start()
         self.dispatcher.backpressure = self.relay.room
         for component in self.components:
+            if isinstance(component, StreamReplica) and component.decides_permissions:
+                self.dispatcher.causal.setdefault(component.producer, []).append(component)
+                self.dispatcher.inactive = getattr(component, "inactive",
+                                                   self.dispatcher.inactive)
             await component.start(js)
         for sub in self.subscriptions:
             consumer = TrackedConsumer(self.app, js, sub.producer, sub.name, sub.handle,
@@ -169,6 +180,21 @@ class ServiceHost:
         await stop.wait()
         log.info("%s stopping", self.settings.service)
         await self.stop()
+
+
+def _publishes(translate: Translate) -> Callable[[Any], bool]:
+    """Whether the relay publishes an event, by its class (every translator decides by class):
+    translated once per class, not on every save (a translation is ~20 µs of a command)."""
+    known: dict[type, bool] = {}
+
+    def publishes(domain_event: Any) -> bool:
+        kind = type(domain_event)
+        found = known.get(kind)
+        if found is None:
+            found = known[kind] = translate(domain_event) is not None
+        return found
+
+    return publishes
 
 
 def process_edge(settings: ServiceSettings) -> None:

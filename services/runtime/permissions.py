@@ -57,6 +57,12 @@ class PermissionGuard:
         self.user_ids: dict[str, str] = {}  # normalized email -> user id
         self.keypair_owner: dict[str, str] = {}  # access key -> user id
         self.replica = GrantReplica(self) if follow_grants else None
+        # Users rbac has assigned any role to. Every user gets a system role when created,
+        # derived by rbac from identity's event, so a reply's positions cannot name it: a
+        # refusal of a user without one waits (bounded) for it (see the runtime README).
+        self.assigned: set[str] = set()
+        self.assigned_changed = threading.Condition(self.lock)
+        self.assignment_wait = 1.0
 
     # ---- enforcement ---------------------------------------------------------------------------
 
@@ -76,12 +82,26 @@ class PermissionGuard:
         if needs.scope_type is None:
             raise Forbidden("this needs the superadmin role", **needs.describe())
         scope = self.scope_of(needs, payload, principal)
+        if (scope is None or not self.allowed(principal.user_id, needs, scope)) \
+                and self._await_first_role(principal.user_id):
+            scope = self.scope_of(needs, payload, principal)
         if scope is None or not self.allowed(principal.user_id, needs, scope):
             raise Forbidden(
                 f"this needs {needs.entity_type}:{needs.operation} at the {needs.scope_type} "
                 "scope of its target", **needs.describe(),
                 scope_id=scope[1] if scope else None)
         return principal
+
+    def _await_first_role(self, user_id: str) -> bool:
+        """In the worker thread: wait until rbac's first assignment to this user arrives;
+        True when it did (decide again), False when the user already had one or none came."""
+        if self.replica is None:
+            return False
+        with self.assigned_changed:
+            if user_id in self.assigned:
+                return False
+            return self.assigned_changed.wait_for(lambda: user_id in self.assigned,
+                                                  self.assignment_wait)
 
     def allowed(self, user_id: str, needs: Needs, scope: Scope) -> bool:
         with self.lock:
@@ -205,6 +225,8 @@ def _nothing(sid: str) -> bool:
 class GrantReplica(StreamReplica):
     """rbac's events folded into the guard's index: roles, status, permissions, assignments."""
 
+    decides_permissions = True
+
     def __init__(self, guard: PermissionGuard) -> None:
         super().__init__("rbac")
         self.guard = guard
@@ -226,3 +248,7 @@ class GrantReplica(StreamReplica):
             ix.remove_permission(rid, data["permission_id"])
         elif kind in ("RoleAssigned", "RoleUnassigned"):
             ix.assign(rid, data["user_id"], kind == "RoleAssigned")
+            if kind == "RoleAssigned" and data["user_id"] not in self.guard.assigned:
+                with self.guard.assigned_changed:  # the guard's lock, reentrant
+                    self.guard.assigned.add(data["user_id"])
+                    self.guard.assigned_changed.notify_all()

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import nats.errors
@@ -40,6 +40,8 @@ class StoredMsg:
     subject: str
     data: bytes
     pending: int  # messages after this one that match the filter
+    # The headers it was published with (e.g. the relay's notification id), and Nats-* ones.
+    headers: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         return json.loads(self.data)
@@ -114,7 +116,8 @@ class StreamReader:
                 done.set()
                 return
             got.append(StoredMsg(int(headers["Nats-Sequence"]), headers["Nats-Subject"],
-                                 msg.data, int(headers.get("Nats-Num-Pending", 0))))
+                                 msg.data, int(headers.get("Nats-Num-Pending", 0)),
+                                 dict(headers)))
             if len(got) >= self.batch:
                 done.set()
 

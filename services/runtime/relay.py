@@ -21,11 +21,11 @@ from contracts import subjects
 from contracts.envelope import Actor, Event
 from services.runtime.observability import Metrics
 from services.runtime.reader import require_stream
+from services.runtime.replica import POSITION_HEADER
 from services.runtime.store import CommandRecord, ServiceApplication
 
 log = logging.getLogger(__name__)
 
-POSITION_HEADER = "Bai-Notification-Id"
 FRESH_MAX = 100_000
 CONTEXT_WINDOW = 200  # how far back a resumed relay looks for the command of its next event
 Translate = Callable[[Any], tuple[str, Event] | None]

@@ -2,6 +2,10 @@
 
 For small, hot lookups (actors, policies) that every command needs without a round trip.
 Subclasses fold plain event dicts in `apply`; nothing here knows what the events mean.
+
+`applied` is the producer's notification id of the last event folded (the relay's
+`Bai-Notification-Id` header): a request that must see a write of that producer waits in
+`reached` until the replica has applied it (causal consistency; see the runtime README).
 """
 
 from __future__ import annotations
@@ -18,13 +22,21 @@ from nats.js.client import JetStreamContext
 from contracts import subjects
 from services.runtime.reader import Follower, StoredMsg, connection_of, require_stream
 
+POSITION_HEADER = "Bai-Notification-Id"  # set by the producer's outbox relay
+
 log = logging.getLogger(__name__)
 
 
 class StreamReplica(ABC):
+    # Replicas that permission decisions read (actors, grants): requests naming positions of
+    # their producer wait for them before deciding.
+    decides_permissions = False
+
     def __init__(self, producer: str) -> None:
         self.producer = producer
         self.position = 0
+        self.applied = 0  # the producer's notification id of the last event folded
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.lock = threading.RLock()
         self._follower: Follower | None = None
 
@@ -48,6 +60,34 @@ class StreamReplica(ABC):
         except (ValueError, KeyError, TypeError) as exc:
             log.error("replica of %s cannot read seq %s: %s", self.producer, msg.seq, exc)
         self.position = msg.seq
+        notification = msg.headers.get(POSITION_HEADER)
+        if notification is not None and notification.isdigit():
+            self.applied = max(self.applied, int(notification))
+            if self._waiters:
+                self._wake()
+
+    def _wake(self) -> None:
+        still = []
+        for position, future in self._waiters:
+            if position <= self.applied:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                still.append((position, future))
+        self._waiters = still
+
+    async def reached(self, position: int, timeout: float) -> bool:
+        """True once `applied` ≥ `position`; False after `timeout` seconds."""
+        if self.applied >= position:
+            return True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((position, future))
+        try:
+            await asyncio.wait_for(future, timeout)
+            return True
+        except TimeoutError:
+            self._waiters = [w for w in self._waiters if w[1] is not future]
+            return self.applied >= position
 
     @abstractmethod
     def apply(self, envelope: dict[str, Any]) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.runtime.proofs import ProofSigner, ProofVerifier, parse_keys
+
 
 def allowed_cpus() -> list[int]:
     """The CPUs this process may run on (empty where the OS cannot say)."""
@@ -46,12 +48,31 @@ class ServiceSettings(BaseSettings):
     relay_batch: int = Field(default=200, ge=1, le=10_000)
     relay_poll_seconds: float = 1.0
     log_level: str = "INFO"
+    # Trust (runtime README, "Who sent this"): the stack's id names the audience of every
+    # proof; the public keys trusted to sign them ("identity=<key>,scheduler=<key>,..."); this
+    # component's own Ed25519 private key (base64url), for its system proofs.
+    stack_id: str = ""
+    trusted_keys: str = ""
+    signing_key: SecretStr | None = None
+    proof_ttl_seconds: int = Field(default=600, ge=30, le=86_400)
+    # A request naming positions its replicas have not reached waits this long, then is
+    # answered `<svc>.replica.behind` (retryable).
+    causal_wait_seconds: float = Field(default=1.0, ge=0, le=30)
     # The CPUs this process runs on. A Python service computes in one thread at a time (the
     # GIL), so spreading its threads over cores only adds cross-core GIL hand-offs: measured
     # on 2 cores, identity spent 1.3-1.5 ms of CPU per update unconfined and 0.8 ms on one
     # CPU. "auto": one CPU of those allowed, chosen by service and instance (`baikal up`
     # deals them out in turn); "none": wherever the OS likes; or a list such as "0" or "0,2".
     cpu_affinity: str = "auto"
+
+    def signer(self) -> ProofSigner | None:
+        if self.signing_key is None or not self.stack_id:
+            return None
+        return ProofSigner(self.signing_key.get_secret_value(), self.stack_id,
+                           self.proof_ttl_seconds)
+
+    def verifier(self) -> ProofVerifier:
+        return ProofVerifier(parse_keys(self.trusted_keys), self.stack_id)
 
     def apply_cpu_affinity(self) -> set[int] | None:
         """Confine this process (threads started later inherit it); the CPUs, or None."""

@@ -28,6 +28,19 @@ NAMESPACE = uuid5(NAMESPACE_URL, "https://baikal.dev/ids")
 MAX_ATTEMPTS = 5
 
 
+class _Written(threading.local):
+    """The highest notification id of a published event saved by this thread since `reset`:
+    the dispatcher reads it after a command to tell the caller what to wait for."""
+
+    position = 0
+
+    def reset(self) -> None:
+        self.position = 0
+
+
+WRITTEN = _Written()
+
+
 def stable_id(*parts: str) -> UUID:
     """Deterministic id, used for index aggregates and command records."""
     return uuid5(NAMESPACE, "\x1f".join(parts))
@@ -164,6 +177,10 @@ class ServiceApplication(Application[UUID]):
         self._saved_listeners: list[Callable[[list[Any]], None]] = []
         self._listeners_lock = threading.Lock()
         self._fingerprint_key = self.env.get("CIPHER_KEY", "").encode() or self.name.encode()
+        # Which saved events the relay publishes (set by the host from the translator): a
+        # reply's position names the last of those, never an unpublished index record.
+        self.publishes: Callable[[Any], bool] = lambda e: not isinstance(
+            e, CommandRecord.Recorded)  # type: ignore[attr-defined]
 
     def close(self, wait_seconds: float = 10.0) -> None:
         """Close once no worker thread is inside the store: closing an SQLite connection
@@ -208,6 +225,10 @@ class ServiceApplication(Application[UUID]):
         recordings = self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
+        for recording in reversed(recordings):
+            if self.publishes(recording.domain_event):
+                WRITTEN.position = max(WRITTEN.position, recording.notification.id)
+                break
         return recordings
 
     def find(self, aggregate_id: UUID, copy: bool = True) -> Any | None:

@@ -51,7 +51,8 @@ def build(settings: SchedulerSettings) -> tuple[ServiceHost, Scheduler]:
     host = ServiceHost(settings, app, lambda d: register(d, app, guard, recalculator),
                        SchedulerTranslator(app), subscriptions(app), guard=guard)
     recalculator.use_registry(host.metrics.registry)
-    worker = SchedulerWorker(app, settings.tick_seconds, registry=host.metrics.registry)
+    worker = SchedulerWorker(app, settings.tick_seconds, registry=host.metrics.registry,
+                             signer=settings.signer())
     host.components += [directory, policies, worker, recalculator]
     return host, app
 

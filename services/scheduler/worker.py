@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contracts import agent as agent_contract
 from contracts.envelope import Actor, Command, Reply
+from services.runtime.proofs import ProofSigner
 from services.scheduler.domain.model import PREPARING, SCHEDULED, TERMINATING
 from services.scheduler.lifecycle import Scheduler
 
@@ -28,9 +29,10 @@ class SchedulerWorker:
     """Runs until stopped; each pass is bounded by what is pending at that moment."""
 
     def __init__(self, app: Scheduler, tick_seconds: float = 0.5,
-                 request_timeout: float = 5.0, registry: CollectorRegistry | None = None
-                 ) -> None:
+                 request_timeout: float = 5.0, registry: CollectorRegistry | None = None,
+                 signer: ProofSigner | None = None) -> None:
         self.app = app
+        self.signer = signer  # the scheduler's own key: agents verify its system proofs
         self.tick_seconds = tick_seconds
         self.request_timeout = request_timeout
         self.wake = asyncio.Event()
@@ -149,7 +151,8 @@ class SchedulerWorker:
 
     async def _request(self, subject: str, command_id: str, data: dict[str, Any]) -> Reply | None:
         assert self.nc is not None
-        envelope = Command(id=command_id, actor=ACTOR, data=data)
+        proof = self.signer.system_proof(ACTOR.system or "") if self.signer else None
+        envelope = Command(id=command_id, actor=ACTOR, data=data, proof=proof)
         try:
             msg = await self.nc.request(subject, envelope.model_dump_json().encode(),
                                         timeout=self.request_timeout)

@@ -20,10 +20,11 @@ from hypothesis import strategies as st
 from nats.aio.client import Client
 from pydantic import BaseModel
 
-from contracts.envelope import Reply
+from contracts.envelope import Actor, Reply
 from contracts.identity import COMMAND_PAYLOADS, QUERY_PAYLOADS, Subjects
 from contracts.values import UserRole, UserStatus
 from services.runtime.host import ServiceHost
+from services.runtime.proofs import ProofSigner
 from tests.support.identity import (
     bootstrap,
     connect_as,
@@ -35,7 +36,8 @@ from tests.support.natsserver import NatsServer, start_nats
 S = Subjects
 T = TypeVar("T")
 
-SECRET_SUBJECTS = frozenset({S.KEYPAIR_RESOLVE, S.LOGIN})
+SECRET_SUBJECTS = frozenset({S.KEYPAIR_RESOLVE, S.LOGIN, S.TOKEN_ISSUE})
+SIGNER = ProofSigner.from_env()  # the test stack's key (tests/conftest.py)
 PAYLOADS: dict[str, type[BaseModel]] = {**COMMAND_PAYLOADS, **QUERY_PAYLOADS}
 ALL_SUBJECTS = sorted(PAYLOADS)
 UNKNOWN_KEY = "AKIAAAAAAAAAAAAAAAAA"
@@ -64,6 +66,8 @@ VALID_DATA: dict[str, dict[str, Any]] = {
     S.PROJECT_LIST: {},
     S.KEYPAIR_RESOLVE: {"access_key": UNKNOWN_KEY},
     S.LOGIN: {"email": "someone@example.com", "password": "Passw0rd!"},
+    S.TOKEN_ISSUE: {"access_key": UNKNOWN_KEY},
+    S.BUS_LOGIN: {"email": "someone@example.com", "password": "Passw0rd!"},
 }
 
 
@@ -78,10 +82,27 @@ def nats_user(subject: str) -> str:
 
 def envelope(subject: str, data: Any, actor: dict[str, Any] | None = None,
              command_id: str | None = None) -> dict[str, Any]:
+    """With a proof of `actor` when it is a well-formed one (the gateway's own for the
+    secret-returning queries, which only it may ask)."""
+    if subject in SECRET_SUBJECTS and isinstance(actor, dict) and "access_key" in actor:
+        actor = {"system": "gateway"}
     body: dict[str, Any] = {"actor": actor if actor is not None else {}, "data": data}
+    proof = proof_of(actor)
+    if proof is not None:
+        body["proof"] = proof
     if is_command(subject):
         body["id"] = command_id or str(uuid.uuid4())
     return body
+
+
+def proof_of(actor: Any) -> str | None:
+    try:
+        parsed = Actor.model_validate(actor)
+    except ValueError:
+        return None
+    if SIGNER is None or (parsed.access_key is None and parsed.system is None):
+        return None
+    return SIGNER.proof_for(parsed)
 
 
 def encode(body: Any) -> bytes:

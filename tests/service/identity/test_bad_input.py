@@ -163,9 +163,9 @@ def test_valid_samples_cover_every_subject_and_are_valid() -> None:
 
 
 def test_secret_subjects_go_through_the_gateway_user() -> None:
-    assert {s for s in ALL_SUBJECTS if nats_user(s) == "gateway"} == {S.KEYPAIR_RESOLVE,
-                                                                      S.LOGIN}
-    assert SECRET_SUBJECTS == {S.KEYPAIR_RESOLVE, S.LOGIN}
+    gateway_only = {S.TOKEN_ISSUE, S.KEYPAIR_RESOLVE, S.LOGIN}
+    assert {s for s in ALL_SUBJECTS if nats_user(s) == "gateway"} == gateway_only
+    assert SECRET_SUBJECTS == gateway_only
 
 
 @pytest.mark.parametrize("subject", ALL_SUBJECTS, ids=_short)

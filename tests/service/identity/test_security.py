@@ -376,11 +376,13 @@ async def _refused_flow(client: BusClient, as_gateway: BusClient) -> list[bytes]
          "identity.request.invalid"),
     ]:
         body = json.dumps({"id": f"refused-{len(replies)}", "actor": client.actor.model_dump(),
+                           "proof": client.current_proof(),
                            "data": data}).encode()
         raw = (await nc.request(subject, body, timeout=5)).data
         assert json.loads(raw)["error"]["code"] == code, raw
         replies.append(raw)
-    query = Query(actor=as_gateway.actor, data={"email": EMAIL, "password": wrong})
+    query = Query(actor=as_gateway.actor, data={"email": EMAIL, "password": wrong},
+                  proof=as_gateway.current_proof())
     raw = (await as_gateway.nc.request(S.LOGIN, query.model_dump_json().encode(),
                                        timeout=5)).data
     assert json.loads(raw)["error"]["code"] == "identity.auth.invalid_credentials", raw

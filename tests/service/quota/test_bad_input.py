@@ -31,7 +31,7 @@ from contracts.envelope import Reply
 from contracts.quota import COMMAND_PAYLOADS, QUERY_PAYLOADS, Subjects
 from services.quota.domain import fields
 from services.runtime.host import ServiceHost
-from tests.support.fuzz import LoopThread, encode, missing_field_cases, parse_reply
+from tests.support.fuzz import LoopThread, encode, missing_field_cases, parse_reply, proof_of
 from tests.support.fuzz import envelope_cases as shared_envelope_cases
 from tests.support.fuzz import stable_error as service_stable_error
 from tests.support.identity import bootstrap, connect_as, start_identity
@@ -158,7 +158,7 @@ class Stack:
 
 def envelope(subject: str, data: Any, actor: Any, command_id: str | None = None
              ) -> dict[str, Any]:
-    body: dict[str, Any] = {"actor": actor, "data": data}
+    body: dict[str, Any] = {"actor": actor, "data": data, "proof": proof_of(actor)}
     if subject in COMMAND_PAYLOADS:
         body["id"] = command_id or str(uuid.uuid4())
     return body
@@ -626,7 +626,8 @@ def test_random_keypair_policy_payloads_never_crash_and_store_only_in_range(
     @given(st.data())
     def run(data: st.DataObject) -> None:
         subject, payload = data.draw(payloads(known), label="payload")
-        body = {"id": str(uuid.uuid4()), "actor": fuzz.actor, "data": payload}
+        body = {"id": str(uuid.uuid4()), "actor": fuzz.actor, "data": payload,
+                "proof": proof_of(fuzz.actor)}
         raw = fuzz.send(subject, to_json(body))  # a timeout fails the example
         reply = check_reply(raw)
         outcome = "accepted" if reply.ok else reply.error.code  # type: ignore[union-attr]

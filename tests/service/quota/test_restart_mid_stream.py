@@ -31,6 +31,7 @@ from contracts.identity import Subjects as IS
 from contracts.quota import Subjects as QS
 from services.runtime.bus import connect
 from services.runtime.relay import POSITION_HEADER
+from tests.support.fuzz import proof_of
 from tests.support.identity import SUPERADMIN_EMAIL, SUPERADMIN_PASSWORD, user_payload
 from tests.support.natsserver import NatsServer
 from tests.support.process import spawn_service, stop
@@ -81,7 +82,8 @@ class Retrying:
     async def command(self, subject: str, data: dict[str, Any], command_id: str
                       ) -> dict[str, Any]:
         """Until accepted; the same command id every time."""
-        body = Command(id=command_id, actor=self.actor, data=data).model_dump_json().encode()
+        body = Command(id=command_id, actor=self.actor, data=data,
+                       proof=proof_of(self.actor.model_dump())).model_dump_json().encode()
         while True:
             reply = await self.request(subject, body)
             if reply.ok:
@@ -92,7 +94,8 @@ class Retrying:
             await asyncio.sleep(0.1)
 
     async def query(self, subject: str, data: dict[str, Any]) -> dict[str, Any]:
-        body = json.dumps({"actor": self.actor.model_dump(), "data": data}).encode()
+        body = json.dumps({"actor": self.actor.model_dump(), "data": data,
+                           "proof": proof_of(self.actor.model_dump())}).encode()
         while True:
             reply = await self.request(subject, body)
             if reply.ok:
@@ -244,8 +247,8 @@ async def test_quota_and_nats_restart_mid_stream_lose_and_duplicate_nothing(
         await eventually(counted, deadline, "reference counts match identity")
         timeline["references counted"] = time.monotonic() - started
         refused = await client.request(QS.KEYPAIR_POLICY_DELETE, Command(
-            id="delete-in-use", actor=client.actor, data={"name": POLICY}
-        ).model_dump_json().encode())
+            id="delete-in-use", actor=client.actor, data={"name": POLICY},
+            proof=proof_of(client.actor.model_dump())).model_dump_json().encode())
         assert refused.error is not None and refused.error.code == "quota.policy.in_use"
         assert refused.error.details["references"]["keypairs"] == len(refs.keypairs)
 

@@ -15,6 +15,7 @@ from contracts import rbac as c
 from contracts.envelope import Actor, Reply
 from contracts.identity import Subjects as IS
 from services.runtime.client import BusClient
+from tests.support.fuzz import proof_of
 
 S = c.Subjects
 ALL_SUBJECTS = sorted({**c.COMMAND_PAYLOADS, **c.QUERY_PAYLOADS})
@@ -57,7 +58,8 @@ async def raw(stack, subject: str, body: bytes) -> Reply:
 
 
 def envelope(subject: str, data: Any, access_key: str) -> bytes:
-    body: dict[str, Any] = {"actor": {"access_key": access_key}, "data": data}
+    body: dict[str, Any] = {"actor": {"access_key": access_key}, "data": data,
+                            "proof": proof_of({"access_key": access_key})}
     if subject in c.COMMAND_PAYLOADS:
         body["id"] = str(uuid.uuid4())
     return json.dumps(body).encode()
