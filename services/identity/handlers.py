@@ -10,7 +10,6 @@ from services.identity.app import IdentityApplication
 from services.identity.domain.errors import refuse
 from services.identity.views import IdentityView
 from services.runtime.dispatch import Dispatcher
-from services.runtime.errors import Forbidden
 from services.runtime.permissions import PermissionGuard
 from services.runtime.proofs import ProofSigner
 
