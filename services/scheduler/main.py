@@ -47,7 +47,8 @@ def build(settings: SchedulerSettings) -> tuple[ServiceHost, Scheduler]:
         directory.resolve, owners={Target.SESSION: app.view.owner}))
     recalculator = UsageRecalculator(app, settings.recalc_stop_orphans,
                                      settings.recalc_agent_timeout,
-                                     settings.recalc_interval_seconds)
+                                     settings.recalc_interval_seconds,
+                                     signer=settings.signer())
     host = ServiceHost(settings, app, lambda d: register(d, app, guard, recalculator),
                        SchedulerTranslator(app), subscriptions(app), guard=guard)
     recalculator.use_registry(host.metrics.registry)

@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from contracts import agent as agent_contract
 from contracts.envelope import Actor, Command, Query, Reply
+from services.runtime.proofs import ProofSigner
 from services.scheduler.domain import recalc as r
 from services.scheduler.domain import slots as s
 from services.scheduler.domain.errors import refuse
@@ -58,9 +59,10 @@ class UsageRecalculator:
     """A host component (start/stop) that also serves the recalculate command."""
 
     def __init__(self, app: Scheduler, stop_orphans: bool = False, agent_timeout: float = 2.0,
-                 interval_seconds: float = 0.0, registry: CollectorRegistry | None = None
-                 ) -> None:
+                 interval_seconds: float = 0.0, registry: CollectorRegistry | None = None,
+                 signer: ProofSigner | None = None) -> None:
         self.app = app
+        self.signer = signer  # the scheduler's own key: agents verify its system proofs
         self.stop_orphans = stop_orphans
         self.agent_timeout = agent_timeout
         self.interval_seconds = interval_seconds
@@ -218,8 +220,12 @@ class UsageRecalculator:
 
         return dict(await asyncio.gather(*(one(a) for a in agents)))
 
+    def _proof(self) -> str | None:
+        return self.signer.system_proof(ACTOR.system or "") if self.signer else None
+
     async def _report(self, agent_id: str, timeout: float) -> dict[str, r.Seen] | None:
-        envelope = Query(actor=ACTOR, data=agent_contract.ReportRunning().model_dump())
+        envelope = Query(actor=ACTOR, data=agent_contract.ReportRunning().model_dump(),
+                         proof=self._proof())
         try:
             msg = await self.nc.request(agent_contract.report_subject(agent_id),
                                         envelope.model_dump_json().encode(), timeout=timeout)
@@ -240,7 +246,7 @@ class UsageRecalculator:
             data = agent_contract.StopContainer(session_id=o.session_id,
                                                 reason="recalc-orphan").model_dump()
             envelope = Command(id=f"recalc-stop:{o.agent_id}:{o.session_id}", actor=ACTOR,
-                               data=data)
+                               data=data, proof=self._proof())
             try:
                 msg = await self.nc.request(agent_contract.stop_subject(o.agent_id),
                                             envelope.model_dump_json().encode(),

@@ -27,9 +27,11 @@ def every_command() -> list[tuple[str, Needs, type]]:
 def every_query() -> list[tuple[str, Needs, type]]:
     found = [(subject, module.QUERY_NEEDS.get(subject), payload)
              for module in SERVICES.values()
-             for subject, payload in module.QUERY_PAYLOADS.items()]
-    listing = agent.list_subject("a1")
+             for subject, payload in module.QUERY_PAYLOADS.items()
+             if subject not in getattr(module, "PUBLIC_QUERIES", ())]
+    listing, report = agent.list_subject("a1"), agent.report_subject("a1")
     found.append((listing, agent.query_needs("a1").get(listing), agent.ListContainers))
+    found.append((report, agent.query_needs("a1").get(report), agent.ReportRunning))
     return found  # type: ignore[return-value]
 
 
@@ -40,7 +42,11 @@ def test_needs_are_declared_for_exactly_the_commands(module: object) -> None:
 
 @pytest.mark.parametrize("module", SERVICES.values(), ids=SERVICES.keys())
 def test_needs_are_declared_for_exactly_the_queries(module: object) -> None:
-    assert set(module.QUERY_NEEDS) == set(module.QUERY_PAYLOADS)  # type: ignore[attr-defined]
+    # Only a public query (identity's bus login, which hands proofs out) declares none.
+    public = set(getattr(module, "PUBLIC_QUERIES", ()))
+    assert public <= {"bai.qry.identity.auth.bus-login.v1"}
+    assert set(module.QUERY_NEEDS) | public == set(module.QUERY_PAYLOADS)  # type: ignore[attr-defined]
+    assert not set(module.QUERY_NEEDS) & public  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(("subject", "needs", "payload"), every_query(),

@@ -11,11 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from contracts.permissions import system_only
-from contracts.rbac import EntityType, Operation
 from services.runtime.dispatch import Dispatcher
 from services.runtime.observability import Metrics
-from services.runtime.permissions import PermissionGuard
 
 SERVED = "bai.qry.svc.thing.get.v1"
 
@@ -37,12 +34,10 @@ class FakeMsg:
 
 def dispatcher(max_in_flight: int = 4, stuck_seconds: float = 30.0,
                handler: Any = None) -> Dispatcher:
-    guard = PermissionGuard(lambda actor: None, trusted_systems=frozenset({"t"}),
-                            follow_grants=False)
     d = Dispatcher("svc", Metrics("svc"), max_in_flight=max_in_flight,
-                   stuck_seconds=stuck_seconds, guard=guard)
-    d.query(SERVED, Empty, handler or (lambda envelope, payload: {"answer": 42}),
-            system_only(EntityType.SESSION, Operation.READ))
+                   stuck_seconds=stuck_seconds)
+    # Public (no proof, no permission): what is under test is the slots, not the trust.
+    d.query(SERVED, Empty, handler or (lambda envelope, payload: {"answer": 42}), public=True)
     return d
 
 
