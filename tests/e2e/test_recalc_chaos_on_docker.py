@@ -37,6 +37,7 @@ from nats.aio.client import Client
 
 from contracts.envelope import Actor
 from contracts.scheduler import Subjects as SS
+from services.agent.domain.labels import SESSION_ID, SLOTS, LabelScheme
 from services.runtime.client import BusClient
 from services.runtime.store import store_env
 from services.scheduler.domain import recalc as r
@@ -106,17 +107,22 @@ class Chaos:
         return {kind: {row["key"]: row["occupied"] for row in rows}
                 for kind, rows in found.items()}
 
+    @property
+    def scheme(self) -> LabelScheme:
+        """The agent's label keys: the prefix and the stack id (BAIKAL_STACK_ID of the tests)."""
+        return LabelScheme(self.labels, AGENT_ID, os.environ.get("BAIKAL_STACK_ID", ""))
+
     async def running_containers(self) -> dict[str, dict[str, str]]:
         """Session id → slots (from the labels) of every running container Docker has."""
         docker = aiodocker.Docker(url=os.environ["DOCKER_HOST"])
         try:
             found = await docker.containers.list(
-                filters=json.dumps({"label": [f"{self.labels}agent-id={AGENT_ID}"]}))
+                filters=json.dumps({"label": [self.scheme.agent_filter]}))
             out = {}
             for container in found:
                 labels = container._container.get("Labels", {})
-                out[labels[f"{self.labels}session-id"]] = json.loads(
-                    labels[f"{self.labels}slots"])
+                out[labels[self.scheme.key(SESSION_ID)]] = json.loads(
+                    labels[self.scheme.key(SLOTS)])
             return out
         finally:
             await docker.close()
