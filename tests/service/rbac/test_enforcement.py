@@ -267,6 +267,7 @@ SYSTEM_WIDE: list[tuple[str, Maker]] = [
     (RS.ROLE_ACTIVATE, role_ref),  # already active: a no-op, still the superadmin's
     (RS.ROLE_DEACTIVATE, role_ref),
     (RS.ROLE_PURGE, role_ref),
+    (SS.USAGE_RECALCULATE, fixed({"agent_timeout_seconds": 0.5})),
 ]
 
 
