@@ -16,8 +16,8 @@ from contracts import agent as ac
 from contracts import identity, quota, rbac, scheduler
 from contracts.envelope import Actor, Command, Query, Reply
 from contracts.identity import Subjects as IS
+from contracts.principals import SECRET_QUERIES
 from contracts.scheduler import Subjects as SS
-from services.cli.natsconf import SECRET_QUERIES
 from services.runtime.client import BusClient
 from services.runtime.proofs import (
     ProofSigner,
