@@ -1,0 +1,112 @@
+"""Storage's queries: folders as each caller sees them, invitations, hosts, and the grants for
+file access (the gateway streams file bodies itself) and for mounting into sessions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from contracts import storage as c
+from contracts.envelope import Actor
+from services.runtime.errors import Forbidden
+from services.storage.app import StorageApplication
+from services.storage.domain import access
+from services.storage.domain.access import Viewer
+from services.storage.domain.errors import refuse
+from services.storage.paths import resolve_inside
+
+H = c.HostOperation
+FILE_NEEDS: dict[c.FileOperation, tuple[frozenset[str], H]] = {
+    c.FileOperation.LIST: (c.READABLE, H.DOWNLOAD),
+    c.FileOperation.DOWNLOAD: (c.READABLE, H.DOWNLOAD),
+    c.FileOperation.UPLOAD: (c.WRITABLE, H.UPLOAD),
+    c.FileOperation.MKDIR: (c.WRITABLE, H.UPLOAD),
+    c.FileOperation.RENAME: (c.WRITABLE, H.UPLOAD),
+    c.FileOperation.DELETE: (c.WRITABLE, H.UPLOAD),
+}
+
+
+class StorageQueries:
+    def __init__(self, app: StorageApplication) -> None:
+        self.app = app
+
+    def row(self, folder: dict[str, Any], viewer: Viewer, permission: str) -> dict[str, Any]:
+        shares = [{"email": s["email"], "permission": s["permission"]}
+                  for s in folder["shares"].values()] if access.is_owner(folder, viewer) else []
+        return {k: folder[k] for k in ("folder_id", "name", "host", "ownership", "owner_id",
+                                       "domain", "creator", "usage_mode", "status",
+                                       "created_at")} | {
+            "folder_permission": folder["permission"], "permission": permission,
+            "permission_label": c.PERMISSION_LABELS[permission],
+            "is_owner": access.is_owner(folder, viewer), "shares": shares}
+
+    def list_folders(self, actor: Actor, q: c.ListFolders) -> dict[str, Any]:
+        viewer = self.app.viewer(actor)
+        status = (q.status or c.FolderStatus.READY).value
+        rows = []
+        for folder in self.app.view.all_folders():
+            permission = access.permission_for(folder, viewer)
+            if folder["status"] == status and permission is not None:
+                rows.append(self.row(folder, viewer, permission))
+        rows.sort(key=lambda r: (r["name"], r["folder_id"]))
+        return {"total": len(rows), "offset": q.offset, "limit": q.limit,
+                "items": rows[q.offset:q.offset + q.limit]}
+
+    def get_folder(self, actor: Actor, ref: str) -> dict[str, Any]:
+        viewer = self.app.viewer(actor)
+        folder, permission = self.app.visible(viewer, ref)
+        return self.row(folder, viewer, permission)
+
+    def list_invitations(self, actor: Actor, q: c.ListInvitations) -> dict[str, Any]:
+        viewer = self.app.viewer(actor)
+        items = []
+        for inv in self.app.view.invitations_of(viewer.user_id, sent=q.direction == "sent"):
+            folder = self.app.view.folder(inv["folder_id"]) or {}
+            inviter = self.app.view.user(inv["inviter_id"]) or {}
+            items.append({k: inv[k] for k in ("invitation_id", "folder_id", "invitee",
+                                              "permission", "state", "created_at")} | {
+                "folder_name": folder.get("name", ""), "inviter": inviter.get("email", "")})
+        items.sort(key=lambda i: i["created_at"])
+        return {"total": len(items), "items": items}
+
+    def list_hosts(self, actor: Actor) -> dict[str, Any]:
+        self.app.viewer(actor)
+        maps = self.app.host_maps(actor, None)
+        hosts = [{"name": name, "is_default": name == self.app.cluster.hosts.default,
+                  "allowed": sorted(access.allowed_host_operations(name, maps))}
+                 for name in sorted(self.app.cluster.hosts.roots)]
+        return {"default": self.app.cluster.hosts.default, "hosts": hosts,
+                "ownership_types": sorted(self.app.cluster.ownership_types)}
+
+    def authorize_files(self, actor: Actor, q: c.AuthorizeFiles) -> dict[str, Any]:
+        viewer = self.app.viewer(actor)
+        folder, permission = self.app.visible(viewer, q.folder, live_only=True)
+        needed, host_op = FILE_NEEDS[q.operation]
+        access.require(permission, needed, f"'{q.operation}'")
+        self.app.require_host(actor, folder, host_op)
+        root = self.app.cluster.hosts.directory(folder["host"], folder["directory"])
+        path = resolve_inside(root, q.path)
+        if q.operation in (c.FileOperation.RENAME, c.FileOperation.DELETE) and path == \
+                Path(root).resolve():
+            raise refuse("path.root", "the folder itself cannot be renamed or deleted here",
+                         field="path")
+        target = resolve_inside(root, q.target) if q.target is not None else None
+        return {"folder_id": folder["folder_id"], "permission": permission,
+                "root": str(Path(root).resolve()), "path": str(path),
+                "target": str(target) if target else None}
+
+    def authorize_mount(self, actor: Actor, q: c.AuthorizeMount) -> dict[str, Any]:
+        """For the scheduler (a system actor) at admission: the session owner's permission."""
+        if actor.system is None:
+            raise Forbidden("only the scheduler asks this")
+        keypair = self.app.directory.keypair(q.access_key)
+        if keypair is None:
+            raise refuse("keypair.unknown", "storage has not seen this keypair",
+                         field="access_key")
+        owner = self.app.viewer(Actor(access_key=q.access_key))
+        folder, permission = self.app.visible(owner, q.folder, live_only=True)
+        self.app.require_host(Actor(access_key=q.access_key), folder, H.MOUNT)
+        root = self.app.cluster.hosts.directory(folder["host"], folder["directory"])
+        return {"folder_id": folder["folder_id"], "name": folder["name"],
+                "permission": permission, "read_only": permission not in c.WRITABLE,
+                "path": str(Path(root).resolve())}

@@ -1,0 +1,14 @@
+"""Consumed events: identity (users, memberships, projects, keypairs) and quota (policies)."""
+
+from __future__ import annotations
+
+from contracts import subjects
+from services.runtime.host import Subscription
+from services.storage.app import StorageApplication
+
+
+def subscriptions(app: StorageApplication) -> list[Subscription]:
+    return [Subscription("identity", subjects.durable("storage", "identity", "directory"),
+                         app.on_identity_event),
+            Subscription("quota", subjects.durable("storage", "quota", "policies"),
+                         app.on_quota_event)]
