@@ -200,7 +200,8 @@ class FolderRenamed(_Payload):
 
 
 class FolderPermissionChanged(_Payload):
-    """The folder's own permission (`email` None) or one user's (`permission` None: revoked)."""
+    """The folder's own permission (`user_id` None), or one user's own permission on it (a
+    group folder's override, a user folder's grant; `permission` None: removed)."""
 
     folder_id: str
     email: str | None = None
