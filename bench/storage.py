@@ -148,7 +148,7 @@ def measure(http: httpx.Client, tmp: Path, args: argparse.Namespace) -> dict[str
     hosts = tmp / "data" / "vfolders"
     source = tmp / "source.bin"
     make_source(source, size)
-    made = folder(http, "bench")
+    folder(http, "bench")
     copy_target = hosts / "cp-baseline.bin"
     cp = timed(lambda: subprocess.run(["cp", str(source), str(copy_target)], check=True))
     copy_target.unlink()
@@ -171,9 +171,9 @@ def measure(http: httpx.Client, tmp: Path, args: argparse.Namespace) -> dict[str
     pages = []
     for _ in range(5):
         pages.append(timed(lambda: http.get("/folders/many/files", params={"limit": 1000})))
-    del made
-    return {"client": args.client, "size_mib": args.size_mib, "cp_s": round(cp, 3), "upload_s": round(up, 3),
-            "download_s": round(down, 3), "upload_vs_cp": round(cp / up, 2),
+    return {"client": args.client, "size_mib": args.size_mib, "cp_s": round(cp, 3),
+            "upload_s": round(up, 3), "download_s": round(down, 3),
+            "upload_vs_cp": round(cp / up, 2),
             "download_vs_cp": round(cp / down, 2), "files": args.files,
             "first_page_ms_median": round(statistics.median(pages) * 1000, 1),
             "first_page_ms_min": round(min(pages) * 1000, 1)}

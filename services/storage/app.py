@@ -61,8 +61,8 @@ class StorageApplication(Learner, ServiceApplication):
                 ) -> tuple[dict[str, Any], str]:
         """The folder named by id or by name among those the viewer sees, and the viewer's
         permission on it; not-visible and absent read alike (`folder.not_found`)."""
-        candidates = [self.view.folder(ref)] if self.view.folder(ref) else [
-            f for f in self.view.all_folders() if f["name"] == ref]
+        by_id = self.view.folder(ref)
+        candidates = [by_id] if by_id else self.view.named(ref)
         found = [(f, p) for f in candidates if f is not None
                  and f["status"] != c.FolderStatus.PURGED
                  and (p := access.permission_for(f, viewer)) is not None]
@@ -121,7 +121,9 @@ class StorageApplication(Learner, ServiceApplication):
             owner, domain, permission, limit = self._owner(viewer, p, name, actor)
             project = owner if p.type == c.Ownership.GROUP else None
             access.require_host(host, H.CREATE, self.host_maps(actor, project))
-            if any(f["name"] == name for f in self._visible_all(viewer)):
+            if any(f["status"] != c.FolderStatus.PURGED
+                   and access.permission_for(f, viewer) is not None
+                   for f in self.view.named(name)):
                 raise refuse("folder.name_taken", f"a folder named '{name}' is already "
                              "accessible to you", field="name")
             shelf = self.find(shelf_id(str(p.type), owner)) or Shelf(str(p.type), owner)
@@ -173,10 +175,6 @@ class StorageApplication(Learner, ServiceApplication):
             "max_vfolder_count"))
         permission = (p.permission or c.Permission.READ_WRITE).value
         return project["project_id"], project["domain"], permission, limit
-
-    def _visible_all(self, viewer: Viewer) -> list[dict[str, Any]]:
-        return [f for f in self.view.all_folders() if f["status"] != c.FolderStatus.PURGED
-                and access.permission_for(f, viewer) is not None]
 
     # ---- change ------------------------------------------------------------------------------
 

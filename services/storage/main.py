@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from prometheus_client import Gauge
 from pydantic_settings import SettingsConfigDict
 
+from contracts.storage import FolderStatus, Ownership
 from services.runtime.actors import ActorDirectory
 from services.runtime.host import ServiceHost, process_edge
 from services.runtime.permissions import PermissionGuard
@@ -64,7 +66,20 @@ def build(settings: StorageSettings) -> ServiceHost:
                        StorageTranslator(app), subscriptions(app), guard=guard)
     host.components.append(directory)
     host.follow(view)
+    folder_gauges(host, view)
     return host
+
+
+def folder_gauges(host: ServiceHost, view: StorageView) -> None:
+    """Folders by status and ownership, pending invitations: read from the view on scrape."""
+    folders = Gauge("bai_storage_folders", "Folders by status and ownership",
+                    ["status", "ownership"], registry=host.metrics.registry)
+    for status in FolderStatus:
+        for ownership in Ownership:
+            folders.labels(status.value, ownership.value).set_function(
+                lambda s=status.value, o=ownership.value: view.count(s, o))
+    Gauge("bai_storage_invitations_pending", "Invitations waiting for an answer",
+          registry=host.metrics.registry).set_function(view.pending_invitations)
 
 
 def main() -> None:

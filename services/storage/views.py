@@ -23,6 +23,7 @@ class StorageView(FollowingView):
         self.keypairs: dict[str, dict[str, Any]] = {}
         self.policies: dict[tuple[str, str], dict[str, Any]] = {}
         self._known: dict[str, Any] = {}  # aggregate id -> the row it updates
+        self.names: dict[str, set[str]] = {}  # folder name -> folder ids
 
     def apply(self, e: Any) -> None:
         oid = str(e.originator_id)
@@ -41,6 +42,7 @@ class StorageView(FollowingView):
             "permission": e.permission, "usage_mode": e.usage_mode,
             "status": c.FolderStatus.READY.value, "shares": {},
             "created_at": e.timestamp.isoformat(), "directory": e.originator_id.hex}
+        self.names.setdefault(e.name, set()).add(oid)
 
     def _folder_changed(self, row: dict[str, Any], e: Any) -> None:
         statuses = {Folder.Trashed: c.FolderStatus.TRASHED, Folder.Restored: c.FolderStatus.READY,
@@ -49,6 +51,8 @@ class StorageView(FollowingView):
         if type(e) in statuses:
             row["status"] = statuses[type(e)].value
         elif isinstance(e, Folder.Renamed):
+            self.names.get(row["name"], set()).discard(row["folder_id"])
+            self.names.setdefault(e.name, set()).add(row["folder_id"])
             row["name"] = e.name
         elif isinstance(e, Folder.PermissionChanged):
             row["permission"] = e.permission
@@ -146,6 +150,20 @@ class StorageView(FollowingView):
         key = "inviter_id" if sent else "invitee_id"
         with self.lock:
             return [dict(i) for i in self.invitations.values() if i[key] == user_id]
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [_copy(self.folders[i]) for i in self.names.get(name, ())]
+
+    def count(self, status: str, ownership: str) -> int:
+        with self.lock:
+            return sum(1 for r in self.folders.values()
+                       if r["status"] == status and r["ownership"] == ownership)
+
+    def pending_invitations(self) -> int:
+        with self.lock:
+            return sum(1 for i in self.invitations.values()
+                       if i["state"] == c.InvitationState.PENDING)
 
     def with_status(self, status: str) -> list[dict[str, Any]]:
         with self.lock:

@@ -7,6 +7,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from contracts import subjects
@@ -87,3 +88,17 @@ async def test_invitations_end_to_end_with_events_on_the_storage_stream(world):
     assert [e["type"] for e in received[:3]] == ["FolderCreated", "InvitationSent",
                                                  "InvitationAccepted"]
     assert received[0]["actor"]["access_key"] == world["a_key"]
+
+
+async def test_metrics_count_folders_by_status_and_pending_invitations(world):
+    await world["a"].command_or_raise(SS.FOLDER_CREATE, {"name": "notes"})
+    await world["a"].command_or_raise(SS.FOLDER_CREATE, {"name": "old"})
+    await world["a"].command_or_raise(SS.FOLDER_TRASH, {"folder": "old"})
+    await world["a"].command_or_raise(SS.INVITATION_SEND, {
+        "folder": "notes", "emails": ["b@example.com"]})
+    info = json.loads((world["data"] / "run" / "storage-0.json").read_text())
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"http://127.0.0.1:{info['http_port']}/metrics")).text
+    assert 'bai_storage_folders{ownership="user",status="ready"} 1.0' in text
+    assert 'bai_storage_folders{ownership="user",status="delete-pending"} 1.0' in text
+    assert "bai_storage_invitations_pending 1.0" in text
