@@ -16,6 +16,7 @@ from services.storage.domain.errors import refuse
 from services.storage.paths import resolve_inside
 
 H = c.HostOperation
+MOUNTING_SYSTEM = "scheduler"  # the one system actor that asks for mounts
 FILE_NEEDS: dict[c.FileOperation, tuple[frozenset[str], H]] = {
     c.FileOperation.LIST: (c.READABLE, H.DOWNLOAD),
     c.FileOperation.DOWNLOAD: (c.READABLE, H.DOWNLOAD),
@@ -97,7 +98,7 @@ class StorageQueries:
 
     def authorize_mount(self, actor: Actor, q: c.AuthorizeMount) -> dict[str, Any]:
         """For the scheduler (a system actor) at admission: the session owner's permission."""
-        if actor.system is None:
+        if actor.system != MOUNTING_SYSTEM:
             raise Forbidden("only the scheduler asks this")
         keypair = self.app.directory.keypair(q.access_key)
         if keypair is None:
