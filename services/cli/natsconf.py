@@ -64,7 +64,8 @@ def service_principal(service: str, password: str) -> Principal:
 
 
 # What some services may do beyond their own subjects.
-EXTRA_PUBLISH = {"scheduler": [subjects.commands_of("agent")]}
+EXTRA_PUBLISH = {"scheduler": [subjects.commands_of("agent"),
+                               subjects.query("storage", "mounts", "authorize")]}
 EXTRA_SUBSCRIBE = {"scheduler": [subjects.AGENT_HEARTBEATS]}
 AGENT_IDS = ("local",)
 

@@ -15,7 +15,8 @@ from nats.aio.msg import Msg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contracts import agent as agent_contract
-from contracts.envelope import Actor, Command, Reply
+from contracts import storage as storage_contract
+from contracts.envelope import Actor, Command, Query, Reply
 from services.scheduler.domain.model import PREPARING, SCHEDULED, TERMINATING
 from services.scheduler.lifecycle import Scheduler
 
@@ -123,9 +124,13 @@ class SchedulerWorker:
             await self._stop(row)
 
     async def _start(self, row: dict[str, Any]) -> None:
+        session = self.app.session(row["session_id"])
+        mounts = await self._mounts(row, getattr(session, "mounts", []))
+        if mounts is None:
+            return
         data = agent_contract.StartContainer(
             session_id=row["session_id"], image=row["image"],
-            command=self.app.session(row["session_id"]).command, slots=row["slots"],
+            command=session.command, slots=row["slots"], mounts=mounts,
             access_key=row["access_key"], labels={"ai.baikal.session-name": row["name"]})
         reply = await self._request(agent_contract.start_subject(row["agent_id"]),
                                     f"start:{row['session_id']}", data.model_dump())
@@ -137,6 +142,33 @@ class SchedulerWorker:
             assert reply.error is not None
             await asyncio.to_thread(self.app.fail, row["session_id"],
                                     f"start-refused: {reply.error.code}")
+
+    async def _mounts(self, row: dict[str, Any], wanted: list[dict[str, Any]]
+                      ) -> list[agent_contract.Mount] | None:
+        """Storage decides, when the session starts, whether its owner may mount each folder
+        and how (read-only for `ro`); a refusal fails the session, no answer retries later."""
+        mounts = []
+        for want in wanted:
+            query = Query(actor=ACTOR, data={"folder": want["folder"],
+                                             "access_key": row["access_key"]})
+            try:
+                msg = await self.nc.request(  # type: ignore[union-attr]
+                    storage_contract.Subjects.MOUNT_AUTHORIZE,
+                    query.model_dump_json().encode(), timeout=self.request_timeout)
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+                log.warning("storage did not answer a mount (%s); will retry",
+                            type(exc).__name__)
+                return None
+            reply = Reply.model_validate_json(msg.data)
+            if not reply.ok or reply.data is None:
+                code = reply.error.code if reply.error else "storage.error"
+                await asyncio.to_thread(self.app.fail, row["session_id"],
+                                        f"mount-refused: {code}")
+                return None
+            target = want.get("path") or f"/home/work/{reply.data['name']}"
+            mounts.append(agent_contract.Mount(source=reply.data["path"], target=target,
+                                               read_only=reply.data["read_only"]))
+        return mounts
 
     async def _stop(self, row: dict[str, Any]) -> None:
         data = agent_contract.StopContainer(session_id=row["session_id"], reason=row["reason"])

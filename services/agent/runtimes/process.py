@@ -95,6 +95,9 @@ class ProcessRuntime:
     async def launch(self, spec: LaunchSpec) -> str:
         if not spec.command:
             raise LaunchError("start-failed", "the process runtime needs a command")
+        if spec.mounts:  # no private mount namespace here yet: a read-only bind needs one
+            raise LaunchError("start-failed", "the process runtime cannot mount storage "
+                              "folders yet; use the Docker runtime")
         workdir = self.state_dir / "work" / spec.name
         workdir.mkdir(parents=True, exist_ok=True)
         groups = await asyncio.to_thread(self._cgroups_for, spec)
