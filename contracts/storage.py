@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts import subjects
-from contracts.permissions import Needs, Target, scoped
+from contracts.permissions import Needs, Target, scoped, system_only
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
 from contracts.rbac import ScopeType as Sc
@@ -171,11 +171,14 @@ class AuthorizeFiles(_Payload):
     target: RelPath | None = None  # rename / move: where to
 
 
-class AuthorizeMount(_Payload):
-    """At session admission (the scheduler): may this user mount the folder, and how."""
+class MountFolder(_Payload):
+    """The scheduler, when a session starts: may its owner (by access key) mount the folder,
+    and how? Accepted, the folder is held by the session (no trash, no purge) until the
+    scheduler's stream says the session ended."""
 
     folder: FolderRef
     access_key: Annotated[str, StringConstraints(pattern=r"^AKIA[A-Z2-7]{16}$")]
+    session_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 # ---- events ---------------------------------------------------------------------------------
@@ -262,13 +265,13 @@ class Subjects:
     INVITATION_ACCEPT = subjects.command(SERVICE, "invitation", "accept")
     INVITATION_REJECT = subjects.command(SERVICE, "invitation", "reject")
     INVITATION_CANCEL = subjects.command(SERVICE, "invitation", "cancel")
+    FOLDER_MOUNT = subjects.command(SERVICE, "folder", "mount")
 
     FOLDER_LIST = subjects.query(SERVICE, "folders", "list")
     FOLDER_GET = subjects.query(SERVICE, "folders", "get")
     INVITATION_LIST = subjects.query(SERVICE, "invitations", "list")
     HOST_LIST = subjects.query(SERVICE, "hosts", "list")
     FILES_AUTHORIZE = subjects.query(SERVICE, "files", "authorize")
-    MOUNT_AUTHORIZE = subjects.query(SERVICE, "mounts", "authorize")
 
 
 COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
@@ -284,6 +287,7 @@ COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.INVITATION_ACCEPT: InvitationRef,
     Subjects.INVITATION_REJECT: InvitationRef,
     Subjects.INVITATION_CANCEL: InvitationRef,
+    Subjects.FOLDER_MOUNT: MountFolder,
 }
 
 
@@ -307,6 +311,7 @@ COMMAND_NEEDS: dict[str, Needs] = {
     Subjects.INVITATION_ACCEPT: _own(O.READ),
     Subjects.INVITATION_REJECT: _own(O.READ),
     Subjects.INVITATION_CANCEL: _own(O.UPDATE),
+    Subjects.FOLDER_MOUNT: system_only(E.VFOLDER, O.READ),  # the scheduler, for its session
 }
 
 QUERY_PAYLOADS: dict[str, type[_Payload]] = {
@@ -315,5 +320,4 @@ QUERY_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.INVITATION_LIST: ListInvitations,
     Subjects.HOST_LIST: ListHosts,
     Subjects.FILES_AUTHORIZE: AuthorizeFiles,
-    Subjects.MOUNT_AUTHORIZE: AuthorizeMount,
 }

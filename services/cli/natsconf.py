@@ -65,7 +65,7 @@ def service_principal(service: str, password: str) -> Principal:
 
 # What some services may do beyond their own subjects.
 EXTRA_PUBLISH = {"scheduler": [subjects.commands_of("agent"),
-                               subjects.query("storage", "mounts", "authorize")]}
+                               subjects.command("storage", "folder", "mount")]}
 EXTRA_SUBSCRIBE = {"scheduler": [subjects.AGENT_HEARTBEATS]}
 AGENT_IDS = ("local",)
 

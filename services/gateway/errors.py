@@ -39,6 +39,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "route.not_found": 404,
     # storage: what the folder's or invitation's state forbids now
     "folder.not_ready": 409,
+    "folder.mounted": 409,
     "folder.not_in_trash": 409,
     "folder.ambiguous": 409,
     "invitation.pending": 409,

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contracts import agent as agent_contract
 from contracts import storage as storage_contract
-from contracts.envelope import Actor, Command, Query, Reply
+from contracts.envelope import Actor, Command, Reply
 from services.scheduler.domain.model import PREPARING, SCHEDULED, TERMINATING
 from services.scheduler.lifecycle import Scheduler
 
@@ -146,20 +146,16 @@ class SchedulerWorker:
     async def _mounts(self, row: dict[str, Any], wanted: list[dict[str, Any]]
                       ) -> list[agent_contract.Mount] | None:
         """Storage decides, when the session starts, whether its owner may mount each folder
-        and how (read-only for `ro`); a refusal fails the session, no answer retries later."""
+        and how (read-only for `ro`), and holds it for the session (no trash or purge until
+        the session ends); a refusal fails the session, no answer retries later."""
         mounts = []
         for want in wanted:
-            query = Query(actor=ACTOR, data={"folder": want["folder"],
-                                             "access_key": row["access_key"]})
-            try:
-                msg = await self.nc.request(  # type: ignore[union-attr]
-                    storage_contract.Subjects.MOUNT_AUTHORIZE,
-                    query.model_dump_json().encode(), timeout=self.request_timeout)
-            except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
-                log.warning("storage did not answer a mount (%s); will retry",
-                            type(exc).__name__)
-                return None
-            reply = Reply.model_validate_json(msg.data)
+            data = {"folder": want["folder"], "access_key": row["access_key"],
+                    "session_id": row["session_id"]}
+            reply = await self._request(storage_contract.Subjects.FOLDER_MOUNT,
+                                        f"mount:{row['session_id']}:{want['folder']}", data)
+            if reply is None:
+                return None  # storage did not answer: the next round retries
             if not reply.ok or reply.data is None:
                 code = reply.error.code if reply.error else "storage.error"
                 await asyncio.to_thread(self.app.fail, row["session_id"],
@@ -186,6 +182,6 @@ class SchedulerWorker:
             msg = await self.nc.request(subject, envelope.model_dump_json().encode(),
                                         timeout=self.request_timeout)
         except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
-            log.warning("agent did not answer %s (%s); will retry", subject, type(exc).__name__)
+            log.warning("no answer to %s (%s); will retry", subject, type(exc).__name__)
             return None
         return Reply.model_validate_json(msg.data)

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import Tracking
+
 from contracts import storage as c
-from contracts.envelope import Actor
+from contracts.envelope import Actor, Event
 from services.runtime.actors import ActorDirectory
 from services.runtime.errors import CodedError
 from services.runtime.store import Decision, ServiceApplication, command_meta
@@ -25,6 +27,7 @@ from services.storage.learn import Learner
 
 log = logging.getLogger(__name__)
 H = c.HostOperation
+SESSION_ENDED = frozenset({"SessionTerminated", "SessionCancelled", "SessionErrored"})
 
 
 @dataclass
@@ -264,6 +267,37 @@ class StorageApplication(Learner, ServiceApplication):
 
         return self._run(command_id, actor, {"invitation_id": iid, "state": state}, decide)
 
+    # ---- sessions ----------------------------------------------------------------------------
+
+    def mount_folder(self, command_id: str, actor: Actor, p: c.MountFolder) -> dict[str, Any]:
+        """For the scheduler (checked `system_only` by the guard): the session owner's
+        permission and the folder's real path; the folder is then held by the session."""
+        def decide() -> Decision:
+            owner = Actor(access_key=p.access_key)
+            viewer = self.viewer(owner)
+            row, permission = self.visible(viewer, p.folder, live_only=True)
+            self.require_host(owner, row, H.MOUNT)
+            folder = self.find(folder_id_of(row))
+            folder.mount(p.session_id, p.access_key)
+            path = self.cluster.hosts.directory(folder.host, folder.directory).resolve()
+            return Decision([folder], {
+                "folder_id": str(folder.id), "name": folder.name, "permission": permission,
+                "read_only": permission not in c.WRITABLE, "path": str(path)})
+
+        return self._run(command_id, actor, p.model_dump(mode="json"), decide)
+
+    def on_scheduler_event(self, envelope: Event, tracking: Tracking) -> None:
+        """A session that ended releases the folders it mounted."""
+        touched = []
+        if envelope.type in SESSION_ENDED:
+            session_id = str(envelope.data.get("session_id", ""))
+            for fid in self.view.mounted_by(session_id):
+                folder = self.find(folder_id_of({"folder_id": fid}))
+                if folder is not None and session_id in folder.sessions:
+                    folder.unmounted(session_id)
+                    touched.append(folder)
+        self.save_tracked(tracking, *touched)
+
     # ---- lifecycle ---------------------------------------------------------------------------
 
     def trash_folder(self, command_id: str, actor: Actor, ref: str) -> dict[str, Any]:
@@ -288,6 +322,7 @@ class StorageApplication(Learner, ServiceApplication):
         which `finish_purges` completes at the next start."""
         def decide() -> Decision:
             folder, _ = self.owned(actor, ref, H.DELETE, live_only=False)
+            folder.require_unmounted()
             folder.begin_purge()
             return Decision([folder], folder_summary(folder))
 

@@ -27,6 +27,7 @@ def register(dispatcher: Dispatcher, app: StorageApplication, queries: StorageQu
         S.FOLDER_RESTORE: lambda e, p: app.restore_folder(e.id, e.actor, p.folder),
         S.FOLDER_PURGE: lambda e, p: app.purge_folder(e.id, e.actor, p.folder),
         S.INVITATION_SEND: lambda e, p: app.send_invitations(e.id, e.actor, p),
+        S.FOLDER_MOUNT: lambda e, p: app.mount_folder(e.id, e.actor, p),
     }
     for subject, state in INVITATION_STATES.items():
         commands[subject] = _decide(app, state.value)
@@ -40,7 +41,6 @@ def register(dispatcher: Dispatcher, app: StorageApplication, queries: StorageQu
         S.INVITATION_LIST: lambda e, q: queries.list_invitations(e.actor, q),
         S.HOST_LIST: lambda e, q: queries.list_hosts(e.actor),
         S.FILES_AUTHORIZE: lambda e, q: queries.authorize_files(e.actor, q),
-        S.MOUNT_AUTHORIZE: lambda e, q: queries.authorize_mount(e.actor, q),
     }
     for subject, handler in reads.items():
         dispatcher.query(subject, c.QUERY_PAYLOADS[subject], handler)

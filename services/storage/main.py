@@ -61,7 +61,9 @@ def build(settings: StorageSettings) -> ServiceHost:
     app.view = view
     app.recover()
     queries = StorageQueries(app)
-    guard = directory.guarding(PermissionGuard(directory.resolve))
+    # Only the scheduler mounts folders for its sessions (`folder.mount` is system-only).
+    guard = directory.guarding(PermissionGuard(directory.resolve,
+                                               trusted_systems=frozenset({"scheduler"})))
     host = ServiceHost(settings, app, lambda d: register(d, app, queries),
                        StorageTranslator(app), subscriptions(app), guard=guard)
     host.components.append(directory)

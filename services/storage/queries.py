@@ -8,7 +8,6 @@ from typing import Any
 
 from contracts import storage as c
 from contracts.envelope import Actor
-from services.runtime.errors import Forbidden
 from services.storage.app import StorageApplication
 from services.storage.domain import access
 from services.storage.domain.access import Viewer
@@ -16,7 +15,6 @@ from services.storage.domain.errors import refuse
 from services.storage.paths import resolve_inside
 
 H = c.HostOperation
-MOUNTING_SYSTEM = "scheduler"  # the one system actor that asks for mounts
 FILE_NEEDS: dict[c.FileOperation, tuple[frozenset[str], H]] = {
     c.FileOperation.LIST: (c.READABLE, H.DOWNLOAD),
     c.FileOperation.DOWNLOAD: (c.READABLE, H.DOWNLOAD),
@@ -95,19 +93,3 @@ class StorageQueries:
         return {"folder_id": folder["folder_id"], "permission": permission,
                 "root": str(Path(root).resolve()), "path": str(path),
                 "target": str(target) if target else None}
-
-    def authorize_mount(self, actor: Actor, q: c.AuthorizeMount) -> dict[str, Any]:
-        """For the scheduler (a system actor) at admission: the session owner's permission."""
-        if actor.system != MOUNTING_SYSTEM:
-            raise Forbidden("only the scheduler asks this")
-        keypair = self.app.directory.keypair(q.access_key)
-        if keypair is None:
-            raise refuse("keypair.unknown", "storage has not seen this keypair",
-                         field="access_key")
-        owner = self.app.viewer(Actor(access_key=q.access_key))
-        folder, permission = self.app.visible(owner, q.folder, live_only=True)
-        self.app.require_host(Actor(access_key=q.access_key), folder, H.MOUNT)
-        root = self.app.cluster.hosts.directory(folder["host"], folder["directory"])
-        return {"folder_id": folder["folder_id"], "name": folder["name"],
-                "permission": permission, "read_only": permission not in c.WRITABLE,
-                "path": str(Path(root).resolve())}

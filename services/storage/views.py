@@ -24,6 +24,7 @@ class StorageView(FollowingView):
         self.policies: dict[tuple[str, str], dict[str, Any]] = {}
         self._known: dict[str, Any] = {}  # aggregate id -> the row it updates
         self.names: dict[str, set[str]] = {}  # folder name -> folder ids
+        self.mounts: dict[str, set[str]] = {}  # session id -> folders it mounts
 
     def apply(self, e: Any) -> None:
         oid = str(e.originator_id)
@@ -58,6 +59,10 @@ class StorageView(FollowingView):
             row["permission"] = e.permission
         elif isinstance(e, Folder.Shared):
             row["shares"][e.user_id] = {"email": e.email, "permission": e.permission}
+        elif isinstance(e, Folder.Mounted):
+            self.mounts.setdefault(e.session_id, set()).add(row["folder_id"])
+        elif isinstance(e, Folder.Unmounted):
+            self.mounts.get(e.session_id, set()).discard(row["folder_id"])
         elif isinstance(e, Folder.Unshared):
             row["shares"].pop(e.user_id, None)
         elif isinstance(e, Folder.Invited):
@@ -154,6 +159,10 @@ class StorageView(FollowingView):
     def named(self, name: str) -> list[dict[str, Any]]:
         with self.lock:
             return [_copy(self.folders[i]) for i in self.names.get(name, ())]
+
+    def mounted_by(self, session_id: str) -> list[str]:
+        with self.lock:
+            return sorted(self.mounts.get(session_id, ()))
 
     def count(self, status: str, ownership: str) -> int:
         with self.lock:

@@ -78,3 +78,20 @@ async def test_a_group_folder_is_shared_between_sessions_and_read_only_where_ro(
     refused = await run(stack, people["outsider"], "intruder", "ls /home/work")
     assert refused["status"] == "ERROR"
     assert refused["reason"] == "mount-refused: storage.folder.not_found", refused
+
+
+async def test_a_folder_mounted_by_a_running_session_stays_out_of_the_trash(stack):
+    root = stack.client
+    await root.command_or_raise(STS.FOLDER_CREATE, {"name": "team-data"})
+    reply = await root.command_or_raise(SS.SESSION_REQUEST, {
+        "name": "holder", "image": "baikal/busybox:latest", "session_type": "batch",
+        "command": ["sleep", "60"], "slots": {"cpu": "0.5", "mem": "64m"},
+        "mounts": [{"folder": "team-data", "path": "/mnt/data"}]})
+    await stack.wait_status(reply["session_id"], "RUNNING", timeout=60)
+    refused = await root.command(STS.FOLDER_TRASH, {"folder": "team-data"})
+    assert refused.error is not None and refused.error.code == "storage.folder.mounted"
+    await root.command_or_raise(SS.SESSION_TERMINATE, {"session_id": reply["session_id"]})
+    await stack.wait_status(reply["session_id"], "TERMINATED", timeout=60)
+    trashed = await eventually(lambda: root.command(STS.FOLDER_TRASH, {"folder": "team-data"}),
+                               lambda r: r.ok, attempts=400)
+    assert trashed.data["status"] == "delete-pending"

@@ -70,6 +70,7 @@ class Folder(Aggregate):
         self.status = c.FolderStatus.READY.value
         self.shares: dict[str, dict[str, str]] = {}  # user id -> {email, permission}
         self.invitations: dict[str, dict[str, str]] = {}  # id -> inviter, invitee, ...
+        self.sessions: dict[str, str] = {}  # live sessions mounting it -> their access key
 
     @staticmethod
     def create_id(key: str, name: str, host: str, ownership: str, owner_id: str, domain: str,
@@ -167,8 +168,21 @@ class Folder(Aggregate):
         self.invitation_decided(iid, state)
         return self.invitations[iid]
 
+    def require_unmounted(self) -> None:
+        if self.sessions:
+            raise refuse("folder.mounted", f"{len(self.sessions)} live session(s) mount this "
+                         "folder; terminate them first", sessions=sorted(self.sessions)[:5])
+
+    def mount(self, session_id: str, access_key: str) -> bool:
+        self.require_live()
+        if session_id in self.sessions:
+            return False
+        self.mounted(session_id, access_key)
+        return True
+
     def trash(self) -> None:
         self.require_live()
+        self.require_unmounted()
         self.trashed()
 
     def restore(self) -> None:
@@ -215,6 +229,14 @@ class Folder(Aggregate):
         if state == c.InvitationState.ACCEPTED:
             self.shares[found["invitee_id"]] = {"email": found["invitee"],
                                                 "permission": found["permission"]}
+
+    @event("Mounted")
+    def mounted(self, session_id: str, access_key: str) -> None:
+        self.sessions[session_id] = access_key
+
+    @event("Unmounted")
+    def unmounted(self, session_id: str) -> None:
+        self.sessions.pop(session_id, None)
 
     @event("Trashed")
     def trashed(self) -> None:

@@ -102,3 +102,14 @@ async def test_metrics_count_folders_by_status_and_pending_invitations(world):
     assert 'bai_storage_folders{ownership="user",status="ready"} 1.0' in text
     assert 'bai_storage_folders{ownership="user",status="delete-pending"} 1.0' in text
     assert "bai_storage_invitations_pending 1.0" in text
+
+
+async def test_only_the_scheduler_may_mount_a_folder_for_a_session(world):
+    await world["a"].command_or_raise(SS.FOLDER_CREATE, {"name": "notes"})
+    refused = await world["a"].command(SS.FOLDER_MOUNT, {
+        "folder": "notes", "access_key": world["a_key"], "session_id": "s-1"})
+    assert refused.error is not None and refused.error.code == "storage.auth.forbidden"
+    scheduler = BusClient(world["nc"], Actor(system="scheduler"), timeout=10)
+    mounted = await scheduler.command_or_raise(SS.FOLDER_MOUNT, {
+        "folder": "notes", "access_key": world["a_key"], "session_id": "s-1"})
+    assert mounted["read_only"] is False and mounted["name"] == "notes"

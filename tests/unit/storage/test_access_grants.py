@@ -3,14 +3,16 @@ host permission and the resolved paths."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from eventsourcing.persistence import Tracking
 
 from contracts import storage as c
-from contracts.envelope import Actor
+from contracts.envelope import Actor, Event
 from services.runtime.errors import CodedError
-from tests.unit.storage.harness import ALICE, BOB, EVE, Harness
+from tests.unit.storage.harness import ALICE, BOB, EVE, Harness, new_id
 
 SCHEDULER = Actor(system="scheduler")
 
@@ -26,8 +28,19 @@ def files(h: Harness, key: str, folder: str, operation: str, path: str = "",
         folder=folder, operation=operation, path=path, target=target))
 
 
-def mount(h: Harness, key: str, folder: str, actor: Actor = SCHEDULER) -> dict:
-    return h.queries.authorize_mount(actor, c.AuthorizeMount(folder=folder, access_key=key))
+def mount(h: Harness, key: str, folder: str, actor: Actor = SCHEDULER,
+          session: str = "s-1") -> dict:
+    return h.app.mount_folder(f"mount:{session}:{folder}", actor, c.MountFolder(
+        folder=folder, access_key=key, session_id=session))
+
+
+def session_ended(h: Harness, session: str, type_name: str = "SessionTerminated") -> None:
+    h.positions.setdefault("scheduler", 0)
+    h.positions["scheduler"] += 1
+    envelope = Event(id=new_id(), type=type_name, source="scheduler", aggregate_id=session,
+                     sequence=9, occurred_at=datetime.now(UTC), data={"session_id": session})
+    h.app.on_scheduler_event(envelope, Tracking(application_name="BAI_EVT_SCHEDULER",
+                                                notification_id=h.positions["scheduler"]))
 
 
 def test_a_read_only_member_may_read_but_not_write_files(h):
@@ -64,14 +77,25 @@ def test_mounts_answer_the_owners_permission_read_only_for_ro(h):
     assert mount(h, ALICE, "notes")["read_only"] is False
 
 
-def test_a_non_member_cannot_mount_and_only_the_scheduler_may_ask(h):
+def test_a_non_member_cannot_mount(h):
     h.group("shared-data")
     with pytest.raises(CodedError) as caught:
         mount(h, EVE, "shared-data")
     assert caught.value.code == "storage.folder.not_found"
+
+
+def test_a_mounted_folder_cannot_go_to_the_trash_until_its_session_ends(h):
+    h.create(ALICE, "notes")
+    mount(h, ALICE, "notes", session="s-1")
+    again = mount(h, ALICE, "notes", session="s-1")  # the scheduler retrying: same reply
+    assert again["read_only"] is False
+    alice = Actor(access_key=ALICE)
     with pytest.raises(CodedError) as caught:
-        mount(h, BOB, "shared-data", actor=Actor(system="agent"))
-    assert caught.value.code == "auth.forbidden"
+        h.app.trash_folder(new_id(), alice, "notes")
+    assert caught.value.code == "storage.folder.mounted"
+    session_ended(h, "s-other")
+    session_ended(h, "s-1", "SessionErrored")
+    assert h.app.trash_folder(new_id(), alice, "notes")["status"] == "delete-pending"
 
 
 def test_mounting_needs_mount_in_session_on_the_host(tmp_path):
