@@ -272,6 +272,7 @@ class Subjects:
     INVITATION_LIST = subjects.query(SERVICE, "invitations", "list")
     HOST_LIST = subjects.query(SERVICE, "hosts", "list")
     FILES_AUTHORIZE = subjects.query(SERVICE, "files", "authorize")
+    FOLDER_USAGE = subjects.query(SERVICE, "folders", "usage")
 
 
 COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
@@ -320,4 +321,5 @@ QUERY_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.INVITATION_LIST: ListInvitations,
     Subjects.HOST_LIST: ListHosts,
     Subjects.FILES_AUTHORIZE: AuthorizeFiles,
+    Subjects.FOLDER_USAGE: FolderTarget,
 }

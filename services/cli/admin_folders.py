@@ -1,4 +1,4 @@
-"""`baikal admin folder create|list|show|rename|set-permission|share|unshare|invite|
+"""`baikal admin folder create|list|show|usage|rename|set-permission|share|unshare|invite|
 invitations|accept|reject|cancel|delete|restore|purge|hosts`."""
 
 from __future__ import annotations
@@ -64,6 +64,13 @@ def list_folders(ctx: typer.Context,
 @reports_errors
 def show(ctx: typer.Context, folder: str, as_json: bool = JsonFlag) -> None:
     _call(ctx, "GET", folder_path(folder), as_json, folder)
+
+
+@app.command()
+@reports_errors
+def usage(ctx: typer.Context, folder: str, as_json: bool = JsonFlag) -> None:
+    """Bytes and files in a folder."""
+    _call(ctx, "GET", folder_path(folder, "/usage"), as_json, f"usage of {folder}")
 
 
 @app.command()

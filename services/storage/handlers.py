@@ -41,6 +41,7 @@ def register(dispatcher: Dispatcher, app: StorageApplication, queries: StorageQu
         S.INVITATION_LIST: lambda e, q: queries.list_invitations(e.actor, q),
         S.HOST_LIST: lambda e, q: queries.list_hosts(e.actor),
         S.FILES_AUTHORIZE: lambda e, q: queries.authorize_files(e.actor, q),
+        S.FOLDER_USAGE: lambda e, q: queries.usage(e.actor, q.folder),
     }
     for subject, handler in reads.items():
         dispatcher.query(subject, c.QUERY_PAYLOADS[subject], handler)

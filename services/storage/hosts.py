@@ -69,6 +69,26 @@ class Hosts:
         elif path.exists() or path.is_symlink():
             os.unlink(path)
 
+    def usage(self, host: str, folder_dir: str) -> tuple[int, int]:
+        """(bytes, files) under a folder's directory; symlinks are not followed."""
+        size = files = 0
+        pending = [str(self.directory(host, folder_dir))]
+        while pending:
+            try:
+                entries = list(os.scandir(pending.pop()))
+            except (FileNotFoundError, NotADirectoryError, PermissionError):
+                continue
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+                    else:
+                        size += entry.stat(follow_symlinks=False).st_size
+                        files += 1
+                except FileNotFoundError:
+                    continue  # removed while walking
+        return size, files
+
     def discard_if_empty(self, host: str, folder_dir: str) -> None:
         path = self.directory(host, folder_dir)
         try:

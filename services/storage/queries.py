@@ -12,6 +12,7 @@ from services.storage.app import StorageApplication
 from services.storage.domain import access
 from services.storage.domain.access import Viewer
 from services.storage.domain.errors import refuse
+from services.storage.domain.known import byte_limit
 from services.storage.paths import resolve_inside
 
 H = c.HostOperation
@@ -90,6 +91,41 @@ class StorageQueries:
             raise refuse("path.root", "the folder itself cannot be renamed or deleted here",
                          field="path")
         target = resolve_inside(root, q.target) if q.target is not None else None
+        room = None
+        if q.operation == c.FileOperation.UPLOAD:
+            room = self.room(actor, folder)
+            if room is not None and path.is_file():
+                room += path.stat().st_size  # the upload replaces it
         return {"folder_id": folder["folder_id"], "permission": permission,
                 "root": str(Path(root).resolve()), "path": str(path),
-                "target": str(target) if target else None}
+                "target": str(target) if target else None, "max_bytes": room}
+
+    def room(self, actor: Actor, folder: dict[str, Any]) -> int | None:
+        """Bytes an upload may still add: under the folder's limit (`max_vfolder_size` of the
+        uploader's keypair policy) and the owner's scope (`max_quota_scope_size` of the user's
+        or project's policy, over all its folders, the trash included); None: no limit."""
+        view, hosts = self.app.view, self.app.cluster.hosts
+        keypair = view.policy("keypair", view.keypair_policy(actor.access_key or ""))
+        rooms = []
+        folder_limit = byte_limit(keypair.get("max_vfolder_size"))
+        if folder_limit is not None:
+            rooms.append(folder_limit - hosts.usage(folder["host"], folder["directory"])[0])
+        if folder["ownership"] == c.Ownership.GROUP:
+            project = view.project(folder["owner_id"], None) or {}
+            scope = view.policy("project", project.get("policy"))
+        else:
+            scope = view.policy("user", (view.user(folder["owner_id"]) or {}).get("policy"))
+        scope_limit = byte_limit(scope.get("max_quota_scope_size"))
+        if scope_limit is not None:
+            used = sum(hosts.usage(f["host"], f["directory"])[0] for f in view.all_folders()
+                       if f["owner_id"] == folder["owner_id"]
+                       and f["status"] in (c.FolderStatus.READY, c.FolderStatus.TRASHED))
+            rooms.append(scope_limit - used)
+        return max(0, min(rooms)) if rooms else None
+
+    def usage(self, actor: Actor, ref: str) -> dict[str, Any]:
+        viewer = self.app.viewer(actor)
+        folder, _ = self.app.visible(viewer, ref)
+        size, files = self.app.cluster.hosts.usage(folder["host"], folder["directory"])
+        return {"folder_id": folder["folder_id"], "name": folder["name"], "bytes": size,
+                "files": files}

@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import storage as sc
-from services.gateway.errors import ERROR_RESPONSES, ApiError
+from services.gateway.errors import ERROR_RESPONSES, ApiError, ErrorResponse
 from services.gateway.routes.calls import Call, Reader, Writer, json_response
 
 S = sc.Subjects
@@ -134,6 +134,8 @@ async def download_file(name: FolderPath, call: Reader, path: FilePath) -> Respo
 
 
 @router.put("/{name}/file", response_model=FileDone, status_code=201,
+            responses={413: {"model": ErrorResponse, "description": "Over the folder's or "
+                             "its owner's size limit (nothing is kept)"}},
             openapi_extra={"requestBody": {"content": {"application/octet-stream": {
                 "schema": {"type": "string", "format": "binary"}}}}},
             summary="Upload one file (the body, streamed; replaces a file of that path)")
@@ -146,14 +148,24 @@ async def upload_file(name: FolderPath, request: Request, call: Writer,
     parent = os.path.dirname(real)
     if not os.path.isdir(parent):
         raise refused("path.not_found", "the parent directory does not exist", 404)
-    size = await _receive(request, parent, real)
+    room = granted.get("max_bytes")
+    declared = request.headers.get("content-length", "")
+    if room is not None and declared.isdigit() and int(declared) > room:
+        raise too_large(room)
+    size = await _receive(request, parent, real, room)
     return json_response({"folder_id": granted["folder_id"], "path": path, "done": "upload",
                           "size": size}, 201)
 
 
-async def _receive(request: Request, parent: str, real: str) -> int:
+def too_large(room: int) -> ApiError:
+    return refused("quota.exceeded", f"the upload would exceed a size limit: {room} bytes "
+                   "left", 413, max_bytes=room)
+
+
+async def _receive(request: Request, parent: str, real: str, room: int | None) -> int:
     """The body into a temporary file beside the target, then renamed over it: a reader
-    never sees half a file, and an interrupted upload leaves none."""
+    never sees half a file, and an interrupted upload leaves none. Past `room` bytes the
+    upload stops and nothing is kept."""
     fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=parent)
     size = 0
     try:
@@ -163,6 +175,8 @@ async def _receive(request: Request, parent: str, real: str) -> int:
             async for chunk in request.stream():
                 pending.append(chunk)
                 gathered += len(chunk)
+                if room is not None and size + gathered > room:
+                    raise too_large(room)
                 if gathered >= WRITE_CHUNK:
                     await asyncio.to_thread(out.writelines, pending)
                     size, pending, gathered = size + gathered, [], 0

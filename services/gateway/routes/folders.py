@@ -114,6 +114,13 @@ class InvitationDecision(_Out):
     permission: sc.Permission
 
 
+class FolderUsage(_Out):
+    folder_id: str
+    name: str
+    bytes: int
+    files: int
+
+
 class NewName(_Body):
     new_name: sc.FolderName
 
@@ -198,6 +205,12 @@ async def list_folders(
 @router.get("/{name}", response_model=FolderRow, summary="One folder, by name or id")
 async def get_folder(name: FolderPath, call: Reader) -> Response:
     return json_response(await call.query(S.FOLDER_GET, {"folder": name}))
+
+
+@router.get("/{name}/usage", response_model=FolderUsage,
+            summary="Bytes and files in a folder (walked now)")
+async def folder_usage(name: FolderPath, call: Reader) -> Response:
+    return json_response(await call.query(S.FOLDER_USAGE, {"folder": name}))
 
 
 @router.post("/{name}/rename", response_model=FolderOut)

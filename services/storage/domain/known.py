@@ -111,12 +111,19 @@ class KnownPolicy(Aggregate):
         self.deleted = True
 
 
-FOLDER_FIELDS = ("max_vfolder_count", "allowed_vfolder_hosts")
+FOLDER_FIELDS = ("max_vfolder_count", "allowed_vfolder_hosts", "max_vfolder_size",
+                 "max_quota_scope_size")
 
 
 def folder_limits(policy: dict[str, Any]) -> dict[str, Any]:
     """The policy fields storage acts on (the rest are other services' business)."""
     return {k: policy[k] for k in FOLDER_FIELDS if k in policy}
+
+
+def byte_limit(value: Any) -> int | None:
+    """A size limit in bytes from a policy field ("unlimited", 0 or absent: none)."""
+    text = str(value) if value is not None else ""
+    return int(text) if text.isdigit() and int(text) > 0 else None
 
 
 def count_limit(*limits: Any) -> int | None:

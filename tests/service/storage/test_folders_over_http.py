@@ -138,3 +138,34 @@ def test_paths_leaving_the_folder_are_refused_for_every_operation(people, stack,
     for answer in answers:
         assert answer.status_code == 400 and code(answer) == expected, answer.text
     assert (stack.data / "outside").exists() is False
+
+
+def test_an_upload_over_the_owners_quota_scope_is_refused_and_nothing_is_kept(people, stack):
+    root = people["root"]
+    made = root.post("/resource-policies/user", json={"name": "tiny",
+                                                      "max_quota_scope_size": 0.001})
+    assert made.status_code == 201, made.text
+    user = root.post("/users", json={"email": "c@example.com", "password": PASSWORD,
+                                     "password_confirm": PASSWORD, "resource_policy": "tiny"})
+    assert user.status_code == 201, user.text
+    token = httpx.post(f"{stack.url}/auth/login", json={
+        "email": "c@example.com", "password": PASSWORD}, timeout=10).json()["token"]
+    with httpx.Client(base_url=stack.url, timeout=30,
+                      headers={"Authorization": f"Bearer {token}"}) as c:
+        eventually(lambda: c.post("/folders", json={"name": "small"}),
+                   lambda r: r.status_code == 201, attempts=400)
+        limit = made.json()["policy"]["max_quota_scope_size"]
+        big = c.put("/folders/small/file", params={"path": "big.bin"},
+                    content=b"z" * (int(limit) + 1))
+        assert big.status_code == 413 and code(big) == "storage.quota.exceeded", big.text
+
+        def chunks():  # no Content-Length: refused while streaming
+            for _ in range(int(limit) // 65536 + 2):
+                yield b"z" * 65536
+
+        streamed = c.put("/folders/small/file", params={"path": "big.bin"}, content=chunks())
+        assert streamed.status_code == 413
+        assert c.get("/folders/small/files").json()["items"] == []
+        assert c.put("/folders/small/file", params={"path": "ok.bin"},
+                     content=b"z" * 1000).status_code == 201
+        assert c.get("/folders/small/usage").json()["bytes"] == 1000

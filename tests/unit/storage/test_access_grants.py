@@ -106,3 +106,17 @@ def test_mounting_needs_mount_in_session_on_the_host(tmp_path):
     with pytest.raises(CodedError) as caught:
         mount(h, ALICE, "notes")
     assert caught.value.details["operation"] == "mount-in-session"
+
+
+def test_uploads_get_the_room_left_under_the_folder_and_scope_limits(h):
+    made = h.create(ALICE, "notes")
+    (h.directory_of(made) / "old.bin").write_bytes(b"x" * 300)
+    assert files(h, ALICE, "notes", "upload", "new.bin")["max_bytes"] is None  # unlimited
+    h.policy("user", "default", event="PolicyUpdated", max_quota_scope_size="1000")
+    other = h.create(ALICE, "other")
+    (h.directory_of(other) / "f").write_bytes(b"y" * 200)
+    assert files(h, ALICE, "notes", "upload", "new.bin")["max_bytes"] == 500
+    assert files(h, ALICE, "notes", "upload", "old.bin")["max_bytes"] == 800  # replaced
+    h.policy("keypair", "default", event="PolicyUpdated", max_vfolder_size="350")
+    assert files(h, ALICE, "notes", "upload", "new.bin")["max_bytes"] == 50
+    assert h.queries.usage(Actor(access_key=ALICE), "notes")["bytes"] == 300
