@@ -341,15 +341,16 @@ class StorageApplication(Learner, ServiceApplication):
             shelf.release(folder.name)
         self.save(folder, *([shelf] if shelf is not None else []))
 
-    def recover(self) -> dict[str, int]:
+    def recover(self, sweep_orphans: bool = True) -> dict[str, int]:
         """At start: finish interrupted purges, remove empty directories no folder owns
-        (a creation that crashed between mkdir and commit)."""
+        (a creation that crashed between mkdir and commit). With several instances on one
+        store, another may be between its mkdir and its commit: no sweep then."""
         purging = self.view.with_status(c.FolderStatus.PURGING.value)
         for row in purging:
             self.finish_purge(row["folder_id"])
         known = {(f["host"], f["directory"]) for f in self.view.all_folders()}
         orphans = 0
-        for host, root in self.cluster.hosts.roots.items():
+        for host, root in self.cluster.hosts.roots.items() if sweep_orphans else ():
             for entry in root.iterdir():
                 if entry.is_dir() and (host, entry.name) not in known and len(entry.name) == 32:
                     self.cluster.hosts.discard_if_empty(host, entry.name)

@@ -59,7 +59,7 @@ def build(settings: StorageSettings) -> ServiceHost:
     view = StorageView(app)
     view.attach()
     app.view = view
-    app.recover()
+    app.recover(sweep_orphans=settings.single_writer)
     queries = StorageQueries(app)
     # Only the scheduler mounts folders for its sessions (`folder.mount` is system-only).
     guard = directory.guarding(PermissionGuard(directory.resolve,
