@@ -102,7 +102,17 @@ class StorageApplication(Learner, ServiceApplication):
             raise refuse("folder.forbidden", "only the folder's owner (for a group folder: an "
                          "admin of its domain) may do this", field="folder")
         self.require_host(actor, row, op)
-        return self.find(folder_id_of(row)), viewer
+        return self.folder(row["folder_id"]), viewer
+
+    def folder(self, fid: str) -> Folder:
+        found = self.find(UUID(str(fid)))
+        if not isinstance(found, Folder):
+            raise refuse("folder.not_found", "no such folder", field="folder")
+        return found
+
+    def shelf(self, ownership: str, owner_id: str) -> Shelf:
+        found = self.find(shelf_id(ownership, owner_id))
+        return found if isinstance(found, Shelf) else Shelf(ownership, owner_id)
 
     def _run(self, command_id: str, actor: Actor, data: dict[str, Any], decide: Any
              ) -> dict[str, Any]:
@@ -129,7 +139,7 @@ class StorageApplication(Learner, ServiceApplication):
                    for f in self.view.named(name)):
                 raise refuse("folder.name_taken", f"a folder named '{name}' is already "
                              "accessible to you", field="name")
-            shelf = self.find(shelf_id(str(p.type), owner)) or Shelf(str(p.type), owner)
+            shelf = self.shelf(str(p.type), owner)
             shelf.check_room(name, limit)
             folder = Folder(key=command_id, name=name, host=host, ownership=str(p.type),
                             owner_id=owner, domain=domain, creator=viewer.email,
@@ -188,7 +198,7 @@ class StorageApplication(Learner, ServiceApplication):
             old = folder.name
             if not folder.rename(p.new_name):
                 return Decision([folder], folder_summary(folder))
-            shelf = self.find(shelf_id(folder.ownership, folder.owner_id))
+            shelf = self.shelf(folder.ownership, folder.owner_id)
             shelf.move(old, folder.name, str(folder.id))
             return Decision([folder, shelf], folder_summary(folder))
 
@@ -259,7 +269,7 @@ class StorageApplication(Learner, ServiceApplication):
             if row is None:
                 raise refuse("invitation.not_found", "no such invitation",
                              field="invitation_id")
-            folder = self.find(folder_id_of({"folder_id": row["folder_id"]}))
+            folder = self.folder(row["folder_id"])
             decided = folder.decide(iid, viewer.user_id, state)
             return Decision([folder], {"invitation_id": iid, "folder_id": str(folder.id),
                                        "state": decided["state"],
@@ -277,7 +287,7 @@ class StorageApplication(Learner, ServiceApplication):
             viewer = self.viewer(owner)
             row, permission = self.visible(viewer, p.folder, live_only=True)
             self.require_host(owner, row, H.MOUNT)
-            folder = self.find(folder_id_of(row))
+            folder = self.folder(row["folder_id"])
             folder.mount(p.session_id, p.access_key)
             path = self.cluster.hosts.directory(folder.host, folder.directory).resolve()
             return Decision([folder], {
@@ -292,8 +302,8 @@ class StorageApplication(Learner, ServiceApplication):
         if envelope.type in SESSION_ENDED:
             session_id = str(envelope.data.get("session_id", ""))
             for fid in self.view.mounted_by(session_id):
-                folder = self.find(folder_id_of({"folder_id": fid}))
-                if folder is not None and session_id in folder.sessions:
+                folder = self.folder(fid)
+                if session_id in folder.sessions:
                     folder.unmounted(session_id)
                     touched.append(folder)
         self.save_tracked(tracking, *touched)
@@ -331,15 +341,16 @@ class StorageApplication(Learner, ServiceApplication):
         return reply | {"status": c.FolderStatus.PURGED.value}
 
     def finish_purge(self, fid: str) -> None:
-        folder = self.find(folder_id_of({"folder_id": fid}))
-        if folder is None or folder.status != c.FolderStatus.PURGING:
+        folder = self.folder(fid)
+        if folder.status != c.FolderStatus.PURGING:
             return
         self.cluster.hosts.remove(folder.host, folder.directory)
         folder.purged()
-        shelf = self.find(shelf_id(folder.ownership, folder.owner_id))
-        if shelf is not None and shelf.names.get(folder.name) == str(folder.id):
+        shelf = self.shelf(folder.ownership, folder.owner_id)
+        held = shelf.names.get(folder.name) == str(folder.id)
+        if held:
             shelf.release(folder.name)
-        self.save(folder, *([shelf] if shelf is not None else []))
+        self.save(folder, *([shelf] if held else []))
 
     def recover(self, sweep_orphans: bool = True) -> dict[str, int]:
         """At start: finish interrupted purges, remove empty directories no folder owns
@@ -360,6 +371,3 @@ class StorageApplication(Learner, ServiceApplication):
                      len(purging), orphans)
         return {"purges": len(purging), "orphans": orphans}
 
-
-def folder_id_of(row: Mapping[str, Any]) -> UUID:
-    return UUID(str(row["folder_id"]))
