@@ -145,9 +145,10 @@ def test_an_upload_over_the_owners_quota_scope_is_refused_and_nothing_is_kept(pe
     made = root.post("/resource-policies/user", json={"name": "tiny",
                                                       "max_quota_scope_size": 0.001})
     assert made.status_code == 201, made.text
-    user = root.post("/users", json={"email": "c@example.com", "password": PASSWORD,
-                                     "password_confirm": PASSWORD, "resource_policy": "tiny"})
-    assert user.status_code == 201, user.text
+    # identity learns the new policy from quota's stream
+    eventually(lambda: root.post("/users", json={
+        "email": "c@example.com", "password": PASSWORD, "password_confirm": PASSWORD,
+        "resource_policy": "tiny"}), lambda r: r.status_code == 201, attempts=200)
     token = httpx.post(f"{stack.url}/auth/login", json={
         "email": "c@example.com", "password": PASSWORD}, timeout=10).json()["token"]
     with httpx.Client(base_url=stack.url, timeout=30,
