@@ -4,6 +4,7 @@ cannot write ("Read-only file system"); a non-member's session is refused its mo
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from contracts.storage import Subjects as STS
 from services.runtime.client import BusClient
 from tests.support.rbac import eventually
 from tests.support.stack import start_stack
+from tests.support.storage import knows
 
 PASSWORD = "Passw0rd!"
 
@@ -58,6 +60,8 @@ async def test_a_group_folder_is_shared_between_sessions_and_read_only_where_ro(
         people[name] = BusClient(stack.nc, Actor(access_key=made["access_key"]), timeout=10)
     await eventually(lambda: people["outsider"].query(STS.FOLDER_LIST, {}), lambda r: r.ok,
                      attempts=400)
+    await eventually(lambda: asyncio.sleep(0, knows(stack.hosts, "outsider@example.com")),
+                     bool, attempts=400)
     await root.command_or_raise(STS.FOLDER_CREATE, {
         "name": "team-data", "type": "group", "project": "team", "permission": "rw"})
     await root.command_or_raise(STS.FOLDER_SHARE, {

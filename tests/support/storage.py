@@ -3,6 +3,7 @@ learns users, memberships, policies and grants from), and a small world to test 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,15 @@ async def start_storage(server: NatsServer, data_dir: Path, cipher_key: str,
     return host
 
 
-async def seed_world(nc: Client, root: BusClient) -> dict[str, Any]:
+def knows(hosts: list[Any], email: str) -> bool:
+    """Storage (an in-process host among `hosts`) has consumed identity's events up to this
+    user (its tracked consumer may trail the actor directory, which reads the same stream)."""
+    storage = next(h for h in hosts if h.settings.service == "storage")
+    return storage.app.view.user_by_email(email) is not None
+
+
+async def seed_world(nc: Client, root: BusClient, hosts: list[Any] | None = None
+                     ) -> dict[str, Any]:
     """An admin, user A, user B (a member of project `research`) and an outsider."""
     project = await root.command_or_raise(IS.PROJECT_CREATE, {"name": "research"})
     people: dict[str, Any] = {"project_id": project["project_id"]}
@@ -47,4 +56,7 @@ async def seed_world(nc: Client, root: BusClient) -> dict[str, Any]:
     # Ready once storage knows the last user and rbac has granted them their own scope.
     last = people["outsider"]
     await eventually(lambda: last.query(SS.FOLDER_LIST, {}), lambda r: r.ok, attempts=400)
+    if hosts is not None:
+        await eventually(lambda: asyncio.sleep(0, knows(hosts, "outsider@example.com")),
+                         bool, attempts=400)
     return people

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from services.cli.main import app
 from tests.support.gateway import GatewayStack, eventually
+from tests.support.storage import knows
 
 PASSWORD = "Passw0rd!"
 
@@ -38,6 +39,7 @@ def keys(stack: GatewayStack) -> dict[str, dict[str, Any]]:
             made[name] = answer.json()
     with stack.client(made["b"]["access_key"], made["b"]["secret_key"]) as b:
         eventually(lambda: b.get("/folders"), lambda r: r.status_code == 200, attempts=400)
+    eventually(lambda: knows(stack.hosts, "b@example.com"), bool, attempts=400)
     return made
 
 

@@ -30,7 +30,7 @@ async def world(nats_server, tmp_path: Path, cipher_key: str):
     nc = await connect_as(nats_server, "admin")
     creds = await bootstrap(nc)
     root = BusClient(nc, Actor(access_key=creds["access_key"]), timeout=10)
-    people = await seed_world(nc, root)
+    people = await seed_world(nc, root, hosts)
     yield people | {"root": root, "nc": nc, "data": tmp_path / "storage"}
     await nc.close()
     for host in reversed(hosts):

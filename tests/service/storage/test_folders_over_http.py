@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.gateway import GatewayStack, eventually
+from tests.support.storage import knows
 
 PASSWORD = "Passw0rd!"
 
@@ -44,6 +45,7 @@ def people(stack: GatewayStack) -> Iterator[dict[str, Any]]:
             "Authorization": f"Bearer {login.json()['token']}"})
     eventually(lambda: clients["outsider"].get("/folders"), lambda r: r.status_code == 200,
                attempts=400)
+    eventually(lambda: knows(stack.hosts, "outsider@example.com"), bool, attempts=400)
     yield clients
     for client in clients.values():
         if isinstance(client, httpx.Client):
