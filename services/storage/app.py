@@ -24,6 +24,7 @@ from services.storage.domain.model import Folder, Shelf, check_name, folder_id, 
 from services.storage.domain.model import summary as folder_summary
 from services.storage.hosts import Hosts
 from services.storage.learn import Learner
+from services.storage.roles import GroupFolderGrants
 
 log = logging.getLogger(__name__)
 H = c.HostOperation
@@ -50,6 +51,7 @@ class StorageApplication(Learner, ServiceApplication):
         self.cluster = cluster
         self.directory = directory or ActorDirectory()
         self.view: Any = None  # StorageView, attached by main
+        self.group_grants = GroupFolderGrants()  # started by the host (a component)
 
     # ---- who asks, and what they see ---------------------------------------------------------
 
@@ -179,10 +181,13 @@ class StorageApplication(Learner, ServiceApplication):
         project = self.view.project(p.project, scope)
         if project is None:
             raise refuse("project.not_found", f"no project '{p.project}'", field="project")
-        if viewer.role not in (access.SUPERADMIN, access.ADMIN) or (
-                viewer.role == access.ADMIN and project["domain"] != viewer.domain):
+        admin = viewer.role == access.SUPERADMIN or (
+            viewer.role == access.ADMIN and project["domain"] == viewer.domain)
+        if not admin and not self.group_grants.may_create(viewer.user_id,
+                                                          project["project_id"]):
             raise refuse("folder.group_forbidden", "no permission: only admins of the "
-                         "project's domain and superadmins create group folders",
+                         "project's domain, superadmins and holders of a custom role "
+                         "granting vfolder:create at the project create group folders",
                          field="type")
         limit = count_limit(self.view.policy("project", project["policy"]).get(
             "max_vfolder_count"))

@@ -66,7 +66,7 @@ def build(settings: StorageSettings) -> ServiceHost:
                                                trusted_systems=frozenset({"scheduler"})))
     host = ServiceHost(settings, app, lambda d: register(d, app, queries),
                        StorageTranslator(app), subscriptions(app), guard=guard)
-    host.components.append(directory)
+    host.components.extend([directory, app.group_grants])
     host.follow(view)
     folder_gauges(host, view)
     return host

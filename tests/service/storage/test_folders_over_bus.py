@@ -113,3 +113,22 @@ async def test_only_the_scheduler_may_mount_a_folder_for_a_session(world):
     mounted = await scheduler.command_or_raise(SS.FOLDER_MOUNT, {
         "folder": "notes", "access_key": world["a_key"], "session_id": "s-1"})
     assert mounted["read_only"] is False and mounted["name"] == "notes"
+
+
+async def test_the_seeds_custom_role_lets_a_user_create_folders_in_one_project(world):
+    from contracts.rbac import Subjects as RS
+
+    pid = world["project_id"]
+    role = await world["root"].command_or_raise(RS.ROLE_CREATE, {
+        "name": "research-folders", "scopes": [{"scope_type": "project", "scope_id": pid}]})
+    await world["root"].command_or_raise(RS.ROLE_ADD_PERMISSION, {
+        "role_id": role["role_id"], "scope_type": "project", "scope_id": pid,
+        "entity_type": "vfolder", "operations": ["create"]})
+    await world["root"].command_or_raise(RS.ROLE_ASSIGN, {
+        "role_id": role["role_id"], "emails": ["a@example.com"]})
+    made = await eventually(lambda: world["a"].command(SS.FOLDER_CREATE, {
+        "name": "a-for-research", "type": "group", "project": "research", "permission": "rw"}),
+        lambda r: r.ok, attempts=400)
+    assert made.data["owner_id"] == pid
+    listed = await world["b"].query_or_raise(SS.FOLDER_LIST, {})
+    assert [r["name"] for r in listed["items"]] == ["a-for-research"]

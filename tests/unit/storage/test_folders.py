@@ -176,3 +176,26 @@ def test_a_host_missing_from_allowed_vfolder_hosts_is_refused_for_each_operation
         error = refused("host.not_allowed", call)
         assert error.details["operation"] == operation
     assert h.directory_of(made).is_dir()
+
+
+def grant(h: Harness, role: str, source: str = "custom", scope: str = PROJECT,
+          entity: str = "vfolder", operation: str = "create") -> None:
+    g = h.app.group_grants
+    g.apply({"type": "RoleCreated", "data": {"role_id": role, "source": source,
+                                             "status": "active"}})
+    g.apply({"type": "PermissionAdded", "data": {
+        "role_id": role, "permission_id": f"{role}-p", "scope_type": "project",
+        "scope_id": scope, "entity_type": entity, "operation": operation}})
+    g.apply({"type": "RoleAssigned", "data": {"role_id": role, "user_id": "alice"}})
+
+
+def test_a_custom_role_granting_vfolder_create_at_the_project_lets_a_user_create_group_folders(
+        h):
+    grant(h, "system-member", source="system")  # members' own role: not enough
+    grant(h, "reads-only", operation="read")
+    grant(h, "other-project", scope="p-elsewhere")
+    refused("folder.group_forbidden", h.group, "team", key=ALICE)
+    grant(h, "folder-makers")
+    assert h.group("team", key=ALICE)["ownership"] == "group"
+    h.app.group_grants.apply({"type": "RoleDeactivated", "data": {"role_id": "folder-makers"}})
+    refused("folder.group_forbidden", h.group, "team-2", key=ALICE)
