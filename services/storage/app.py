@@ -4,6 +4,8 @@ of creation and purge, and what storage learns from identity and quota (`learn.p
 from __future__ import annotations
 
 import logging
+import threading
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +54,7 @@ class StorageApplication(Learner, ServiceApplication):
         self.directory = directory or ActorDirectory()
         self.view: Any = None  # StorageView, attached by main
         self.group_grants = GroupFolderGrants()  # started by the host (a component)
+        self._locks = [threading.Lock() for _ in range(64)]
 
     # ---- who asks, and what they see ---------------------------------------------------------
 
@@ -155,11 +158,18 @@ class StorageApplication(Learner, ServiceApplication):
             return Decision([folder, shelf], folder_summary(folder))
 
         try:
-            return self._run(command_id, actor, p.model_dump(mode="json"), decide)
+            with self._owner_lock(actor, p):
+                return self._run(command_id, actor, p.model_dump(mode="json"), decide)
         except CodedError:
             if made and self.find(folder_id(command_id)) is None:
                 self.cluster.hosts.discard_if_empty(*made[-1])
             raise
+
+    def _owner_lock(self, actor: Actor, p: c.CreateFolder) -> threading.Lock:
+        """Creations for one owner run one at a time in this process: concurrent ones would
+        only conflict on the owner's shelf at commit and decide again (or give up)."""
+        key = f"{p.type}:{p.project or actor.access_key}"
+        return self._locks[zlib.crc32(key.encode()) % len(self._locks)]
 
     def _owner(self, viewer: Viewer, p: c.CreateFolder, name: str, actor: Actor
                ) -> tuple[str, str, str, int | None]:
