@@ -56,6 +56,12 @@ async def seed_world(nc: Client, root: BusClient, hosts: list[Any] | None = None
     # Ready once storage knows the last user and rbac has granted them their own scope.
     last = people["outsider"]
     await eventually(lambda: last.query(SS.FOLDER_LIST, {}), lambda r: r.ok, attempts=400)
+    for name in ("admin", "a", "b", "outsider"):
+        # rbac's grant of the user's own scope has reached storage's guard: a creation now
+        # passes it and is refused by the rules instead (nothing is created).
+        await eventually(lambda c=people[name]: c.command(SS.FOLDER_CREATE, {"name": "."}),
+                         lambda r: r.error is not None
+                         and r.error.code == "storage.folder.name_invalid", attempts=400)
     if hosts is not None:
         await eventually(lambda: asyncio.sleep(0, knows(hosts, "outsider@example.com")),
                          bool, attempts=400)

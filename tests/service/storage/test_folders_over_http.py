@@ -46,6 +46,9 @@ def people(stack: GatewayStack) -> Iterator[dict[str, Any]]:
     eventually(lambda: clients["outsider"].get("/folders"), lambda r: r.status_code == 200,
                attempts=400)
     eventually(lambda: knows(stack.hosts, "outsider@example.com"), bool, attempts=400)
+    for name in ("admin", "a", "b", "outsider"):  # storage's guard has their grants
+        eventually(lambda c=clients[name]: c.post("/folders", json={"name": "."}),
+                   lambda r: r.status_code == 400, attempts=400)
     yield clients
     for client in clients.values():
         if isinstance(client, httpx.Client):
