@@ -93,6 +93,16 @@ class Heartbeat(_Payload):
     reserved: Slots = Field(default_factory=dict)  # kept back for the host, not in capacity
 
 
+class Mount(_Payload):
+    """A host directory (a storage folder the scheduler had storage authorize) bound into the
+    container at `target`."""
+
+    source: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    target: Annotated[str, StringConstraints(min_length=2, max_length=512,
+                                             pattern=r"^/(home/work|mnt)(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$")]
+    read_only: bool = True
+
+
 class StartContainer(_Payload):
     session_id: Annotated[str, StringConstraints(max_length=64)]
     image: Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -106,6 +116,7 @@ class StartContainer(_Payload):
         default_factory=dict, max_length=64)
     network: bool = False
     access_key: Annotated[str, StringConstraints(max_length=20)] | None = None
+    mounts: list[Mount] = Field(default_factory=list, max_length=16)
 
 
 class StopContainer(_Payload):

@@ -77,7 +77,7 @@ READS: dict[str, tuple[str, ...]] = {
     "identity": ("quota", "rbac"),
     "rbac": ("identity",),
     "quota": ("identity", "rbac"),  # rbac: its scoped reads follow the grants
-    "storage": ("identity", "quota"),
+    "storage": ("identity", "quota", "rbac", "scheduler"),  # scheduler: ended sessions free mounts
     "scheduler": ("agent", "identity", "quota", "rbac"),
     GATEWAY: PRODUCERS,  # GET /events (superadmin) reads any stream
 }
@@ -93,7 +93,10 @@ BUCKETS: tuple[KvBucket, ...] = (
 )
 
 # What some components may do beyond their own subjects.
-EXTRA_PUBLISH: dict[str, tuple[str, ...]] = {"scheduler": (subjects.commands_of("agent"),)}
+EXTRA_PUBLISH: dict[str, tuple[str, ...]] = {
+    # The scheduler directs agents, and holds a session's folders with storage (folder.mount).
+    "scheduler": (subjects.commands_of("agent"), subjects.command("storage", "folder", "mount")),
+}
 EXTRA_SUBSCRIBE: dict[str, tuple[str, ...]] = {"scheduler": (subjects.AGENT_HEARTBEATS,)}
 
 

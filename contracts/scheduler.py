@@ -46,6 +46,18 @@ class _Payload(BaseModel):
 Text = Annotated[str, StringConstraints(max_length=256)]
 
 
+# Where a folder may appear in a session: under the work directory or /mnt, plain names only.
+MOUNT_PATH = r"^/(home/work|mnt)(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$"
+
+
+class FolderMount(_Payload):
+    """A storage folder (name or id) for the session, checked with storage when it starts;
+    mounted read-only unless the owner's permission allows writing."""
+
+    folder: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    path: Annotated[str, StringConstraints(max_length=512, pattern=MOUNT_PATH)] | None = None
+
+
 class RequestSession(_Payload):
     name: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     image: Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -58,6 +70,7 @@ class RequestSession(_Payload):
     project: Text | None = None
     agent: Text | None = None
     priority: Annotated[int, Field(ge=0, le=100)] = 10
+    mounts: list[FolderMount] = Field(default_factory=list, max_length=16)
 
 
 class SessionRef(_Payload):

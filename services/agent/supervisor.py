@@ -172,7 +172,8 @@ class Supervisor:
             labels=self.labels.labels(p.session_id, self._access_key(p), allocation.slots(),
                                       allocation.gpu_devices, p.labels),
             network=p.network, allocation=allocation,
-            gpu_uuids=[uuids[i] for i in allocation.gpu_devices if i in uuids])
+            gpu_uuids=[uuids[i] for i in allocation.gpu_devices if i in uuids],
+            mounts=[(m.source, m.target, m.read_only) for m in p.mounts])
 
     def _access_key(self, p: c.StartContainer) -> str | None:
         """The field, else the caller's access-key label (an older scheduler's way)."""

@@ -127,6 +127,7 @@ MAX_PREFIX_PAGES = 10
 def build() -> typer.Typer:
     from services.cli import (
         admin_export,
+        admin_folders,
         admin_keypairs,
         admin_policies,
         admin_roles,
@@ -143,6 +144,7 @@ def build() -> typer.Typer:
     admin_app.add_typer(admin_keypairs.app, name="keypair")
     admin_app.add_typer(admin_policies.app, name="policy")
     admin_app.add_typer(admin_roles.app, name="role")
+    admin_app.add_typer(admin_folders.app, name="folder")
     admin_app.add_typer(admin_sessions.app, name="session")
     admin_app.add_typer(admin_export.app, name="export")
     admin_app.command("info")(admin_export.info)

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from contracts import subjects
-from services.cli import admin, admin_export, bus
+from services.cli import admin, admin_export, bus, folder
 from services.cli.output import make_console
 from services.cli.stack import StackLayout
 
@@ -23,6 +23,7 @@ app.add_typer(agent_app, name="agent")
 app.add_typer(admin.build(), name="admin")
 app.add_typer(admin_export.app, name="export")
 app.add_typer(bus.app, name="bus")
+app.add_typer(folder.app, name="folder")
 app.command("info")(admin_export.info)
 app.command("login")(bus.login)
 console = make_console()

@@ -27,7 +27,7 @@ from services.runtime.settings import allowed_cpus
 log = logging.getLogger("baikal.stack")
 
 # Services that exist today, in start order. Later services join this list.
-SERVICES = ["quota", "identity", "rbac", "scheduler"]
+SERVICES = ["quota", "identity", "rbac", "storage", "scheduler"]
 AGENT = "agent"  # one local agent (id `local`), after SERVICES; Docker if reachable
 GATEWAY = "gateway"  # started after SERVICES; its secrets.json key signs login tokens
 BOOTSTRAP = "bootstrap"  # `baikal up` itself, proving the system actor that bootstraps

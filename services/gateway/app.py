@@ -25,6 +25,8 @@ from services.gateway.metrics import ObservedMiddleware
 from services.gateway.routes import (
     auth,
     exports,
+    files,
+    folders,
     keypairs,
     org,
     policies,
@@ -90,7 +92,7 @@ def create_app(settings: GatewaySettings | None = None, nc: Client | None = None
                      telemetry=NO_TELEMETRY)
     app.state.gateway = gateway
     routers = [*(m.router for m in (system, auth, users, keypairs, org, roles, sessions,
-                                    usage, exports)),
+                                    usage, exports, folders, files)),
                *policies.routers]
     for router in routers:
         app.include_router(router)

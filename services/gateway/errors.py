@@ -37,6 +37,14 @@ STATUS_BY_CODE: dict[str, int] = {
     "export.filename_invalid": 400,
     "export.too_many_rows": 400,
     "route.not_found": 404,
+    # storage: what the folder's or invitation's state forbids now
+    "folder.not_ready": 409,
+    "folder.mounted": 409,
+    "folder.not_in_trash": 409,
+    "folder.ambiguous": 409,
+    "invitation.pending": 409,
+    "invitation.not_pending": 409,
+    "invitation.grant_exists": 409,
     "method_not_allowed": 405,
     "internal": 502,  # the service failed: the gateway is fine, its upstream is not
     "service.unavailable": 503,
@@ -53,6 +61,7 @@ STATUS_BY_SUFFIX: list[tuple[str, int]] = [
     ("_mismatch", 400), ("_too_weak", 400),
     (".out_of_range", 400), (".not_a_number", 400), (".bad_step", 400), (".unknown_slot", 400),
     (".bad_vfolder_host", 400),
+    ("forbidden", 403), (".not_allowed", 403), (".not_yours", 403),
 ]
 STATUS_BY_PREFIX: list[tuple[str, int]] = [("auth.", 401)]
 DEFAULT_REFUSAL_STATUS = 400  # a refusal the table does not know is still the caller's problem

@@ -105,6 +105,8 @@ class SchedulerApplication(ServiceApplication):
                 project=p.project, image=p.image, command=p.command,
                 session_type=str(p.session_type), slots=s.to_wire(request),
                 cluster_size=p.cluster_size, priority=p.priority, designated_agent=p.agent)
+            if p.mounts:
+                session.request_mounts([m.model_dump() for m in p.mounts])
             return Decision([session], {"session_id": str(session.id), "status": PENDING})
 
         return self.execute(command_id, p.model_dump(mode="json"), decide,

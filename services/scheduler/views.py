@@ -71,6 +71,9 @@ class SessionView(FollowingView):
         if isinstance(e, Session.Touched):
             row["last_activity"] = at
             return
+        if isinstance(e, Session.MountsRequested):
+            row["mounts"] = [dict(m) for m in e.mounts]
+            return
         status, reason = _STATUS_OF[type(e).__name__], getattr(e, "reason", "")
         if row["status"] == PENDING and status != PENDING:
             self.pending_by_key[row["access_key"]] -= 1

@@ -15,6 +15,7 @@ from nats.aio.msg import Msg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contracts import agent as agent_contract
+from contracts import storage as storage_contract
 from contracts.envelope import Actor, Command, Reply
 from services.runtime.proofs import ProofSigner
 from services.scheduler.domain.model import PREPARING, SCHEDULED, TERMINATING
@@ -125,9 +126,13 @@ class SchedulerWorker:
             await self._stop(row)
 
     async def _start(self, row: dict[str, Any]) -> None:
+        session = self.app.session(row["session_id"])
+        mounts = await self._mounts(row, getattr(session, "mounts", []))
+        if mounts is None:
+            return
         data = agent_contract.StartContainer(
             session_id=row["session_id"], image=row["image"],
-            command=self.app.session(row["session_id"]).command, slots=row["slots"],
+            command=session.command, slots=row["slots"], mounts=mounts,
             access_key=row["access_key"], labels={"ai.baikal.session-name": row["name"]})
         reply = await self._request(agent_contract.start_subject(row["agent_id"]),
                                     f"start:{row['session_id']}", data.model_dump())
@@ -139,6 +144,29 @@ class SchedulerWorker:
             assert reply.error is not None
             await asyncio.to_thread(self.app.fail, row["session_id"],
                                     f"start-refused: {reply.error.code}")
+
+    async def _mounts(self, row: dict[str, Any], wanted: list[dict[str, Any]]
+                      ) -> list[agent_contract.Mount] | None:
+        """Storage decides, when the session starts, whether its owner may mount each folder
+        and how (read-only for `ro`), and holds it for the session (no trash or purge until
+        the session ends); a refusal fails the session, no answer retries later."""
+        mounts = []
+        for want in wanted:
+            data = {"folder": want["folder"], "access_key": row["access_key"],
+                    "session_id": row["session_id"]}
+            reply = await self._request(storage_contract.Subjects.FOLDER_MOUNT,
+                                        f"mount:{row['session_id']}:{want['folder']}", data)
+            if reply is None:
+                return None  # storage did not answer: the next round retries
+            if not reply.ok or reply.data is None:
+                code = reply.error.code if reply.error else "storage.error"
+                await asyncio.to_thread(self.app.fail, row["session_id"],
+                                        f"mount-refused: {code}")
+                return None
+            target = want.get("path") or f"/home/work/{reply.data['name']}"
+            mounts.append(agent_contract.Mount(source=reply.data["path"], target=target,
+                                               read_only=reply.data["read_only"]))
+        return mounts
 
     async def _stop(self, row: dict[str, Any]) -> None:
         data = agent_contract.StopContainer(session_id=row["session_id"], reason=row["reason"])
@@ -157,6 +185,6 @@ class SchedulerWorker:
             msg = await self.nc.request(subject, envelope.model_dump_json().encode(),
                                         timeout=self.request_timeout)
         except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
-            log.warning("agent did not answer %s (%s); will retry", subject, type(exc).__name__)
+            log.warning("no answer to %s (%s); will retry", subject, type(exc).__name__)
             return None
         return Reply.model_validate_json(msg.data)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from contracts import agent, identity, scheduler
+from contracts import agent, identity, scheduler, storage
 from contracts.envelope import Accepted, Command, Error, Event, Query, Reply
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -24,8 +24,15 @@ REPLIES: dict[str, type[BaseModel]] = {
 }
 
 
-def event_file(type_name: str, version: int = 1) -> str:
-    return f"{identity.SERVICE}.{type_name}.v{version}.json"
+# Services whose messages have golden samples.
+MODULES = (identity, storage)
+EVENTS = [(m, t) for m in MODULES for t in m.EVENT_TYPES]
+COMMANDS = sorted(s for m in MODULES for s in m.COMMAND_PAYLOADS)
+QUERIES = sorted(s for m in MODULES for s in m.QUERY_PAYLOADS)
+
+
+def event_file(type_name: str, version: int = 1, module: object = identity) -> str:
+    return f"{module.SERVICE}.{type_name}.v{version}.json"  # type: ignore[attr-defined]
 
 
 def subject_file(subject: str) -> str:
@@ -45,12 +52,13 @@ RECALC: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {
 def expected_files() -> dict[str, tuple[type[BaseModel], type[BaseModel] | None]]:
     """File name -> (envelope model, payload model validating the envelope's `data`)."""
     files: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {}
-    for type_name, (_, _, data_model) in identity.EVENT_TYPES.items():
-        files[event_file(type_name)] = (Event, data_model)
-    for subject, payload in identity.COMMAND_PAYLOADS.items():
-        files[subject_file(subject)] = (Command, payload)
-    for subject, payload in identity.QUERY_PAYLOADS.items():
-        files[subject_file(subject)] = (Query, payload)
+    for module in MODULES:
+        for type_name, (_, _, data_model) in module.EVENT_TYPES.items():
+            files[event_file(type_name, module=module)] = (Event, data_model)
+        for subject, payload in module.COMMAND_PAYLOADS.items():
+            files[subject_file(subject)] = (Command, payload)
+        for subject, payload in module.QUERY_PAYLOADS.items():
+            files[subject_file(subject)] = (Query, payload)
     for name, model in REPLIES.items():
         files[name] = (model, None)
     return files | RECALC
@@ -65,26 +73,29 @@ def load(name: str) -> dict[str, Any]:
     return raw
 
 
-@pytest.mark.parametrize("type_name", sorted(identity.EVENT_TYPES))
-def test_every_event_type_has_a_golden_sample(type_name: str) -> None:
-    assert (GOLDEN / event_file(type_name)).is_file(), f"add golden/{event_file(type_name)}"
+@pytest.mark.parametrize(("module", "type_name"), EVENTS, ids=[t for _, t in EVENTS])
+def test_every_event_type_has_a_golden_sample(module: object, type_name: str) -> None:
+    name = event_file(type_name, module=module)
+    assert (GOLDEN / name).is_file(), f"add golden/{name}"
 
 
-@pytest.mark.parametrize("subject", sorted(identity.COMMAND_PAYLOADS))
+@pytest.mark.parametrize("subject", COMMANDS)
 def test_every_command_subject_has_a_golden_sample(subject: str) -> None:
     assert (GOLDEN / subject_file(subject)).is_file(), f"add golden/{subject_file(subject)}"
 
 
-@pytest.mark.parametrize("subject", sorted(identity.QUERY_PAYLOADS))
+@pytest.mark.parametrize("subject", QUERIES)
 def test_every_query_subject_has_a_golden_sample(subject: str) -> None:
     assert (GOLDEN / subject_file(subject)).is_file(), f"add golden/{subject_file(subject)}"
 
 
-def test_every_command_subject_has_a_payload_model() -> None:
-    commands = {v for k, v in vars(identity.Subjects).items() if ".cmd." in str(v) and k.isupper()}
-    queries = {v for k, v in vars(identity.Subjects).items() if ".qry." in str(v) and k.isupper()}
-    assert commands == set(identity.COMMAND_PAYLOADS)
-    assert queries == set(identity.QUERY_PAYLOADS)
+@pytest.mark.parametrize("module", MODULES, ids=[m.SERVICE for m in MODULES])
+def test_every_command_subject_has_a_payload_model(module: object) -> None:
+    subjects_ = vars(module.Subjects).items()  # type: ignore[attr-defined]
+    commands = {v for k, v in subjects_ if ".cmd." in str(v) and k.isupper()}
+    queries = {v for k, v in subjects_ if ".qry." in str(v) and k.isupper()}
+    assert commands == set(module.COMMAND_PAYLOADS)  # type: ignore[attr-defined]
+    assert queries == set(module.QUERY_PAYLOADS)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("name", sorted(RECALC))
@@ -111,12 +122,12 @@ def test_golden_sample_round_trips(name: str) -> None:
         assert payload_model.model_validate(data).model_dump(mode="json") == data
 
 
-@pytest.mark.parametrize("type_name", sorted(identity.EVENT_TYPES))
-def test_event_sample_names_its_type_version_and_source(type_name: str) -> None:
-    raw = load(event_file(type_name))
+@pytest.mark.parametrize(("module", "type_name"), EVENTS, ids=[t for _, t in EVENTS])
+def test_event_sample_names_its_type_version_and_source(module: object, type_name: str) -> None:
+    raw = load(event_file(type_name, module=module))
     assert raw["type"] == type_name
     assert raw["version"] == 1
-    assert raw["source"] == identity.SERVICE
+    assert raw["source"] == module.SERVICE  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("name", sorted(REPLIES))
@@ -127,15 +138,15 @@ def test_reply_samples_parse_as_generic_reply(name: str) -> None:
     assert reply.model_dump(mode="json", exclude_none=True) == raw
 
 
-@pytest.mark.parametrize("type_name", sorted(identity.EVENT_TYPES))
-def test_event_data_rejects_unknown_fields(type_name: str) -> None:
-    data_model = identity.EVENT_TYPES[type_name][2]
-    data = {**load(event_file(type_name))["data"], "unexpected": 1}
+@pytest.mark.parametrize(("module", "type_name"), EVENTS, ids=[t for _, t in EVENTS])
+def test_event_data_rejects_unknown_fields(module: object, type_name: str) -> None:
+    data_model = module.EVENT_TYPES[type_name][2]  # type: ignore[attr-defined]
+    data = {**load(event_file(type_name, module=module))["data"], "unexpected": 1}
     with pytest.raises(ValueError, match="unexpected"):
         data_model.model_validate(data)
 
 
 def test_published_events_carry_no_secrets() -> None:
-    for type_name, (_, _, data_model) in identity.EVENT_TYPES.items():
+    for type_name, (_, _, data_model) in [i for m in MODULES for i in m.EVENT_TYPES.items()]:
         fields = set(data_model.model_fields)
         assert not fields & {"password", "password_hash", "secret_key"}, type_name

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from contracts import agent, identity, quota, rbac, scheduler
+from contracts import agent, identity, quota, rbac, scheduler, storage
 from contracts.permissions import DELEGATE_ALL, DELEGATE_PREFIX, Needs, Target
 from contracts.rbac import CATALOGUE, EntityType, Operation, ScopeType
 
-SERVICES = {"identity": identity, "quota": quota, "scheduler": scheduler, "rbac": rbac}
+SERVICES = {"identity": identity, "quota": quota, "scheduler": scheduler, "rbac": rbac,
+            "storage": storage}
 
 
 def every_command() -> list[tuple[str, Needs, type]]:

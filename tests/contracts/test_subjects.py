@@ -109,7 +109,7 @@ def test_stream_and_durable_names() -> None:
     assert subjects.durable("rbac", "identity") == "rbac__identity__main"
 
 
-@pytest.mark.parametrize("service", ["identity", "quota", "rbac", "scheduler"])
+@pytest.mark.parametrize("service", ["identity", "quota", "rbac", "storage", "scheduler"])
 def test_service_of_reads_back_the_builders(service: str) -> None:
     for subject in (subjects.command(service, "a", "b"), subjects.query(service, "v", "n"),
                     subjects.event(service, "a", "e")):

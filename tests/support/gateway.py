@@ -31,6 +31,7 @@ from tests.support.natsserver import NatsServer, start_nats
 from tests.support.quota import start_quota
 from tests.support.rbac import eventually as eventually_async
 from tests.support.rbac import start_rbac
+from tests.support.storage import start_storage
 
 ROOT_PASSWORD = "Sup3r-secret!"
 
@@ -67,6 +68,7 @@ class GatewayStack:
         self.hosts.append(await start_quota(self.nats, self.data, self.cipher_key))
         self.hosts.append(await start_identity(self.nats, self.data, self.cipher_key))
         self.hosts.append(await start_rbac(self.nats, self.data, self.cipher_key))
+        self.hosts.append(await start_storage(self.nats, self.data, self.cipher_key))
         if self.with_scheduler:
             self.hosts.append(await start_scheduler(self.nats, self.data, self.cipher_key))
         nc = await connect_as(self.nats, "admin")

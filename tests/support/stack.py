@@ -1,5 +1,5 @@
 """The whole control plane in one test process against a real nats-server: identity, quota,
-rbac, scheduler, and one agent (any runtime)."""
+rbac, storage, scheduler, and one agent (any runtime)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from tests.support.identity import bootstrap, connect_as, start_identity
 from tests.support.natsserver import NatsServer
 from tests.support.quota import start_quota
 from tests.support.rbac import start_rbac
+from tests.support.storage import start_storage
 
 
 @dataclass
@@ -69,7 +70,8 @@ async def start_stack(server: NatsServer, root: Path, cipher_key: str, runtime: 
                       label_prefix: str, **agent_extra: Any) -> Stack:
     hosts: list[Any] = [await start_quota(server, root / "quota", cipher_key),
                         await start_identity(server, root / "identity", cipher_key),
-                        await start_rbac(server, root / "rbac", cipher_key)]
+                        await start_rbac(server, root / "rbac", cipher_key),
+                        await start_storage(server, root / "storage", cipher_key)]
     settings = SchedulerSettings(
         nats_url=server.url, nats_user="scheduler",
         nats_password=server.passwords["scheduler"], data_dir=root / "scheduler",

@@ -31,6 +31,7 @@ class LaunchSpec:
     network: bool
     allocation: Allocation
     gpu_uuids: list[str] = field(default_factory=list)
+    mounts: list[tuple[str, str, bool]] = field(default_factory=list)  # source, target, ro
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,10 @@ class DockerRuntime:
         if a.shares:  # an MPS client talks to the node's daemon through its pipe directory
             host["IpcMode"] = "host"
             host["Binds"] = [f"{self.mps_pipe_dir}:{self.mps_pipe_dir}"]
+        if spec.mounts:  # storage folders, read-only unless the owner may write
+            host["Binds"] = [*host.get("Binds", []), *(
+                f"{source}:{target}:{'ro' if read_only else 'rw'}"
+                for source, target, read_only in spec.mounts)]
         config: dict[str, Any] = {
             "Image": spec.image,
             "Env": [f"{k}={v}" for k, v in spec.environ.items()],

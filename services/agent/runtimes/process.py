@@ -107,6 +107,9 @@ class ProcessRuntime:
     async def launch(self, spec: LaunchSpec) -> str:
         if not spec.command:
             raise LaunchError("start-failed", "the process runtime needs a command")
+        if spec.mounts:  # no private mount namespace here yet: a read-only bind needs one
+            raise LaunchError("start-failed", "the process runtime cannot mount storage "
+                              "folders yet; use the Docker runtime")
         workdir = self.state_dir / "work" / spec.name
         env = {k: os.environ[k] for k in self.inherited_env if k in os.environ}
         env |= {"HOME": str(workdir), **spec.environ}

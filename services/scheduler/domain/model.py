@@ -64,6 +64,11 @@ class Session(Aggregate):
     def can_move(self, status: str) -> bool:
         return status in TRANSITIONS[self.status]
 
+    @event("MountsRequested")
+    def request_mounts(self, mounts: list[dict[str, str | None]]) -> None:
+        """Storage folders to mount (folder, path); storage authorizes them at start."""
+        self.mounts = [dict(m) for m in mounts]
+
     @event("ChecksFailed")
     def record_checks(self, failed: list[str]) -> None:
         self.failed_checks = list(failed)

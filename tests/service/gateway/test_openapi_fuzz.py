@@ -63,5 +63,7 @@ def test_the_document_covers_every_area(api_schema: schemathesis.BaseSchema) -> 
                      "/resource-indicator", "/events", "/exports/users", "/info", "/auth/login",
                      "/roles", "/roles/{role_id}/permissions", "/roles/{role_id}/assignments",
                      "/rbac/users", "/permissions/check", "/permissions/check-batch",
-                     "/resource/recalculate-usage", "/resource/usage"):
+                     "/resource/recalculate-usage", "/resource/usage",
+                     "/folders", "/folders/{name}/invite", "/folders/invitations/list",
+                     "/folders/{name}/file", "/folders/{name}/files"):
         assert expected in paths

@@ -1,0 +1,140 @@
+"""`baikal folder ls|upload|download|mkdir|mv|rm`: files in storage folders, streamed through
+the gateway with progress bars (never whole in memory)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from services.cli.admin import (
+    JsonFlag,
+    WideFlag,
+    connection,
+    emit,
+    errors,
+    gateway,
+    reports_errors,
+)
+from services.cli.admin_client import EXIT_UNAVAILABLE, CliError, check
+from services.cli.admin_folders import folder_path
+
+app = typer.Typer(help="Files in storage folders (streamed through the gateway).",
+                  no_args_is_help=True, callback=connection)
+CHUNK = 1024 * 1024
+LocalTarget = typer.Argument(None, help="Local file [the file's name].")
+
+
+def progress_bar(quiet: bool) -> Progress:
+    return Progress("[progress.description]{task.description}", BarColumn(),
+                    DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                    console=errors, disable=quiet, transient=False)
+
+
+@app.command("ls")
+@reports_errors
+def list_files(ctx: typer.Context, folder: str, path: str = typer.Argument(""),
+               offset: int = typer.Option(0), limit: int = typer.Option(1000),
+               as_json: bool = JsonFlag, wide: bool = WideFlag) -> None:
+    """List a directory of a folder (sorted by name, paged)."""
+    with gateway(ctx) as gw:
+        page = gw.call("GET", folder_path(folder, "/files"),
+                       params={"path": path, "offset": offset, "limit": limit})
+    emit(page, as_json, ["name", "type", "size", "modified"], wide=wide)
+
+
+def _chunks(source: Path, progress: Progress, task: Any) -> Iterator[bytes]:
+    with open(source, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            progress.advance(task, len(chunk))
+            yield chunk
+
+
+@app.command()
+@reports_errors
+def upload(ctx: typer.Context, folder: str, source: Path,
+           path: str = typer.Argument(None, help="Where in the folder [the file's name]."),
+           quiet: bool = typer.Option(False, "--quiet", "-q"),
+           as_json: bool = JsonFlag) -> None:
+    """Upload a local file into a folder."""
+    if not source.is_file():
+        raise CliError(f"{source} is not a file", 2)
+    target = path or source.name
+    with gateway(ctx) as gw, progress_bar(quiet) as progress:
+        task = progress.add_task(f"↑ {target}", total=source.stat().st_size)
+        try:
+            answer = gw.http.put(folder_path(folder, "/file"), params={"path": target},
+                                 content=_chunks(source, progress, task),
+                                 headers={"content-type": "application/octet-stream"},
+                                 timeout=httpx.Timeout(30, read=None, write=None))
+        except httpx.HTTPError as exc:
+            raise CliError(f"upload interrupted: {exc}", EXIT_UNAVAILABLE) from None
+        check(answer)
+    emit(answer.json(), as_json, title="uploaded")
+
+
+@app.command()
+@reports_errors
+def download(ctx: typer.Context, folder: str, path: str,
+             target: Path = LocalTarget,
+             quiet: bool = typer.Option(False, "--quiet", "-q")) -> None:
+    """Download a file of a folder (written to a temporary name, renamed when complete)."""
+    local = target or Path(Path(path).name)
+    partial = local.with_name(local.name + ".part")
+    with gateway(ctx) as gw, progress_bar(quiet) as progress:
+        try:
+            with gw.http.stream("GET", folder_path(folder, "/file"), params={"path": path},
+                                timeout=httpx.Timeout(30, read=None)) as answer:
+                if answer.status_code >= 400:
+                    answer.read()
+                    check(answer)
+                size = int(answer.headers.get("content-length", "0")) or None
+                task = progress.add_task(f"↓ {path}", total=size)
+                with open(partial, "wb") as out:
+                    for chunk in answer.iter_bytes(CHUNK):
+                        out.write(chunk)
+                        progress.advance(task, len(chunk))
+        except httpx.HTTPError as exc:
+            partial.unlink(missing_ok=True)
+            raise CliError(f"download interrupted: {exc}", EXIT_UNAVAILABLE) from None
+    os.replace(partial, local)
+    errors.print(f"saved {local}")
+
+
+@app.command()
+@reports_errors
+def mkdir(ctx: typer.Context, folder: str, path: str, as_json: bool = JsonFlag) -> None:
+    with gateway(ctx) as gw:
+        emit(gw.call("POST", folder_path(folder, "/mkdir"), body={"path": path}), as_json,
+             title="directory made")
+
+
+@app.command("mv")
+@reports_errors
+def move(ctx: typer.Context, folder: str, path: str, target: str,
+         as_json: bool = JsonFlag) -> None:
+    """Rename or move a file or directory within the folder."""
+    with gateway(ctx) as gw:
+        emit(gw.call("POST", folder_path(folder, "/move-file"),
+                     body={"path": path, "target": target}), as_json, title="moved")
+
+
+@app.command("rm")
+@reports_errors
+def remove(ctx: typer.Context, folder: str, paths: list[str],
+           recursive: bool = typer.Option(False, "--recursive", "-r"),
+           as_json: bool = JsonFlag) -> None:
+    with gateway(ctx) as gw:
+        emit(gw.call("POST", folder_path(folder, "/delete-files"),
+                     body={"paths": paths, "recursive": recursive}), as_json, title="deleted")

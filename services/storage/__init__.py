@@ -1,0 +1,1 @@
+"""The storage service: storage hosts, user and group folders, invitations, permissions."""

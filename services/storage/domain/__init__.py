@@ -1,0 +1,1 @@
+"""Storage's domain: folders, their owners' shelves, what storage knows of identity and quota."""

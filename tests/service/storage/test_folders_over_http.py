@@ -1,0 +1,177 @@
+"""Folders and files through the gateway: the seed's walk-through over HTTP, invitations, the
+trash, streamed upload / download / listing, and path escapes refused with stable codes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.gateway import GatewayStack, eventually
+from tests.support.storage import knows
+
+PASSWORD = "Passw0rd!"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayStack]:
+    running = GatewayStack(tmp_path_factory.mktemp("storage-http")).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def people(stack: GatewayStack) -> Iterator[dict[str, Any]]:
+    root = stack.client()
+    project = root.post("/projects", json={"name": "research"})
+    assert project.status_code == 201, project.text
+    pid = project.json()["project_id"]
+    clients: dict[str, Any] = {"root": root, "project_id": pid}
+    for name, role, projects in (("admin", "admin", []), ("a", "user", []),
+                                 ("b", "user", [pid]), ("outsider", "user", [])):
+        made = root.post("/users", json={"email": f"{name}@example.com", "password": PASSWORD,
+                                         "password_confirm": PASSWORD, "role": role,
+                                         "projects": projects})
+        assert made.status_code == 201, made.text
+        login = httpx.post(f"{stack.url}/auth/login", json={
+            "email": f"{name}@example.com", "password": PASSWORD}, timeout=10)
+        assert login.status_code == 200, login.text
+        clients[name] = httpx.Client(base_url=stack.url, timeout=30, headers={
+            "Authorization": f"Bearer {login.json()['token']}"})
+    eventually(lambda: clients["outsider"].get("/folders"), lambda r: r.status_code == 200,
+               attempts=400)
+    eventually(lambda: knows(stack.hosts, "outsider@example.com"), bool, attempts=400)
+    for name in ("admin", "a", "b", "outsider"):  # storage's guard has their grants
+        eventually(lambda c=clients[name]: c.post("/folders", json={"name": "."}),
+                   lambda r: r.status_code == 400, attempts=400)
+    yield clients
+    for client in clients.values():
+        if isinstance(client, httpx.Client):
+            client.close()
+
+
+def code(answer: httpx.Response) -> str:
+    return str(answer.json()["error"]["code"])
+
+
+def test_seed_walkthrough_over_http(people):
+    made = people["admin"].post("/folders", json={
+        "name": "group-data", "type": "group", "project": "research", "permission": "ro"})
+    assert made.status_code == 201, made.text
+    listed = people["b"].get("/folders").json()["items"]
+    [row] = [r for r in listed if r["name"] == "group-data"]
+    assert (row["permission_label"], row["ownership"]) == ("R", "group")
+    assert people["b"].get("/folders/invitations/list").json()["items"] == []
+    assert all(r["name"] != "group-data" for r in people["outsider"].get("/folders").json()[
+        "items"])
+    hidden = people["outsider"].get("/folders/group-data")
+    assert hidden.status_code == 404 and code(hidden) == "storage.folder.not_found"
+    refused = people["a"].post("/folders", json={"name": "x", "type": "group",
+                                                 "project": "research"})
+    assert refused.status_code == 403 and code(refused) == "storage.folder.group_forbidden"
+    write = people["b"].put("/folders/group-data/file", params={"path": "x.txt"},
+                            content=b"nope")
+    assert write.status_code == 403 and code(write) == "storage.folder.forbidden"
+
+
+def test_invitation_accept_and_trash_restore_purge_over_http(people):
+    assert people["a"].post("/folders", json={"name": "notes"}).status_code == 201
+    sent = people["a"].post("/folders/notes/invite", json={"emails": ["b@example.com"],
+                                                           "permission": "rw"})
+    assert sent.status_code == 200, sent.text
+    inv = sent.json()["invitations"]["b@example.com"]
+    again = people["a"].post("/folders/notes/invite", json={"emails": ["b@example.com"]})
+    assert again.status_code == 409 and code(again) == "storage.invitation.pending"
+    accepted = people["b"].post("/folders/invitations/accept", json={"inv_id": inv})
+    assert accepted.json()["state"] == "accepted"
+    assert people["b"].get("/folders/notes").json()["permission_label"] == "RW"
+    assert people["a"].delete("/folders/notes").json()["status"] == "delete-pending"
+    trash = people["a"].get("/folders", params={"status": "delete-pending"}).json()["items"]
+    assert [r["name"] for r in trash] == ["notes"]
+    assert people["a"].post("/folders/notes/restore").json()["status"] == "ready"
+    people["a"].delete("/folders/notes")
+    gone = people["a"].post("/folders/notes/delete-forever")
+    assert gone.json()["status"] == "delete-complete", gone.text
+
+
+def test_files_stream_up_and_down_and_list_in_pages(people, tmp_path):
+    a = people["a"]
+    assert a.post("/folders", json={"name": "files"}).status_code == 201
+    body = os.urandom(3 * 1024 * 1024 + 17)
+    up = a.put("/folders/files/file", params={"path": "blob.bin"}, content=body)
+    assert up.status_code == 201 and up.json()["size"] == len(body), up.text
+    with a.stream("GET", "/folders/files/file", params={"path": "blob.bin"}) as down:
+        digest = hashlib.sha256()
+        for chunk in down.iter_bytes():
+            digest.update(chunk)
+    assert digest.hexdigest() == hashlib.sha256(body).hexdigest()
+    assert a.post("/folders/files/mkdir", json={"path": "d/e"}).status_code == 201
+    moved = a.post("/folders/files/move-file", json={"path": "blob.bin", "target": "d/b.bin"})
+    assert moved.status_code == 200, moved.text
+    for n in range(30):
+        a.put("/folders/files/file", params={"path": f"d/f{n:02d}"}, content=b"x")
+    page = a.get("/folders/files/files", params={"path": "d", "offset": 5, "limit": 10}).json()
+    assert page["total"] == 32 and len(page["items"]) == 10
+    assert page["items"][0]["name"] == "f03"  # after b.bin, e, f00, f01, f02
+    deleted = a.post("/folders/files/delete-files", json={"paths": ["d"], "recursive": True})
+    assert deleted.status_code == 200
+    assert a.get("/folders/files/files").json()["items"] == []
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("../outside", "storage.path.escape"), ("/etc/passwd", "storage.path.absolute"),
+    ("a/../../x", "storage.path.escape"), ("n" * 300, "storage.path.too_long"),
+    ("bad\x00name", "storage.path.invalid"), ("link/secret", "storage.path.escape")])
+def test_paths_leaving_the_folder_are_refused_for_every_operation(people, stack, path,
+                                                                   expected):
+    a = people["a"]
+    name = f"esc-{uuid.uuid4().hex[:8]}"
+    made = a.post("/folders", json={"name": name}).json()
+    folder_dir = stack.data / "vfolders" / uuid.UUID(made["folder_id"]).hex
+    os.symlink(stack.data, folder_dir / "link")
+    answers = [a.put(f"/folders/{name}/file", params={"path": path}, content=b"x"),
+               a.get(f"/folders/{name}/file", params={"path": path}),
+               a.get(f"/folders/{name}/files", params={"path": path}),
+               a.post(f"/folders/{name}/mkdir", json={"path": path}),
+               a.post(f"/folders/{name}/move-file", json={"path": "nothing", "target": path}),
+               a.post(f"/folders/{name}/delete-files", json={"paths": [path]})]
+    for answer in answers:
+        assert answer.status_code == 400 and code(answer) == expected, answer.text
+    assert (stack.data / "outside").exists() is False
+
+
+def test_an_upload_over_the_owners_quota_scope_is_refused_and_nothing_is_kept(people, stack):
+    root = people["root"]
+    made = root.post("/resource-policies/user", json={"name": "tiny",
+                                                      "max_quota_scope_size": 0.001})
+    assert made.status_code == 201, made.text
+    # identity learns the new policy from quota's stream
+    eventually(lambda: root.post("/users", json={
+        "email": "c@example.com", "password": PASSWORD, "password_confirm": PASSWORD,
+        "resource_policy": "tiny"}), lambda r: r.status_code == 201, attempts=200)
+    token = httpx.post(f"{stack.url}/auth/login", json={
+        "email": "c@example.com", "password": PASSWORD}, timeout=10).json()["token"]
+    with httpx.Client(base_url=stack.url, timeout=30,
+                      headers={"Authorization": f"Bearer {token}"}) as c:
+        eventually(lambda: c.post("/folders", json={"name": "small"}),
+                   lambda r: r.status_code == 201, attempts=400)
+        limit = made.json()["policy"]["max_quota_scope_size"]
+        big = c.put("/folders/small/file", params={"path": "big.bin"},
+                    content=b"z" * (int(limit) + 1))
+        assert big.status_code == 413 and code(big) == "storage.quota.exceeded", big.text
+
+        def chunks():  # no Content-Length: refused while streaming
+            for _ in range(int(limit) // 65536 + 2):
+                yield b"z" * 65536
+
+        streamed = c.put("/folders/small/file", params={"path": "big.bin"}, content=chunks())
+        assert streamed.status_code == 413
+        assert c.get("/folders/small/files").json()["items"] == []
+        assert c.put("/folders/small/file", params={"path": "ok.bin"},
+                     content=b"z" * 1000).status_code == 201
+        assert c.get("/folders/small/usage").json()["bytes"] == 1000
