@@ -106,10 +106,13 @@ class BackendAISigner(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         content_type = request.headers.get("content-type", "application/json")
+        # A streamed body (a file upload) declares its digest; any other is signed whole.
+        declared = request.headers.get("x-baikal-content-sha256")
         request.headers.update(signed_headers(
             access_key=self.access_key, secret_key=self.secret_key, method=request.method,
             path_with_query=request.url.raw_path.decode("ascii"),
-            host=request.headers["host"], content_type=content_type, body=request.content))
+            host=request.headers["host"], content_type=content_type,
+            body=None if declared else request.content, body_digest=declared))
         yield request
 
 

@@ -3,8 +3,9 @@ the gateway with progress bars (never whole in memory)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from services.cli.admin_folders import folder_path
 app = typer.Typer(help="Files in storage folders (streamed through the gateway).",
                   no_args_is_help=True, callback=connection)
 CHUNK = 1024 * 1024
+MAX_CHUNKS = 16 * 1024 * 1024  # 16 TiB in 1 MiB chunks: the hashing loop's bound
 LocalTarget = typer.Argument(None, help="Local file [the file's name].")
 
 
@@ -61,6 +63,19 @@ def _chunks(source: Path, progress: Progress, task: Any) -> Iterator[bytes]:
             yield chunk
 
 
+def file_digest(source: Path, advance: Callable[[int], None]) -> str:
+    """SHA-256 hex of a file, read in chunks (never whole in memory)."""
+    digest = hashlib.sha256()
+    with source.open("rb") as handle:
+        for _ in range(MAX_CHUNKS):
+            chunk = handle.read(CHUNK)
+            if not chunk:
+                return digest.hexdigest()
+            digest.update(chunk)
+            advance(len(chunk))
+    raise CliError(f"{source} is larger than this client uploads")
+
+
 @app.command()
 @reports_errors
 def upload(ctx: typer.Context, folder: str, source: Path,
@@ -72,11 +87,15 @@ def upload(ctx: typer.Context, folder: str, source: Path,
         raise CliError(f"{source} is not a file", 2)
     target = path or source.name
     with gateway(ctx) as gw, progress_bar(quiet) as progress:
+        # The signature covers the body's digest (version 2): one pass to hash, one to send.
+        hashing = progress.add_task(f"# {target}", total=source.stat().st_size)
+        digest = file_digest(source, lambda n: progress.advance(hashing, n))
         task = progress.add_task(f"↑ {target}", total=source.stat().st_size)
         try:
             answer = gw.http.put(folder_path(folder, "/file"), params={"path": target},
                                  content=_chunks(source, progress, task),
-                                 headers={"content-type": "application/octet-stream"},
+                                 headers={"content-type": "application/octet-stream",
+                                          "x-baikal-content-sha256": digest},
                                  timeout=httpx.Timeout(30, read=None, write=None))
         except httpx.HTTPError as exc:
             raise CliError(f"upload interrupted: {exc}", EXIT_UNAVAILABLE) from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import hmac
 import re
 import time
@@ -139,6 +140,10 @@ def _unknown_key() -> ApiError:
     return gateway_error("auth.unknown_key", "access key not found")
 
 
+DECLARED_DIGEST_SCOPE_KEY = "baikal.content_sha256"
+DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
 class Authenticator:
     def __init__(self, keys: KeypairDirectory, tokens: TokenIssuer, limiter: SlidingWindow,
                  metrics: HttpMetrics, clock_skew_seconds: int,
@@ -209,15 +214,21 @@ class Authenticator:
         content_type = headers.get("content-type", signing.DEFAULT_CONTENT_TYPE)
         content_type = content_type.split(";", 1)[0].strip().lower()
         body = b""
-        if body_signed or (version < signing.UNSIGNED_BODY_SINCE
-                           and content_type != "multipart/form-data"):
+        declared = headers.get(signing.CONTENT_SHA256_HEADER) if body_signed else None
+        if declared is not None:
+            if not DIGEST.fullmatch(declared):
+                raise gateway_error("auth.header_invalid", "X-Baikal-Content-SHA256 must be "
+                                    "the body's SHA-256 in lowercase hex")
+            scope[DECLARED_DIGEST_SCOPE_KEY] = declared  # checked where the body is read
+        elif body_signed or (version < signing.UNSIGNED_BODY_SINCE
+                             and content_type != "multipart/form-data"):
             body = await body_reader()
         expected = signing.sign(
             secret_key=keypair["secret_key"], method=scope["method"],
             path_with_query=path_with_query(scope), raw_date=raw_date, date=date,
             host=headers.get("host", ""), content_type=content_type, api_version=version,
             hash_type=hash_type, body=body, version_header=version_header,
-            body_signed=body_signed)
+            body_signed=body_signed, body_digest=declared)
         # Bytes: compare_digest refuses non-ASCII str, and headers arrive as latin-1 text.
         if not hmac.compare_digest(expected.encode(), credential.signature.encode("latin-1")):
             raise gateway_error("auth.signature_mismatch", "HMAC signature mismatch")
@@ -314,7 +325,19 @@ def require(caller: Caller, role: str) -> Caller:
 async def authenticated(request: Request) -> Caller:
     authenticator: Authenticator = request.app.state.gateway.auth
     # request.body, not the raw receive: FastAPI may have read (and kept) the body already.
-    return await authenticator.authenticate(request.scope, request.body)
+    caller = await authenticator.authenticate(request.scope, request.body)
+    declared = request.scope.get(DECLARED_DIGEST_SCOPE_KEY)
+    if declared is not None and hasattr(request, "_body"):
+        # A declared digest on a body the route has already read (FastAPI reads a JSON body
+        # before its dependencies): checked now. A streamed body is checked by its reader.
+        check_declared_digest(declared, hashlib.sha256(request._body).hexdigest())
+    return caller
+
+
+def check_declared_digest(declared: str, actual: str) -> None:
+    if not hmac.compare_digest(declared, actual):
+        raise gateway_error("auth.content_mismatch", "the body does not match its signed "
+                            "X-Baikal-Content-SHA256")
 
 
 async def admin(request: Request) -> Caller:

@@ -24,6 +24,10 @@ UNSIGNED_BODY_SINCE = "v4.20181215"
 DEFAULT_CONTENT_TYPE = "application/octet-stream"  # what aiohttp's server reports when absent
 SIGNATURE_VERSION_HEADER = "x-baikal-signature-version"
 BODY_SIGNED = "2"
+# Version 2 for a body streamed too large to hold (a file upload): the client declares the
+# body's SHA-256 here, the signature covers the declared digest, and whoever reads the body
+# (the upload route) checks it as the bytes arrive, keeping nothing on a mismatch.
+CONTENT_SHA256_HEADER = "x-baikal-content-sha256"
 
 
 class SignatureFormatError(ValueError):
@@ -107,14 +111,19 @@ def sign(
     body: bytes = b"",
     version_header: str = "x-backendai-version",
     body_signed: bool = False,
+    body_digest: str | None = None,
 ) -> str:
     """The hex signature of one request (reference §2.3 steps 2-4).
 
     `raw_date` is the date header exactly as sent; `date` is it parsed, and its own calendar day
     (in the offset it was written with) derives the key, as the reference server does.
     """
-    digest = (hashlib.new(hash_type, body).hexdigest() if body_signed
-              else body_hash(hash_type, api_version, body))
+    if body_signed and body_digest is not None:
+        digest = body_digest  # declared (CONTENT_SHA256_HEADER), checked by the body's reader
+    elif body_signed:
+        digest = hashlib.new(hash_type, body).hexdigest()
+    else:
+        digest = body_hash(hash_type, api_version, body)
     text = (
         f"{method.upper()}\n{path_with_query}\n{raw_date}\nhost:{host}\n"
         f"content-type:{content_type.lower()}\n{version_header}:{api_version}\n{digest}"
@@ -137,20 +146,26 @@ def signed_headers(
     api_version: str = API_VERSION,
     now: datetime | None = None,
     body: bytes | None = None,
+    body_digest: str | None = None,
 ) -> dict[str, str]:
     """Headers for a request signed as the official SDK does (date = isoformat of aware UTC);
-    with `body`, signature version 2 (the body's hash signed too)."""
+    with `body`, signature version 2 (the body's hash signed too); with `body_digest` (the
+    SHA-256 hex of a body streamed from a file), version 2 over that declared digest."""
     date = now or datetime.now(UTC)
     raw_date = date.isoformat()
     signature = sign(secret_key=secret_key, method=method, path_with_query=path_with_query,
                      raw_date=raw_date, date=date, host=host, content_type=content_type,
-                     api_version=api_version, body=body or b"", body_signed=body is not None)
+                     api_version=api_version, body=body or b"",
+                     body_signed=body is not None or body_digest is not None,
+                     body_digest=body_digest)
     headers = {
         "Authorization": f"BackendAI signMethod=HMAC-SHA256, credential={access_key}:{signature}",
         "Date": raw_date,
         "X-BackendAI-Version": api_version,
         "Content-Type": content_type,
     }
-    if body is not None:
+    if body is not None or body_digest is not None:
         headers["X-Baikal-Signature-Version"] = BODY_SIGNED
+    if body_digest is not None:
+        headers["X-Baikal-Content-SHA256"] = body_digest
     return headers

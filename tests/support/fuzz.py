@@ -72,7 +72,7 @@ VALID_DATA: dict[str, dict[str, Any]] = {
 
 
 def is_command(subject: str) -> bool:
-    return subject in COMMAND_PAYLOADS
+    return subject in COMMAND_PAYLOADS or subject.startswith("bai.cmd.")
 
 
 def nats_user(subject: str) -> str:

@@ -8,6 +8,7 @@ No `from __future__ import annotations`: FastAPI reads the annotations as object
 
 import asyncio
 import contextlib
+import hashlib
 import heapq
 import os
 import shutil
@@ -20,6 +21,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import storage as sc
+from services.gateway.auth import DECLARED_DIGEST_SCOPE_KEY, check_declared_digest
 from services.gateway.errors import ERROR_RESPONSES, ApiError, ErrorResponse
 from services.gateway.routes.calls import Call, Reader, Writer, json_response
 
@@ -152,7 +154,8 @@ async def upload_file(name: FolderPath, request: Request, call: Writer,
     declared = request.headers.get("content-length", "")
     if room is not None and declared.isdigit() and int(declared) > room:
         raise too_large(room)
-    size = await _receive(request, parent, real, room)
+    size = await _receive(request, parent, real, room,
+                          request.scope.get(DECLARED_DIGEST_SCOPE_KEY))
     return json_response({"folder_id": granted["folder_id"], "path": path, "done": "upload",
                           "size": size}, 201)
 
@@ -162,17 +165,22 @@ def too_large(room: int) -> ApiError:
                    "left", 413, max_bytes=room)
 
 
-async def _receive(request: Request, parent: str, real: str, room: int | None) -> int:
+async def _receive(request: Request, parent: str, real: str, room: int | None,
+                   declared: str | None = None) -> int:
     """The body into a temporary file beside the target, then renamed over it: a reader
     never sees half a file, and an interrupted upload leaves none. Past `room` bytes the
-    upload stops and nothing is kept."""
+    upload stops and nothing is kept; a body whose SHA-256 is not the one its signature
+    declared (signature version 2 of a streamed body) is not kept either."""
     fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=parent)
     size = 0
+    digest = hashlib.sha256() if declared is not None else None
     try:
         with os.fdopen(fd, "wb") as out:
             pending: list[bytes] = []
             gathered = 0
             async for chunk in request.stream():
+                if digest is not None:
+                    digest.update(chunk)
                 pending.append(chunk)
                 gathered += len(chunk)
                 if room is not None and size + gathered > room:
@@ -182,6 +190,8 @@ async def _receive(request: Request, parent: str, real: str, room: int | None) -
                     size, pending, gathered = size + gathered, [], 0
             await asyncio.to_thread(out.writelines, pending)
             size += gathered
+        if declared is not None and digest is not None:
+            check_declared_digest(declared, digest.hexdigest())
         os.replace(tmp, real)
     except BaseException:
         with contextlib.suppress(OSError):

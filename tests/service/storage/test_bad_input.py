@@ -15,7 +15,7 @@ import pytest
 from contracts import storage as c
 from contracts.envelope import Actor, Reply
 from services.runtime.client import BusClient
-from tests.support.fuzz import envelope_cases, stable_error
+from tests.support.fuzz import envelope, envelope_cases, stable_error
 from tests.support.identity import bootstrap, connect_as, start_identity
 from tests.support.quota import start_quota
 from tests.support.rbac import start_rbac
@@ -69,10 +69,8 @@ def test_every_subject_has_a_sample() -> None:
 
 
 def body(subject: str, data: Any, access_key: str) -> bytes:
-    envelope: dict[str, Any] = {"actor": {"access_key": access_key}, "data": data}
-    if subject in c.COMMAND_PAYLOADS:
-        envelope["id"] = str(uuid.uuid4())
-    return json.dumps(envelope).encode()
+    """An envelope with a proof of its actor (tests.support.fuzz.envelope)."""
+    return json.dumps(envelope(subject, data, {"access_key": access_key})).encode()
 
 
 async def refused(stack, subject: str, raw: bytes) -> str:

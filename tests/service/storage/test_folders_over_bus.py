@@ -15,6 +15,7 @@ from contracts.envelope import Actor
 from contracts.identity import Subjects as IS
 from contracts.storage import Subjects as SS
 from services.runtime.client import BusClient
+from services.runtime.reader import Follower, StoredMsg
 from tests.support.identity import bootstrap, connect_as, start_identity
 from tests.support.quota import start_quota
 from tests.support.rbac import eventually, start_rbac
@@ -66,10 +67,9 @@ async def test_removing_a_member_hides_the_group_folder_on_a_later_request(world
 async def test_invitations_end_to_end_with_events_on_the_storage_stream(world):
     received: list[dict] = []
 
-    async def collect(msg) -> None:  # type: ignore[no-untyped-def]
+    async def collect(msg: StoredMsg) -> None:
         received.append(json.loads(msg.data))
 
-    js = world["nc"].jetstream()
     await world["a"].command_or_raise(SS.FOLDER_CREATE, {"name": "notes"})
     sent = await world["a"].command_or_raise(SS.INVITATION_SEND, {
         "folder": "notes", "emails": ["b@example.com"], "permission": "ro"})
@@ -82,9 +82,13 @@ async def test_invitations_end_to_end_with_events_on_the_storage_stream(world):
     again = await world["a"].command(SS.INVITATION_SEND, {
         "folder": "notes", "emails": ["b@example.com"]})
     assert again.error is not None and again.error.code == "storage.invitation.grant_exists"
-    await js.subscribe(subjects.events_of("storage"), stream="BAI_EVT_STORAGE",
-                       ordered_consumer=True, cb=collect)
-    await eventually(lambda: asyncio.sleep(0, received), lambda r: len(r) >= 3)
+    # Read by sequence, as the operator does (it may not create consumers).
+    follower = await Follower(world["nc"], subjects.stream("storage"),
+                              subjects.events_of("storage"), collect, poll_seconds=0.1).start()
+    try:
+        await eventually(lambda: asyncio.sleep(0, received), lambda r: len(r) >= 3)
+    finally:
+        await follower.stop()
     assert [e["type"] for e in received[:3]] == ["FolderCreated", "InvitationSent",
                                                  "InvitationAccepted"]
     assert received[0]["actor"]["access_key"] == world["a_key"]
