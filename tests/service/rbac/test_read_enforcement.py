@@ -176,6 +176,7 @@ SYSTEM_WIDE: dict[str, Data] = {
 
 SYSTEM_ONLY: dict[str, tuple[str, Data]] = {  # subject -> (the system actor that passes, data)
     IS.KEYPAIR_RESOLVE: ("gateway", target_key),
+    IS.TOKEN_ISSUE: ("gateway", target_key),
     IS.LOGIN: ("gateway", lambda w: {"email": SUPERADMIN_EMAIL,
                                      "password": SUPERADMIN_PASSWORD}),
     ac.list_subject(AGENT): ("operator", lambda w: {}),
