@@ -58,8 +58,13 @@ def all_specs() -> list[MessageSpec]:
 
 
 def key(subject: str) -> str:
-    """A component or channel key for a subject (AsyncAPI keys allow `[A-Za-z0-9._-]`)."""
-    return re.sub(r"[^A-Za-z0-9._-]", "", subject)
+    """The channel, operation and message key of a subject (AsyncAPI 3.0 ids allow
+    `[A-Za-z0-9_-]`): `bai.cmd.identity.user.update.v1` → `bai_cmd_identity_user_update_v1`."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", subject.replace("{", "").replace("}", ""))
+
+
+def reply_key(subject: str) -> str:
+    return f"{key(subject)}_reply"
 
 
 def _describe_needs(spec: MessageSpec) -> str:
@@ -124,19 +129,20 @@ def _request(spec: MessageSpec, channel: str, doc: dict[str, Any]) -> None:
     reply = (_ref(spec.reply, "serialization") if spec.reply is not None
              else {"type": "object", "description": GENERIC_REPLY})
     messages = doc["components"]["messages"]
+    rk = reply_key(spec.subject)
     messages[channel] = {
         "name": channel, "title": spec.payload.__name__, "summary": spec.summary,
         "contentType": "application/json", "payload": _enveloped(envelope, payload)}
-    messages[f"{channel}.reply"] = {
-        "name": f"{channel}.reply", "summary": f"Accepted reply to {spec.subject}",
+    messages[rk] = {
+        "name": rk, "summary": f"Accepted reply to {spec.subject}",
         "contentType": "application/json",
         "payload": _enveloped(_ref(Accepted, "serialization"), reply)}
     errors = spec.all_errors()
     description = (f"{spec.summary}\n\nNeeds: {_describe_needs(spec)}.\n\nError codes "
                    f"(`{spec.service}.<code>`): {', '.join(errors)}.")
-    doc["channels"][f"{channel}.reply"] = {
+    doc["channels"][rk] = {
         "address": None, "description": f"The requester's inbox for {spec.subject}.",
-        "messages": {"accepted": {"$ref": f"#/components/messages/{channel}.reply"},
+        "messages": {"accepted": {"$ref": f"#/components/messages/{rk}"},
                      "error": {"$ref": "#/components/messages/Error"}}}
     doc["operations"][channel] = {
         "action": "receive", "channel": {"$ref": f"#/channels/{channel}"},
@@ -145,9 +151,9 @@ def _request(spec: MessageSpec, channel: str, doc: dict[str, Any]) -> None:
         "messages": [{"$ref": f"#/channels/{channel}/messages/request"}],
         "reply": {"address": {"location": "$message.header#/reply_to",
                               "description": "the requester's NATS inbox"},
-                  "channel": {"$ref": f"#/channels/{channel}.reply"},
-                  "messages": [{"$ref": f"#/channels/{channel}.reply/messages/accepted"},
-                               {"$ref": f"#/channels/{channel}.reply/messages/error"}]},
+                  "channel": {"$ref": f"#/channels/{rk}"},
+                  "messages": [{"$ref": f"#/channels/{rk}/messages/accepted"},
+                               {"$ref": f"#/channels/{rk}/messages/error"}]},
         "x-baikal-kind": str(spec.kind), "x-baikal-needs": _needs_extension(spec),
         "x-baikal-errors": [f"{spec.service}.{code}" for code in errors],
         "x-baikal-public": spec.public}

@@ -5,6 +5,7 @@ error codes."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,15 @@ def test_every_spec_has_a_channel_on_its_subject_and_an_operation(subject: str) 
         assert len(reply["messages"]) == 2
 
 
+def test_every_id_is_a_valid_asyncapi_3_key() -> None:
+    for section in (DOC["channels"], DOC["operations"], DOC["components"]["messages"],
+                    DOC["components"]["schemas"]):
+        for name in section:
+            assert re.fullmatch(r"[A-Za-z0-9_.-]+", name), name
+    for name in (*DOC["channels"], *DOC["operations"]):
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", name), name
+
+
 def test_every_ref_in_the_document_resolves() -> None:
     found = list(refs(DOC))
     assert len(found) > 300
@@ -97,10 +107,10 @@ def test_a_message_payload_is_the_envelope_with_the_payload_model_as_data() -> N
 
 def test_a_typed_reply_is_in_the_document_and_the_generic_one_is_described() -> None:
     typed = DOC["components"]["messages"][
-        asyncapi.key("bai.cmd.agent.{agent_id}.start-container.v1") + ".reply"]
+        asyncapi.reply_key("bai.cmd.agent.{agent_id}.start-container.v1")]
     assert resolve(typed["payload"]["allOf"][1]["properties"]["data"]["$ref"])[
         "title"] == "ContainerState"
-    generic = DOC["components"]["messages"][asyncapi.key(identity.Subjects.USER_GET) + ".reply"]
+    generic = DOC["components"]["messages"][asyncapi.reply_key(identity.Subjects.USER_GET)]
     assert "no typed reply" in generic["payload"]["allOf"][1]["properties"]["data"][
         "description"]
 
