@@ -229,11 +229,13 @@ _SLOTS = ("slots.bad_step", "slots.exclusive", "slots.insufficient", "slots.inva
 START = specs.directed(
     subjects.directed_command_template("start-container"), _D.DIRECTED_COMMAND, StartContainer,
     system_only(E.SESSION, O.CREATE), "Start a session's container on this agent.",
-    (*_SLOTS, "container.invalid_transition", "command.timeout"), ContainerState)
+    (*_SLOTS, "container.not_found", "container.invalid_transition", "command.timeout"),
+    ContainerState)
 STOP = specs.directed(
     subjects.directed_command_template("stop-container"), _D.DIRECTED_COMMAND, StopContainer,
     system_only(E.SESSION, O.SOFT_DELETE), "Stop a session's container on this agent.",
-    ("container.stop_failed", "container.invalid_transition", "command.timeout"),
+    ("container.stop_failed", "container.not_found", "container.invalid_transition",
+     "command.timeout"),
     ContainerState)
 LIST = specs.directed(
     subjects.directed_command_template("list-containers"), _D.DIRECTED_QUERY, ListContainers,

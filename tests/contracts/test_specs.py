@@ -4,6 +4,7 @@ spec has a handler, a payload model, a reply (typed or the documented generic) a
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from services.scheduler.handlers import register as register_scheduler
 from tests.contracts.samples import ALL_SPECS, MODULES, golden_name
 
 GOLDEN = Path(__file__).parent / "golden"
+RAISED = re.compile(r'refuse\(\s*"([a-z_]+\.[a-z_.]+)"')
 AGENT_ID = "n1"
 
 
@@ -139,6 +141,17 @@ def test_every_published_event_type_has_a_spec_on_its_subject(module: Any) -> No
         else:
             assert spec.subject == module.event_subject(type_name)
             assert spec.payload is module.EVENT_TYPES[type_name][2]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.SERVICE)
+def test_every_stable_code_a_service_raises_is_declared_by_one_of_its_specs(module: Any) -> None:
+    root = Path(__file__).resolve().parents[2] / "services" / module.SERVICE
+    raised: set[str] = set()
+    for path in root.rglob("*.py"):
+        raised |= set(RAISED.findall(path.read_text(encoding="utf-8")))
+    assert raised, "the pattern finds the service's refusals"
+    declared = set(specs.COMMON_ERRORS) | {c for s in module.SPECS.values() for c in s.errors}
+    assert raised - declared == set()
 
 
 def test_a_request_without_a_need_must_be_public_and_an_event_has_no_need() -> None:
