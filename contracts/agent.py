@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from contracts import subjects
+from contracts import specs, subjects
 from contracts.permissions import Needs, system_only
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
@@ -230,33 +230,71 @@ def agent_events(agent_id: str) -> str:
     return subjects.events_of_agent(agent_id)
 
 
+# ---- one declaration per message (contracts/specs.py): per agent, `{agent_id}` in the subject --
+
+# Directed commands run containers for the scheduler, and what runs on a node is the
+# scheduler's to know (and operators' tools'): trusted system actors only.
+_D = specs.Kind
+_SLOTS = ("slots.bad_step", "slots.exclusive", "slots.insufficient", "slots.invalid",
+          "slots.not_a_number", "slots.unknown")
+START = specs.directed(
+    subjects.directed_command_template("start-container"), _D.DIRECTED_COMMAND, StartContainer,
+    system_only(E.SESSION, O.CREATE), "Start a session's container on this agent.",
+    (*_SLOTS, "container.not_found", "container.invalid_transition", "command.timeout"),
+    ContainerState)
+STOP = specs.directed(
+    subjects.directed_command_template("stop-container"), _D.DIRECTED_COMMAND, StopContainer,
+    system_only(E.SESSION, O.SOFT_DELETE), "Stop a session's container on this agent.",
+    ("container.stop_failed", "container.not_found", "container.invalid_transition",
+     "command.timeout"),
+    ContainerState)
+LIST = specs.directed(
+    subjects.directed_command_template("list-containers"), _D.DIRECTED_QUERY, ListContainers,
+    system_only(E.SESSION, O.READ), "The containers the engine really has (not the store).",
+    ("command.timeout",), ContainerListing)
+REPORT = specs.directed(
+    subjects.directed_command_template("report-running"), _D.DIRECTED_QUERY, ReportRunning,
+    system_only(E.SESSION, O.READ),
+    "What really runs or is being started on the node (asked by RECALCULATE USAGE).",
+    ("command.timeout",), RunningReport)
+
+SPECS: dict[str, specs.MessageSpec] = specs.index([
+    START, STOP, LIST, REPORT,
+    *(specs.event(subjects.agent_event_template(EVENT_TYPES[name][0]), name,
+                  EVENT_TYPES[name][1], summary)
+      for name, summary in (
+          ("ContainerStarted", "A session's container runs (the slots actually allocated)."),
+          ("ContainerExited", "A session's container exited (the slots it released)."),
+          ("ContainerFailed", "A session's container could not start."))),
+])
+
+
 def start_subject(agent_id: str) -> str:
-    return subjects.directed_command(agent_id, "start-container")
+    return START.subject_for(agent_id)
 
 
 def stop_subject(agent_id: str) -> str:
-    return subjects.directed_command(agent_id, "stop-container")
+    return STOP.subject_for(agent_id)
 
 
 def list_subject(agent_id: str) -> str:
-    return subjects.directed_command(agent_id, "list-containers")
+    return LIST.subject_for(agent_id)
 
 
 def report_subject(agent_id: str) -> str:
-    return subjects.directed_command(agent_id, "report-running")
+    return REPORT.subject_for(agent_id)
 
 
 def command_needs(agent_id: str) -> dict[str, Needs]:
-    """Directed commands run containers for the scheduler: trusted system actors only."""
-    return {start_subject(agent_id): system_only(E.SESSION, O.CREATE),
-            stop_subject(agent_id): system_only(E.SESSION, O.SOFT_DELETE)}
+    """The directed commands' needs for one agent (a view of SPECS)."""
+    return {SPECS[spec_subject].subject_for(agent_id): need
+            for spec_subject, need in specs.needs(SPECS, specs.COMMANDS).items()}
 
 
 def query_needs(agent_id: str) -> dict[str, Needs]:
-    """What runs on a node is the scheduler's to know (and operators' tools'): trusted system
-    actors only."""
-    return {list_subject(agent_id): system_only(E.SESSION, O.READ),
-            report_subject(agent_id): system_only(E.SESSION, O.READ)}
+    """The directed queries' needs for one agent (a view of SPECS)."""
+    return {SPECS[spec_subject].subject_for(agent_id): need
+            for spec_subject, need in specs.needs(SPECS, specs.QUERIES).items()}
 
 
 HEARTBEATS = subjects.AGENT_HEARTBEATS

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from contracts import subjects
+from contracts import specs, subjects
 from contracts.permissions import Needs, Target, rows, scoped, system_only, system_wide
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
@@ -315,83 +315,130 @@ class Subjects:
     BUS_LOGIN = subjects.query(SERVICE, "auth", "bus-login")
 
 
-COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
-    Subjects.BOOTSTRAP: Bootstrap,
-    Subjects.DOMAIN_CREATE: CreateDomain,
-    Subjects.PROJECT_CREATE: CreateProject,
-    Subjects.PROJECT_ADD_MEMBER: ProjectMember,
-    Subjects.PROJECT_REMOVE_MEMBER: ProjectMember,
-    Subjects.USER_CREATE: CreateUser,
-    Subjects.USER_UPDATE: UpdateUser,
-    Subjects.USER_DEACTIVATE: UserRef,
-    Subjects.USER_ACTIVATE: UserRef,
-    Subjects.KEYPAIR_ISSUE: IssueKeypair,
-    Subjects.KEYPAIR_ACTIVATE: KeypairRef,
-    Subjects.KEYPAIR_DEACTIVATE: KeypairRef,
-    Subjects.KEYPAIR_ASSIGN_POLICY: AssignKeypairPolicy,
-    Subjects.KEYPAIR_SET_RATE_LIMIT: SetKeypairRateLimit,
-}
+# ---- one declaration per message (contracts/specs.py); the tables below are views of it ------
 
 # What each command needs (contracts/permissions.py). Changing a keypair's policy or rate limit,
 # issuing or re-activating one, and activating a user are an administrator's acts: checked at
 # the owner's domain, so a user's own role (which holds keypair and user rights at the user's
 # own scope) cannot raise its own limits or undo a deactivation.
-COMMAND_NEEDS: dict[str, Needs] = {
-    Subjects.BOOTSTRAP: system_only(E.USER, O.CREATE),
-    Subjects.DOMAIN_CREATE: system_wide(E.DOMAIN, O.CREATE),
-    Subjects.PROJECT_CREATE: scoped(E.PROJECT, O.CREATE, Sc.DOMAIN, Target.DOMAIN, "domain"),
-    Subjects.PROJECT_ADD_MEMBER: scoped(E.PROJECT, O.UPDATE, Sc.PROJECT, Target.PROJECT,
-                                        "project_id"),
-    Subjects.PROJECT_REMOVE_MEMBER: scoped(E.PROJECT, O.UPDATE, Sc.PROJECT, Target.PROJECT,
-                                           "project_id"),
-    Subjects.USER_CREATE: scoped(E.USER, O.CREATE, Sc.DOMAIN, Target.DOMAIN, "domain"),
-    Subjects.USER_UPDATE: scoped(E.USER, O.UPDATE, Sc.USER, Target.USER, "email"),
-    Subjects.USER_DEACTIVATE: scoped(E.USER, O.SOFT_DELETE, Sc.USER, Target.USER, "email"),
-    Subjects.USER_ACTIVATE: scoped(E.USER, O.UPDATE, Sc.DOMAIN, Target.USER, "email"),
-    Subjects.KEYPAIR_ISSUE: scoped(E.KEYPAIR, O.CREATE, Sc.DOMAIN, Target.USER, "email"),
-    Subjects.KEYPAIR_ACTIVATE: scoped(E.KEYPAIR, O.UPDATE, Sc.DOMAIN, Target.KEYPAIR,
-                                      "access_key"),
-    Subjects.KEYPAIR_DEACTIVATE: scoped(E.KEYPAIR, O.SOFT_DELETE, Sc.USER, Target.KEYPAIR,
-                                        "access_key"),
-    Subjects.KEYPAIR_ASSIGN_POLICY: scoped(E.KEYPAIR, O.UPDATE, Sc.DOMAIN, Target.KEYPAIR,
-                                           "access_key"),
-    Subjects.KEYPAIR_SET_RATE_LIMIT: scoped(E.KEYPAIR, O.UPDATE, Sc.DOMAIN, Target.KEYPAIR,
-                                            "access_key"),
-}
+# What each query needs: `read` at the scope of what it answers. Lists answer only the rows
+# the caller may read (a user's own role reads its account and keypairs; a domain admin's role
+# reads its domain). The two secret-returning queries establish who the actor is, so they come
+# only from the gateway (its NATS user, too).
+GATEWAY = "gateway"
+S = Subjects
+_USER_RULES = ("user.email_empty", "user.email_invalid", "user.email_too_long",
+               "user.username_empty", "user.username_invalid", "user.username_too_long")
+_USER = ("auth.unauthenticated", "user.not_found")
+_KEYPAIR = ("auth.unauthenticated", "keypair.not_found", "keypair.orphaned",
+            "keypair.user_inactive")
+_MEMBER = ("auth.unauthenticated", "project.not_found", "user.not_found",
+           "project.other_domain")
+_PROJECT = scoped(E.PROJECT, O.UPDATE, Sc.PROJECT, Target.PROJECT, "project_id")
+_KP_ADMIN = scoped(E.KEYPAIR, O.UPDATE, Sc.DOMAIN, Target.KEYPAIR, "access_key")
+
+SPECS: dict[str, specs.MessageSpec] = specs.index([
+    specs.command(S.BOOTSTRAP, Bootstrap, system_only(E.USER, O.CREATE),
+                  "Create the first superadmin and the default domain (once).",
+                  ("auth.forbidden", "system.already_bootstrapped", *_USER_RULES)),
+    specs.command(S.DOMAIN_CREATE, CreateDomain, system_wide(E.DOMAIN, O.CREATE),
+                  "Create a domain.", ("auth.unauthenticated", "domain.name_taken")),
+    specs.command(S.PROJECT_CREATE, CreateProject,
+                  scoped(E.PROJECT, O.CREATE, Sc.DOMAIN, Target.DOMAIN, "domain"),
+                  "Create a project in a domain.",
+                  ("auth.unauthenticated", "domain.not_found", "project.name_taken",
+                   "policy.unknown")),
+    specs.command(S.PROJECT_ADD_MEMBER, ProjectMember, _PROJECT,
+                  "Add a user to a project.", _MEMBER),
+    specs.command(S.PROJECT_REMOVE_MEMBER, ProjectMember, _PROJECT,
+                  "Remove a user from a project.", _MEMBER),
+    specs.command(S.USER_CREATE, CreateUser,
+                  scoped(E.USER, O.CREATE, Sc.DOMAIN, Target.DOMAIN, "domain"),
+                  "Create a user (and its first keypair).",
+                  ("auth.unauthenticated", "user.email_taken", "user.username_taken",
+                   "domain.not_found", "project.not_found", "project.other_domain",
+                   "policy.unknown", *_USER_RULES)),
+    specs.command(S.USER_UPDATE, UpdateUser,
+                  scoped(E.USER, O.UPDATE, Sc.USER, Target.USER, "email"),
+                  "Change a user's fields (status, role, policy and projects: admins only).",
+                  (*_USER, "user.self_demotion", "user.username_taken", "project.not_found",
+                   "project.other_domain", "policy.unknown", *_USER_RULES)),
+    specs.command(S.USER_DEACTIVATE, UserRef,
+                  scoped(E.USER, O.SOFT_DELETE, Sc.USER, Target.USER, "email"),
+                  "Deactivate a user and all its keypairs.",
+                  (*_USER, "user.self_deactivation")),
+    specs.command(S.USER_ACTIVATE, UserRef,
+                  scoped(E.USER, O.UPDATE, Sc.DOMAIN, Target.USER, "email"),
+                  "Re-activate a user.", _USER),
+    specs.command(S.KEYPAIR_ISSUE, IssueKeypair,
+                  scoped(E.KEYPAIR, O.CREATE, Sc.DOMAIN, Target.USER, "email"),
+                  "Issue a new keypair to a user (the secret is in the reply only).",
+                  (*_USER, "policy.unknown")),
+    specs.command(S.KEYPAIR_ACTIVATE, KeypairRef, _KP_ADMIN, "Re-activate a keypair.",
+                  _KEYPAIR),
+    specs.command(S.KEYPAIR_DEACTIVATE, KeypairRef,
+                  scoped(E.KEYPAIR, O.SOFT_DELETE, Sc.USER, Target.KEYPAIR, "access_key"),
+                  "Deactivate a keypair.", _KEYPAIR),
+    specs.command(S.KEYPAIR_ASSIGN_POLICY, AssignKeypairPolicy, _KP_ADMIN,
+                  "Assign a keypair resource policy to a keypair.",
+                  (*_KEYPAIR, "policy.unknown")),
+    specs.command(S.KEYPAIR_SET_RATE_LIMIT, SetKeypairRateLimit, _KP_ADMIN,
+                  "Set a keypair's request rate limit.", _KEYPAIR),
+    specs.query(S.USER_GET, GetUser,
+                scoped(E.USER, O.READ, Sc.USER, Target.USER, "email", "user_id"),
+                "One user, with the keypairs the caller may read.", _USER),
+    specs.query(S.USER_LIST, ListUsers, rows(E.USER, O.READ, Sc.USER),
+                "The users the caller may read, filtered, sorted and paged."),
+    specs.query(S.KEYPAIR_LIST, ListKeypairs, rows(E.KEYPAIR, O.READ, Sc.USER),
+                "The keypairs the caller may read, filtered, sorted and paged."),
+    specs.query(S.DOMAIN_LIST, ListDomains, rows(E.DOMAIN, O.READ, Sc.DOMAIN),
+                "The domains the caller may read."),
+    specs.query(S.PROJECT_LIST, ListProjects, rows(E.PROJECT, O.READ, Sc.PROJECT),
+                "The projects the caller may read."),
+    specs.query(S.KEYPAIR_RESOLVE, KeypairRef, system_only(E.KEYPAIR, O.READ, GATEWAY),
+                "A keypair's secret and owner, to verify a request signature (gateway only).",
+                ("keypair.not_found", "keypair.inactive")),
+    specs.query(S.LOGIN, Login, system_only(E.USER, O.READ, GATEWAY),
+                "Check a user's password and answer its keypair (gateway only).",
+                ("auth.invalid_credentials", "auth.no_active_keypair")),
+    specs.query(S.TOKEN_ISSUE, KeypairRef, system_only(E.KEYPAIR, O.READ, GATEWAY),
+                "An actor proof for a keypair the gateway authenticated (gateway only).",
+                ("keypair.inactive", "auth.signing_unavailable")),
+    specs.query(S.BUS_LOGIN, Login, None,
+                "A bus user's login: email and password give an actor proof (no proof asked).",
+                ("auth.invalid_credentials", "auth.no_active_keypair",
+                 "auth.signing_unavailable"), public=True),
+    *(specs.event(event_subject(name), name, model, summary)
+      for name, model, summary in (
+          ("UserCreated", UserCreated, "A user was created."),
+          ("UserUpdated", UserUpdated, "A user's fields changed (`changes`: the new values)."),
+          ("UserDeactivated", UserDeactivated, "A user and its keypairs were deactivated."),
+          ("UserActivated", UserActivated, "A user was re-activated."),
+          ("PasswordChanged", PasswordChanged, "A user's password changed."),
+          ("KeypairIssued", KeypairIssued, "A keypair was issued (no secret)."),
+          ("KeypairActivated", KeypairActivated, "A keypair was re-activated."),
+          ("KeypairDeactivated", KeypairDeactivated, "A keypair was deactivated."),
+          ("KeypairPolicyAssigned", KeypairPolicyAssigned, "A keypair's policy changed."),
+          ("KeypairRateLimitChanged", KeypairRateLimitChanged,
+           "A keypair's rate limit changed."),
+          ("DomainCreated", DomainCreated, "A domain was created."),
+          ("ProjectCreated", ProjectCreated, "A project was created."),
+          ("MemberAdded", MemberAdded, "A user joined a project."),
+          ("MemberRemoved", MemberRemoved, "A user left a project."),
+      )),
+])
+
+COMMAND_PAYLOADS: dict[str, type[BaseModel]] = specs.payloads(SPECS, specs.COMMANDS)
+QUERY_PAYLOADS: dict[str, type[BaseModel]] = specs.payloads(SPECS, specs.QUERIES)
+COMMAND_NEEDS: dict[str, Needs] = specs.needs(SPECS, specs.COMMANDS)
+QUERY_NEEDS: dict[str, Needs] = specs.needs(SPECS, specs.QUERIES)
 
 # `user.update` of these fields is an administrator's act too: it needs `user:update` at the
 # user's domain besides the declared need (so no one promotes or re-policies themself).
 PRIVILEGED_USER_FIELDS = ("status", "role", "resource_policy", "projects")
 PRIVILEGED_USER_UPDATE = scoped(E.USER, O.UPDATE, Sc.DOMAIN, Target.USER, "email")
 
-QUERY_PAYLOADS: dict[str, type[_Payload]] = {
-    Subjects.USER_GET: GetUser,
-    Subjects.USER_LIST: ListUsers,
-    Subjects.KEYPAIR_LIST: ListKeypairs,
-    Subjects.DOMAIN_LIST: ListDomains,
-    Subjects.PROJECT_LIST: ListProjects,
-    Subjects.KEYPAIR_RESOLVE: KeypairRef,
-    Subjects.LOGIN: Login,
-    Subjects.TOKEN_ISSUE: KeypairRef,
-    Subjects.BUS_LOGIN: Login,
-}
-
-# What each query needs (contracts/permissions.py): `read` at the scope of what it answers.
-# Lists answer only the rows the caller may read (a user's own role reads its account and
-# keypairs; a domain admin's role reads its domain). The two secret-returning queries
-# establish who the actor is, so they come only from the gateway (its NATS user, too).
-GATEWAY = "gateway"
-QUERY_NEEDS: dict[str, Needs] = {
-    Subjects.USER_GET: scoped(E.USER, O.READ, Sc.USER, Target.USER, "email", "user_id"),
-    Subjects.USER_LIST: rows(E.USER, O.READ, Sc.USER),
-    Subjects.KEYPAIR_LIST: rows(E.KEYPAIR, O.READ, Sc.USER),
-    Subjects.DOMAIN_LIST: rows(E.DOMAIN, O.READ, Sc.DOMAIN),
-    Subjects.PROJECT_LIST: rows(E.PROJECT, O.READ, Sc.PROJECT),
-    Subjects.KEYPAIR_RESOLVE: system_only(E.KEYPAIR, O.READ, GATEWAY),
-    Subjects.LOGIN: system_only(E.USER, O.READ, GATEWAY),
-    Subjects.TOKEN_ISSUE: system_only(E.KEYPAIR, O.READ, GATEWAY),
-}
 # Asked without a proof: the bus login hands one out (it checks the password itself).
-PUBLIC_QUERIES = frozenset({Subjects.BUS_LOGIN})
+PUBLIC_QUERIES = frozenset(s for s, spec in SPECS.items() if spec.public)
 # The keypairs shown inside `users.get`: each also needs keypair:read at its owner's scope.
 KEYPAIR_ROWS = QUERY_NEEDS[Subjects.KEYPAIR_LIST]

@@ -24,7 +24,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from contracts import subjects
+from contracts import specs, subjects
 from contracts.permissions import Needs, Target, any_user, scoped, system_wide
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
@@ -194,54 +194,69 @@ class Subjects:
     EFFECTIVE_LIMITS = subjects.query(SERVICE, "limits", "effective")
 
 
-COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
-    Subjects.KEYPAIR_POLICY_CREATE: CreateKeypairPolicy,
-    Subjects.KEYPAIR_POLICY_UPDATE: UpdateKeypairPolicy,
-    Subjects.KEYPAIR_POLICY_DELETE: PolicyRef,
-    Subjects.USER_POLICY_CREATE: CreateUserPolicy,
-    Subjects.USER_POLICY_UPDATE: UpdateUserPolicy,
-    Subjects.USER_POLICY_DELETE: PolicyRef,
-    Subjects.PROJECT_POLICY_CREATE: CreateProjectPolicy,
-    Subjects.PROJECT_POLICY_UPDATE: UpdateProjectPolicy,
-    Subjects.PROJECT_POLICY_DELETE: PolicyRef,
-}
+# ---- one declaration per message (contracts/specs.py); the tables below are views of it ------
 
-# Resource policies are system-wide: superadmins only (contracts/permissions.py).
-COMMAND_NEEDS: dict[str, Needs] = {
-    Subjects.KEYPAIR_POLICY_CREATE: system_wide(E.KEYPAIR_RESOURCE_POLICY, O.CREATE),
-    Subjects.KEYPAIR_POLICY_UPDATE: system_wide(E.KEYPAIR_RESOURCE_POLICY, O.UPDATE),
-    Subjects.KEYPAIR_POLICY_DELETE: system_wide(E.KEYPAIR_RESOURCE_POLICY, O.HARD_DELETE),
-    Subjects.USER_POLICY_CREATE: system_wide(E.USER_RESOURCE_POLICY, O.CREATE),
-    Subjects.USER_POLICY_UPDATE: system_wide(E.USER_RESOURCE_POLICY, O.UPDATE),
-    Subjects.USER_POLICY_DELETE: system_wide(E.USER_RESOURCE_POLICY, O.HARD_DELETE),
-    Subjects.PROJECT_POLICY_CREATE: system_wide(E.PROJECT_RESOURCE_POLICY, O.CREATE),
-    Subjects.PROJECT_POLICY_UPDATE: system_wide(E.PROJECT_RESOURCE_POLICY, O.UPDATE),
-    Subjects.PROJECT_POLICY_DELETE: system_wide(E.PROJECT_RESOURCE_POLICY, O.HARD_DELETE),
-}
+# Resource policies are system-wide: superadmins only (contracts/permissions.py). Reading one
+# policy: any active user (policies bound everyone and hold nothing secret; a user's resource
+# indicator shows them). Listing them and reading a keypair's limits are an administrator's
+# reads (Backend.AI: admins and superadmins): a policy list needs read of that policy type at
+# the caller's own domain (a domain admin's role), a keypair's limits need keypair:read at the
+# keypair owner's scope (the owner's own role, or the domain's admin).
+S = Subjects
+_FIELDS = ("policy.bad_choice", "policy.bad_step", "policy.bad_vfolder_host",
+           "policy.name_invalid", "policy.not_a_number", "policy.out_of_range",
+           "policy.unknown_slot")
+# kind -> (entity, create/update/delete/get/list subjects, create/update payloads)
+_TIERS: tuple[tuple[str, E, tuple[str, str, str, str, str], type[_Payload], type[_Payload]],
+              ...] = (
+    ("keypair", E.KEYPAIR_RESOURCE_POLICY,
+     (S.KEYPAIR_POLICY_CREATE, S.KEYPAIR_POLICY_UPDATE, S.KEYPAIR_POLICY_DELETE,
+      S.KEYPAIR_POLICY_GET, S.KEYPAIR_POLICY_LIST), CreateKeypairPolicy, UpdateKeypairPolicy),
+    ("user", E.USER_RESOURCE_POLICY,
+     (S.USER_POLICY_CREATE, S.USER_POLICY_UPDATE, S.USER_POLICY_DELETE,
+      S.USER_POLICY_GET, S.USER_POLICY_LIST), CreateUserPolicy, UpdateUserPolicy),
+    ("project", E.PROJECT_RESOURCE_POLICY,
+     (S.PROJECT_POLICY_CREATE, S.PROJECT_POLICY_UPDATE, S.PROJECT_POLICY_DELETE,
+      S.PROJECT_POLICY_GET, S.PROJECT_POLICY_LIST), CreateProjectPolicy, UpdateProjectPolicy),
+)
 
-QUERY_PAYLOADS: dict[str, type[_Payload]] = {
-    Subjects.KEYPAIR_POLICY_GET: PolicyRef,
-    Subjects.KEYPAIR_POLICY_LIST: ListPolicies,
-    Subjects.USER_POLICY_GET: PolicyRef,
-    Subjects.USER_POLICY_LIST: ListPolicies,
-    Subjects.PROJECT_POLICY_GET: PolicyRef,
-    Subjects.PROJECT_POLICY_LIST: ListPolicies,
-    Subjects.EFFECTIVE_LIMITS: EffectiveLimits,
-}
 
-# Reading one policy: any active user (policies bound everyone and hold nothing secret; a
-# user's resource indicator shows them). Listing them and reading a keypair's limits are an
-# administrator's reads (Backend.AI: admins and superadmins): a policy list needs read of that
-# policy type at the caller's own domain (a domain admin's role), a keypair's limits need
-# keypair:read at the keypair owner's scope (the owner's own role, or the domain's admin).
-QUERY_NEEDS: dict[str, Needs] = {
-    Subjects.KEYPAIR_POLICY_GET: any_user(E.KEYPAIR_RESOURCE_POLICY, O.READ),
-    Subjects.KEYPAIR_POLICY_LIST: scoped(E.KEYPAIR_RESOURCE_POLICY, O.READ, Sc.DOMAIN,
-                                         Target.ACTOR),
-    Subjects.USER_POLICY_GET: any_user(E.USER_RESOURCE_POLICY, O.READ),
-    Subjects.USER_POLICY_LIST: scoped(E.USER_RESOURCE_POLICY, O.READ, Sc.DOMAIN, Target.ACTOR),
-    Subjects.PROJECT_POLICY_GET: any_user(E.PROJECT_RESOURCE_POLICY, O.READ),
-    Subjects.PROJECT_POLICY_LIST: scoped(E.PROJECT_RESOURCE_POLICY, O.READ, Sc.DOMAIN,
-                                         Target.ACTOR),
-    Subjects.EFFECTIVE_LIMITS: scoped(E.KEYPAIR, O.READ, Sc.USER, Target.KEYPAIR, "access_key"),
-}
+def _tier_specs() -> list[specs.MessageSpec]:
+    found: list[specs.MessageSpec] = []
+    for kind, entity, (create, update, delete, get, listing), new, change in _TIERS:
+        found += [
+            specs.command(create, new, system_wide(entity, O.CREATE),
+                          f"Create a {kind} resource policy.", ("policy.name_taken", *_FIELDS)),
+            specs.command(update, change, system_wide(entity, O.UPDATE),
+                          f"Change a {kind} resource policy's fields (the whole policy is in "
+                          "the event).", ("policy.not_found", "policy.name_immutable",
+                                          *_FIELDS)),
+            specs.command(delete, PolicyRef, system_wide(entity, O.HARD_DELETE),
+                          f"Delete a {kind} resource policy no one uses.",
+                          ("policy.not_found", "policy.protected", "policy.in_use")),
+            specs.query(get, PolicyRef, any_user(entity, O.READ),
+                        f"One {kind} resource policy.", ("policy.not_found",)),
+            specs.query(listing, ListPolicies, scoped(entity, O.READ, Sc.DOMAIN, Target.ACTOR),
+                        f"The {kind} resource policies, filtered, sorted and paged."),
+        ]
+    return found
+
+
+SPECS: dict[str, specs.MessageSpec] = specs.index([
+    *_tier_specs(),
+    specs.query(S.EFFECTIVE_LIMITS, EffectiveLimits,
+                scoped(E.KEYPAIR, O.READ, Sc.USER, Target.KEYPAIR, "access_key"),
+                "A keypair's effective limits (its keypair, user and project policies).",
+                ("keypair.unknown", "policy.not_found")),
+    specs.event(event_subject("PolicyCreated"), "PolicyCreated", PolicyCreated,
+                "A resource policy was created (the whole policy)."),
+    specs.event(event_subject("PolicyUpdated"), "PolicyUpdated", PolicyUpdated,
+                "A resource policy changed (the whole new policy and the changed fields)."),
+    specs.event(event_subject("PolicyDeleted"), "PolicyDeleted", PolicyDeleted,
+                "A resource policy was deleted."),
+])
+
+COMMAND_PAYLOADS: dict[str, type[BaseModel]] = specs.payloads(SPECS, specs.COMMANDS)
+QUERY_PAYLOADS: dict[str, type[BaseModel]] = specs.payloads(SPECS, specs.QUERIES)
+COMMAND_NEEDS: dict[str, Needs] = specs.needs(SPECS, specs.COMMANDS)
+QUERY_NEEDS: dict[str, Needs] = specs.needs(SPECS, specs.QUERIES)

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from contracts import subjects
+from contracts import specs, subjects
 from contracts.permissions import Needs, any_user, system_wide
 from contracts.values import Limit, Offset, SortOrder
 
@@ -321,47 +321,73 @@ class Subjects:
     CHECK_BATCH = subjects.query(SERVICE, "permissions", "check-batch")
 
 
-COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
-    Subjects.ROLE_CREATE: CreateRole,
-    Subjects.ROLE_UPDATE: UpdateRole,
-    Subjects.ROLE_DEACTIVATE: RoleRef,
-    Subjects.ROLE_ACTIVATE: RoleRef,
-    Subjects.ROLE_PURGE: RoleRef,
-    Subjects.ROLE_ADD_PERMISSION: AddPermission,
-    Subjects.ROLE_REMOVE_PERMISSION: RemovePermission,
-    Subjects.ROLE_ASSIGN: AssignUsers,
-    Subjects.ROLE_UNASSIGN: UnassignUser,
-}
+# ---- one declaration per message (contracts/specs.py); the tables below are views of it ------
 
 # Only superadmins manage RBAC: every role command is system-wide (contracts/permissions.py).
-_R = EntityType.ROLE
-COMMAND_NEEDS: dict[str, Needs] = {
-    Subjects.ROLE_CREATE: system_wide(_R, Operation.CREATE),
-    Subjects.ROLE_UPDATE: system_wide(_R, Operation.UPDATE),
-    Subjects.ROLE_DEACTIVATE: system_wide(_R, Operation.SOFT_DELETE),
-    Subjects.ROLE_ACTIVATE: system_wide(_R, Operation.UPDATE),
-    Subjects.ROLE_PURGE: system_wide(_R, Operation.HARD_DELETE),
-    Subjects.ROLE_ADD_PERMISSION: system_wide(_R, Operation.UPDATE),
-    Subjects.ROLE_REMOVE_PERMISSION: system_wide(_R, Operation.UPDATE),
-    Subjects.ROLE_ASSIGN: system_wide(_R, Operation.UPDATE),
-    Subjects.ROLE_UNASSIGN: system_wide(_R, Operation.UPDATE),
-}
-
-QUERY_PAYLOADS: dict[str, type[_Payload]] = {
-    Subjects.ROLE_LIST: ListRoles,
-    Subjects.ROLE_GET: GetRole,
-    Subjects.USER_SEARCH: SearchUsers,
-    Subjects.CHECK: Check,
-    Subjects.CHECK_BATCH: CheckBatch,
-}
-
 # Reading roles and searching users for assignment are a superadmin's (as managing roles);
 # a permission check is any user's, and the handler narrows it to the caller themself unless
 # the caller is a superadmin.
-QUERY_NEEDS: dict[str, Needs] = {
-    Subjects.ROLE_LIST: system_wide(_R, Operation.READ),
-    Subjects.ROLE_GET: system_wide(_R, Operation.READ),
-    Subjects.USER_SEARCH: system_wide(EntityType.USER, Operation.READ),
-    Subjects.CHECK: any_user(_R, Operation.READ),
-    Subjects.CHECK_BATCH: any_user(_R, Operation.READ),
-}
+_R = EntityType.ROLE
+S = Subjects
+_ROLE = ("role.not_found",)
+_NAME = ("role.name_taken", "role.name_invalid", "role.name_reserved",
+         "role.description_too_long")
+_PERMISSION = ("role.not_found", "role.system_immutable", "permission.entity_invalid",
+               "permission.operation_invalid", "permission.scope_not_in_role")
+
+
+def _cmd(subject: str, payload: type[_Payload], operation: Operation, summary: str,
+         errors: tuple[str, ...]) -> specs.MessageSpec:
+    return specs.command(subject, payload, system_wide(_R, operation), summary, errors)
+
+
+SPECS: dict[str, specs.MessageSpec] = specs.index([
+    _cmd(S.ROLE_CREATE, CreateRole, Operation.CREATE, "Create a custom role with its scopes.",
+         (*_NAME, "role.scope_required", "scope.unknown_target")),
+    _cmd(S.ROLE_UPDATE, UpdateRole, Operation.UPDATE, "Rename or describe a role.",
+         (*_ROLE, "role.system_immutable", *_NAME)),
+    _cmd(S.ROLE_DEACTIVATE, RoleRef, Operation.SOFT_DELETE,
+         "Deactivate a role (its grants stop counting).", (*_ROLE, "role.system_immutable")),
+    _cmd(S.ROLE_ACTIVATE, RoleRef, Operation.UPDATE, "Re-activate a role.", _ROLE),
+    _cmd(S.ROLE_PURGE, RoleRef, Operation.HARD_DELETE,
+         "Delete an inactive role for good (its id never comes back).",
+         (*_ROLE, "role.active", "role.not_empty", "role.system_immutable")),
+    _cmd(S.ROLE_ADD_PERMISSION, AddPermission, Operation.UPDATE,
+         "Grant operations on an entity type at one of the role's scopes.",
+         (*_PERMISSION, "permission.exists")),
+    _cmd(S.ROLE_REMOVE_PERMISSION, RemovePermission, Operation.UPDATE,
+         "Remove one permission from a role.",
+         (*_ROLE, "role.system_immutable", "permission.not_found")),
+    _cmd(S.ROLE_ASSIGN, AssignUsers, Operation.UPDATE, "Assign a role to users.",
+         (*_ROLE, "role.inactive", "assignment.exists", "assignment.no_users",
+          "user.not_found")),
+    _cmd(S.ROLE_UNASSIGN, UnassignUser, Operation.UPDATE, "Take a role from a user.",
+         (*_ROLE, "assignment.not_found", "assignment.no_users", "user.not_found")),
+    specs.query(S.ROLE_LIST, ListRoles, system_wide(_R, Operation.READ),
+                "The roles, filtered, sorted and paged."),
+    specs.query(S.ROLE_GET, GetRole, system_wide(_R, Operation.READ),
+                "One role with its scopes, permissions and users.", _ROLE),
+    specs.query(S.USER_SEARCH, SearchUsers, system_wide(EntityType.USER, Operation.READ),
+                "Users by email or name, to assign roles to."),
+    specs.query(S.CHECK, Check, any_user(_R, Operation.READ),
+                "Whether a user may do an operation at a scope (own checks unless superadmin)."),
+    specs.query(S.CHECK_BATCH, CheckBatch, any_user(_R, Operation.READ),
+                "Many permission checks in one request."),
+    *(specs.event(event_subject(name), name, model, summary)
+      for name, model, summary in (
+          ("RoleCreated", RoleCreated, "A role was created."),
+          ("RoleUpdated", RoleUpdated, "A role was renamed or described."),
+          ("RoleDeactivated", RoleDeactivated, "A role was deactivated."),
+          ("RoleActivated", RoleActivated, "A role was re-activated."),
+          ("RolePurged", RolePurged, "A role was deleted for good."),
+          ("PermissionAdded", PermissionAdded, "A role gained a permission."),
+          ("PermissionRemoved", PermissionRemoved, "A role lost a permission."),
+          ("RoleAssigned", RoleAssigned, "A user was given a role."),
+          ("RoleUnassigned", RoleUnassigned, "A user lost a role."),
+      )),
+])
+
+COMMAND_PAYLOADS: dict[str, type[BaseModel]] = specs.payloads(SPECS, specs.COMMANDS)
+QUERY_PAYLOADS: dict[str, type[BaseModel]] = specs.payloads(SPECS, specs.QUERIES)
+COMMAND_NEEDS: dict[str, Needs] = specs.needs(SPECS, specs.COMMANDS)
+QUERY_NEEDS: dict[str, Needs] = specs.needs(SPECS, specs.QUERIES)

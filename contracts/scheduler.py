@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from contracts import subjects
+from contracts import specs, subjects
 from contracts.permissions import Needs, Target, any_user, rows, scoped, system_wide
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
@@ -189,43 +189,73 @@ class Subjects:
     USAGE_LIST = subjects.query(SERVICE, "usage", "list")
 
 
-COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
-    Subjects.SESSION_REQUEST: RequestSession,
-    Subjects.SESSION_TERMINATE: TerminateSession,
-    Subjects.SESSION_TOUCH: SessionRef,
-    Subjects.USAGE_RECALCULATE: RecalculateUsage,
-}
+# ---- one declaration per message (contracts/specs.py); the tables below are views of it ------
 
 # A session belongs to the user who requested it: requests are checked at the actor's own
 # scope, the rest at the owner's (so a project or domain grant covers its members' sessions).
-COMMAND_NEEDS: dict[str, Needs] = {
-    Subjects.SESSION_REQUEST: scoped(E.SESSION, O.CREATE, Sc.USER, Target.ACTOR),
-    Subjects.SESSION_TERMINATE: scoped(E.SESSION, O.SOFT_DELETE, Sc.USER, Target.SESSION,
-                                       "session_id"),
-    Subjects.SESSION_TOUCH: scoped(E.SESSION, O.UPDATE, Sc.USER, Target.SESSION, "session_id"),
+# Reads: a session at its owner's user scope; the session list answers only the readable
+# rows. Agents: read at the caller's own domain (a domain admin's role; Backend.AI: admins and
+# superadmins). The resource indicator shows a keypair's limits and use: keypair:read at its
+# owner's scope.
+S = Subjects
+_STATUS_EVENTS = (
+    ("SessionScheduled", "A session was placed on an agent (slots reserved)."),
+    ("SessionPreparing", "The agent was asked to start the session's container."),
+    ("SessionStarted", "The session's container runs."),
+    ("SessionTerminating", "The session is being stopped."),
+    ("SessionTerminated", "The session ended (slots released)."),
+    ("SessionCancelled", "The session was cancelled before it ran."),
+    ("SessionErrored", "The session failed (its container could not start or failed)."),
+)
+
+SPECS: dict[str, specs.MessageSpec] = specs.index([
+    specs.command(S.SESSION_REQUEST, RequestSession,
+                  scoped(E.SESSION, O.CREATE, Sc.USER, Target.ACTOR),
+                  "Request a compute session; admitted against the keypair's policy, queued "
+                  "PENDING.",
+                  ("auth.unauthenticated", "policy.unknown", "session.bad_slot",
+                   "session.unknown_slot", "session.exceeds_policy", "session.exceeds_cluster",
+                   "session.too_many_pending")),
+    specs.command(S.SESSION_TERMINATE, TerminateSession,
+                  scoped(E.SESSION, O.SOFT_DELETE, Sc.USER, Target.SESSION, "session_id"),
+                  "Terminate (or cancel) a session.",
+                  ("session.not_found", "session.invalid_transition")),
+    specs.command(S.SESSION_TOUCH, SessionRef,
+                  scoped(E.SESSION, O.UPDATE, Sc.USER, Target.SESSION, "session_id"),
+                  "Mark a session as used now (its idle timeout restarts).",
+                  ("session.not_found",)),
     # Cluster-wide (every agent, every keypair): no scoped grant covers it; superadmins only,
     # as in the reference (`POST /resource/recalculate-usage`).
-    Subjects.USAGE_RECALCULATE: system_wide(E.AGENT, O.UPDATE),
-}
-
-QUERY_PAYLOADS: dict[str, type[_Payload]] = {
-    Subjects.SESSION_LIST: ListSessions,
-    Subjects.SESSION_GET: SessionRef,
-    Subjects.AGENT_LIST: ListAgents,
-    Subjects.RESOURCE_INDICATOR: ResourceIndicator,
-    Subjects.USAGE_LIST: ListUsage,
-}
-
-# Reads: a session at its owner's user scope (so a project or domain grant covers its
-# members' sessions); the session list answers only the readable rows. Agents: read at the
-# caller's own domain (a domain admin's role; Backend.AI: admins and superadmins). The
-# resource indicator shows a keypair's limits and use: keypair:read at its owner's scope.
-QUERY_NEEDS: dict[str, Needs] = {
-    Subjects.SESSION_LIST: rows(E.SESSION, O.READ, Sc.USER),
-    Subjects.SESSION_GET: scoped(E.SESSION, O.READ, Sc.USER, Target.SESSION, "session_id"),
-    Subjects.AGENT_LIST: scoped(E.AGENT, O.READ, Sc.DOMAIN, Target.ACTOR),
-    Subjects.RESOURCE_INDICATOR: scoped(E.KEYPAIR, O.READ, Sc.USER, Target.KEYPAIR,
-                                        "access_key"),
+    specs.command(S.USAGE_RECALCULATE, RecalculateUsage, system_wide(E.AGENT, O.UPDATE),
+                  "RECALCULATE USAGE: replay container events, ask every agent, correct the "
+                  "ledgers.",
+                  ("usage.unavailable", "usage.recalculation_conflict",
+                   "usage.recalculation_timeout")),
+    specs.query(S.SESSION_LIST, ListSessions, rows(E.SESSION, O.READ, Sc.USER),
+                "The sessions the caller may read, filtered and paged."),
+    specs.query(S.SESSION_GET, SessionRef,
+                scoped(E.SESSION, O.READ, Sc.USER, Target.SESSION, "session_id"),
+                "One session.", ("session.not_found",)),
+    specs.query(S.AGENT_LIST, ListAgents, scoped(E.AGENT, O.READ, Sc.DOMAIN, Target.ACTOR),
+                "The agents (alive or lost) with their capacity and occupied slots."),
+    specs.query(S.RESOURCE_INDICATOR, ResourceIndicator,
+                scoped(E.KEYPAIR, O.READ, Sc.USER, Target.KEYPAIR, "access_key"),
+                "A keypair's limits and what its sessions occupy.",
+                ("auth.unauthenticated", "policy.unknown")),
     # Any user; the handler keeps a plain user to their own keypair and user rows.
-    Subjects.USAGE_LIST: any_user(E.SESSION, O.READ),
-}
+    specs.query(S.USAGE_LIST, ListUsage, any_user(E.SESSION, O.READ),
+                "What each keypair, user, project, domain and agent occupies now."),
+    specs.event(event_subject("SessionRequested"), "SessionRequested", SessionRequested,
+                "A session was requested and admitted (PENDING)."),
+    *(specs.event(event_subject(name), name, SessionStatusChanged, summary)
+      for name, summary in _STATUS_EVENTS),
+    specs.event(event_subject("UsageDriftDetected"), "UsageDriftDetected", UsageDriftDetected,
+                "RECALCULATE USAGE corrected one ledger entry."),
+    specs.event(event_subject("UsageRecalculated"), "UsageRecalculated", UsageRecalculated,
+                "RECALCULATE USAGE finished (its summary)."),
+])
+
+COMMAND_PAYLOADS: dict[str, type[BaseModel]] = specs.payloads(SPECS, specs.COMMANDS)
+QUERY_PAYLOADS: dict[str, type[BaseModel]] = specs.payloads(SPECS, specs.QUERIES)
+COMMAND_NEEDS: dict[str, Needs] = specs.needs(SPECS, specs.COMMANDS)
+QUERY_NEEDS: dict[str, Needs] = specs.needs(SPECS, specs.QUERIES)

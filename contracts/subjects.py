@@ -118,3 +118,25 @@ def js_api(*tokens: str) -> str:
 
 def js_acks(stream_name: str, durable_name: str) -> str:
     return f"$JS.ACK.{stream_name}.{durable_name}.>"
+
+
+AGENT_ID_PLACEHOLDER = "{agent_id}"
+
+
+def directed_command_template(verb: str, version: int = 1) -> str:
+    """A directed command's subject for every agent: `{agent_id}` stands for the agent's id
+    (`str.format(agent_id=...)` gives the concrete subject)."""
+    _check(verb)
+    return f"{PREFIX}.cmd.agent.{AGENT_ID_PLACEHOLDER}.{verb}.v{version}"
+
+
+def agent_event_template(name: str, version: int = 1) -> str:
+    """An agent event's subject for every agent, with the `{agent_id}` placeholder."""
+    _check(name)
+    return f"{PREFIX}.evt.agent.{AGENT_ID_PLACEHOLDER}.{name}.v{version}"
+
+
+def for_agent(template: str, agent_id: str) -> str:
+    """A per-agent subject template with its `{agent_id}` filled in (the id checked)."""
+    _check(agent_id)
+    return template.replace(AGENT_ID_PLACEHOLDER, agent_id)

@@ -20,6 +20,7 @@ from typing import Any
 
 import typer
 
+from contracts.asyncapi import document_json
 from contracts.envelope import Actor
 from contracts.identity import Subjects
 from services.cli.admin_client import EXIT_USAGE
@@ -33,6 +34,7 @@ app = typer.Typer(help="The bus (NATS) directly: connection settings, and comman
 errors = make_console(stderr=True)
 DataDir = typer.Option(Path(".baikal"), "--data-dir", "-d", help="Where the stack keeps state.")
 SESSION_FILE = "bus-session.json"
+OutputFile = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout.")
 
 
 def session_path(data_dir: Path) -> Path:
@@ -132,6 +134,16 @@ def _run(data_dir: Path, subject: str, body: str, command: bool) -> None:
     print(json.dumps(reply, indent=2, default=str))
     if reply.get("status") != "accepted":
         raise typer.Exit(1)
+
+
+@app.command("docs")
+def docs(output: Path | None = OutputFile) -> None:
+    """Print the AsyncAPI 3.0 document of every bus subject (what the gateway serves at
+    /asyncapi.json): payload schemas, replies, permissions and error codes."""
+    if output is None:
+        print(document_json())
+    else:
+        output.write_text(document_json() + "\n", encoding="utf-8")
 
 
 @app.command("command")

@@ -15,6 +15,8 @@ from pydantic import BaseModel
 
 from contracts import agent, identity, scheduler, storage
 from contracts.envelope import Accepted, Command, Error, Event, Query, Reply
+from contracts.specs import Kind
+from tests.contracts.samples import ALL_SPECS, golden_name
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -61,6 +63,10 @@ def expected_files() -> dict[str, tuple[type[BaseModel], type[BaseModel] | None]
             files[subject_file(subject)] = (Query, payload)
     for name, model in REPLIES.items():
         files[name] = (model, None)
+    # every other service's messages, from the specs (tests/contracts/make_golden.py)
+    for spec in ALL_SPECS.values():
+        envelope = (Event if spec.kind is Kind.EVENT else Command if spec.is_command else Query)
+        files.setdefault(golden_name(spec), (envelope, spec.payload))
     return files | RECALC
 
 

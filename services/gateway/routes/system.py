@@ -6,9 +6,10 @@ import os
 import time
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from contracts import asyncapi
 from services.gateway import info
 from services.gateway.errors import ERROR_RESPONSES
 from services.gateway.models import ApiRoot, Information
@@ -54,3 +55,15 @@ async def information(request: Request, _: AdminCaller) -> Response:
     body = await info.gather(request.app.state.gateway)
     body["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return json_response(body)
+
+
+# The bus's AsyncAPI document (contracts/asyncapi.py): to people who publish on the bus what
+# OpenAPI is to HTTP users. Kept out of the OpenAPI document (it is not an HTTP API).
+@router.get("/asyncapi.json", include_in_schema=False)
+async def asyncapi_document() -> Response:
+    return Response(asyncapi.document_json(), media_type="application/json")
+
+
+@router.get("/asyncapi", include_in_schema=False)
+async def asyncapi_page() -> Response:
+    return HTMLResponse(asyncapi.html_page(asyncapi.document()))

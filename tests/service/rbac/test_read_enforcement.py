@@ -88,6 +88,14 @@ def forbidden(reply: Reply, subject: str) -> bool:
             and reply.error.code == f"{service_of(subject)}.auth.forbidden")
 
 
+def refused(reply: Reply, subject: str) -> bool:
+    """Forbidden by the guard, or refused before it by the proof check (an actor whose proof
+    no trusted key signed)."""
+    return forbidden(reply, subject) or (
+        not reply.ok and reply.error is not None
+        and reply.error.code == f"{service_of(subject)}.auth.token_invalid")
+
+
 async def until(call: Callable[[], Awaitable[Reply]], check: Callable[[Reply], bool],
                 what: str) -> Reply:
     """Bounded: the grant or revocation reaches the owning service's replica."""
@@ -176,6 +184,7 @@ SYSTEM_WIDE: dict[str, Data] = {
 
 SYSTEM_ONLY: dict[str, tuple[str, Data]] = {  # subject -> (the system actor that passes, data)
     IS.KEYPAIR_RESOLVE: ("gateway", target_key),
+    IS.TOKEN_ISSUE: ("gateway", target_key),
     IS.LOGIN: ("gateway", lambda w: {"email": SUPERADMIN_EMAIL,
                                      "password": SUPERADMIN_PASSWORD}),
     ac.list_subject(AGENT): ("operator", lambda w: {}),
@@ -242,7 +251,7 @@ async def test_every_query_is_enforced_with_exactly_its_declared_grant(world: Wo
     for subject, make in ANY_USER.items():
         answered = await w.as_("outsider").query(subject, make(w))
         assert answered.ok, (subject, answered.error)
-        assert forbidden(await intruder.query(subject, make(w)), subject), subject
+        assert refused(await intruder.query(subject, make(w)), subject), subject
 
     for subject, make in SYSTEM_WIDE.items():
         for who in ("outsider", "dadmin"):
@@ -289,7 +298,7 @@ async def system_only_queries(w: World) -> None:
             for actor in (Actor(access_key=w.stack.creds["access_key"]), Actor(system="intruder"),
                           Actor(system="scheduler" if system == "gateway" else "gateway")):
                 reply = await BusClient(nc, actor, timeout=10).query(subject, make(w))
-                assert forbidden(reply, subject), (subject, actor, reply)
+                assert refused(reply, subject), (subject, actor, reply)
             reply = await BusClient(nc, Actor(system=system), timeout=15).query(subject, make(w))
             assert reply.ok, (subject, reply.error)
     finally:
