@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from services.cli.admin import JsonFlag, WideFlag, emit, gateway, reports_errors
 from services.cli.admin_client import CliError
+from services.cli.admin_common import JsonFlag, WideFlag, emit, gateway, reports_errors
 from services.cli.output import slot_cells
 
 app = typer.Typer(help="Keypairs (API credentials).", no_args_is_help=True)

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from services.cli.admin import JsonFlag, WideFlag, emit, errors, gateway, reports_errors
 from services.cli.admin_client import CliError
+from services.cli.admin_common import JsonFlag, WideFlag, emit, errors, gateway, reports_errors
 from services.cli.output import slot_cells
 
 app = typer.Typer(help="Resource policies (keypair, user and project tiers).",

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from services.cli.admin import JsonFlag, WideFlag, emit, expand_id, gateway, reports_errors
+from services.cli.admin_common import JsonFlag, WideFlag, emit, expand_id, gateway, reports_errors
 
 app = typer.Typer(help="Compute sessions.", no_args_is_help=True)
 COLUMNS = ["session_id", "name", "status", "reason", "access_key", "agent_id", "image"]

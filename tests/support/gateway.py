@@ -16,11 +16,9 @@ from typing import Any
 import httpx
 import uvicorn
 from eventsourcing.cryptography import AESCipher
-from nats.js.api import KeyValueConfig
 
 from contracts.envelope import Actor
 from contracts.rbac import Subjects as RbacSubjects
-from contracts.subjects import REPLAY_BUCKET
 from services.cli.admin_client import BackendAISigner
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
@@ -70,9 +68,8 @@ class GatewayStack:
         if self.with_scheduler:
             self.hosts.append(await start_scheduler(self.nats, self.data, self.cipher_key))
         nc = await connect_as(self.nats, "admin")
-        # As `baikal up` provisions it: the gateways' shared replay cache.
-        await nc.jetstream(timeout=10).create_key_value(KeyValueConfig(
-            bucket=REPLAY_BUCKET, ttl=1800, history=1))
+        # The gateways' shared replay cache is provisioned with the streams (start_nats), as
+        # `baikal up` does: the operator may not create it.
         self.root = await bootstrap(nc)
         # rbac learns users from identity's events: ready once it knows the superadmin
         root = BusClient(nc, Actor(access_key=self.root["access_key"]))
