@@ -23,9 +23,9 @@ from typing import Any
 
 from fastapi import Request
 
+from contracts import signing
 from contracts.envelope import Actor
 from contracts.identity import Subjects as IdentitySubjects
-from services.gateway import signing
 from services.gateway.bus import Bus
 from services.gateway.errors import ApiError, gateway_error
 from services.gateway.metrics import RATELIMIT_SCOPE_KEY, HttpMetrics
