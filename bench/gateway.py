@@ -300,7 +300,7 @@ async def drive(phase: Phase, creds: dict[str, str], concurrency: int, seconds: 
                 warmup: float, pids: dict[str, int], client: str = "raw") -> Result:
     import aiohttp
 
-    from services.gateway.signing import signed_headers
+    from contracts.signing import signed_headers
 
     result = Result(phase.name)
     payload = json.dumps(phase.body).encode() if phase.body is not None else None
@@ -388,7 +388,7 @@ async def setup(stack: Stack, port: int, users: int) -> tuple[dict[str, str], li
 
     from contracts.envelope import Actor
     from contracts.identity import Subjects
-    from services.gateway.signing import signed_headers
+    from contracts.signing import signed_headers
     from services.runtime.bus import connect
     from services.runtime.client import BusClient
 

@@ -88,7 +88,7 @@ def folder(http: httpx.Client, name: str) -> dict[str, Any]:
 
 def curl(http: httpx.Client, method: str, path: str, local: Path) -> None:
     """A transfer by curl (C, streaming both ways): the gateway's cost, not the client's."""
-    from services.gateway.signing import signed_headers
+    from contracts.signing import signed_headers
 
     auth: Any = http.auth
     headers = signed_headers(access_key=auth.access_key, secret_key=auth.secret_key,

@@ -28,13 +28,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # contracts.rbac declares its own commands' needs with this module
-    from contracts.rbac import EntityType, Operation, ScopeType
+from contracts.catalogue import CATALOGUE, EntityType, Operation, ScopeType
 
-
-# How delegate operations are named (contracts.rbac.Operation): delegate-X is the right to
+# How delegate operations are named (contracts.catalogue.Operation): delegate-X is the right to
 # grant X; delegate-all covers every delegate-X.
 DELEGATE_PREFIX = "delegate-"
 DELEGATE_ALL = "delegate-all"
@@ -92,8 +89,6 @@ class Needs:
 
     def grantable(self) -> bool:
         """A role can grant it: scoped and in the catalogue."""
-        from contracts.rbac import CATALOGUE
-
         triple = self.triple()
         return triple is not None and triple in CATALOGUE
 

@@ -29,11 +29,11 @@ from contracts.permissions import Needs, Target, any_user, scoped, system_wide
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
 from contracts.rbac import ScopeType as Sc
+from contracts.values import SLOT_NAMES as SLOT_NAMES  # one list of slots (values.SlotName)
 from contracts.values import AccessKey, Limit, Offset, SortOrder
 
 SERVICE = "quota"
 UNLIMITED = "unlimited"
-SLOT_NAMES = ("cpu", "mem", "cuda.device", "cuda.shares")
 
 
 def effective_slots(policy: dict[str, Any]) -> dict[str, str]:

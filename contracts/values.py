@@ -72,6 +72,19 @@ class UserRole(StrEnum):
     MONITOR = "monitor"
 
 
+class SlotName(StrEnum):
+    """The resource slots every service knows (policies, requests, allocations, exports)."""
+
+    CPU = "cpu"
+    MEM = "mem"
+    CUDA_DEVICE = "cuda.device"
+    CUDA_SHARES = "cuda.shares"
+
+
+# Typed as str: slot maps are keyed by the wire names (SlotName members are those strings).
+SLOT_NAMES: tuple[str, ...] = tuple(SlotName)
+
+
 class UserStatus(StrEnum):
     ACTIVE = "active"
     INACTIVE = "inactive"

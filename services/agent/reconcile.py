@@ -16,21 +16,43 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from contracts.agent import ExitReason
-from services.agent.domain.labels import GPU_DEVICES
+from services.agent.app import AgentApplication
+from services.agent.domain.labels import GPU_DEVICES, LabelScheme
 from services.agent.domain.model import REQUESTED, RUNNING
 from services.agent.domain.slots import CPU, MEM, Allocation
-from services.agent.runtimes.base import ExitNotice, Observed
-from services.agent.views import LiveContainer
-
-if TYPE_CHECKING:
-    from services.agent.supervisor import Supervisor
+from services.agent.metrics import AgentMetrics
+from services.agent.runtimes.base import ExitNotice, Observed, Runtime
+from services.agent.settings import AgentSettings
+from services.agent.views import ContainerView, LiveContainer
 
 log = logging.getLogger(__name__)
 RESTARTED_DURING_START = "agent-restarted-during-start"
+
+
+class Supervisor(Protocol):
+    """What reconciling needs of the agent's supervisor (services.agent.supervisor), which
+    calls these functions: declared here so that neither module imports the other."""
+
+    settings: AgentSettings
+    app: AgentApplication
+    view: ContainerView
+    runtime: Runtime
+    metrics: AgentMetrics
+    labels: LabelScheme
+
+    def session_lock(self, session_id: str) -> AbstractAsyncContextManager[None]: ...
+
+    async def record_exit(self, live: LiveContainer, observed: Observed | None,
+                          while_agent_down: bool = False) -> dict[str, Any]: ...
+
+    async def handle_exit(self, notice: ExitNotice) -> None: ...
+
+    def update_metrics(self) -> None: ...
 
 
 async def at_start(sup: Supervisor) -> dict[str, int]:

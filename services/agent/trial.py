@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from contracts import agent as c
 from contracts.envelope import Actor
+from contracts.values import SlotName
 from services.agent.app import AgentApplication, Origin
 from services.agent.gpu import NvmlProbe
 from services.agent.main import make_runtime, version
@@ -66,9 +67,9 @@ async def trial(args: argparse.Namespace) -> int:
     await sup.start()
     try:
         print(sup.heartbeat().model_dump_json(indent=2))  # noqa: T201
-        slots = {"cpu": args.cpu, "mem": str(size(args.mem))}
-        slots |= {"cuda.shares": args.shares} if args.shares else {}
-        slots |= {"cuda.device": args.devices} if args.devices else {}
+        slots = {SlotName.CPU: args.cpu, SlotName.MEM: str(size(args.mem))}
+        slots |= {SlotName.CUDA_SHARES: args.shares} if args.shares else {}
+        slots |= {SlotName.CUDA_DEVICE: args.devices} if args.devices else {}
         environ = dict(item.split("=", 1) for item in args.env)
         request = c.StartContainer(session_id="trial", image=args.image, command=args.command,
                                    slots=slots, environ=environ)

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from services.gateway.signing import signed_headers
+from contracts.signing import signed_headers
 
 EXIT_REFUSED = 1  # the gateway or a service said no (4xx)
 EXIT_USAGE = 2  # the command line (or what was typed at a prompt) is wrong; nothing was sent

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from services.cli.admin import JsonFlag, connection, console, emit, gateway, reports_errors
+from services.cli.admin_common import JsonFlag, connection, console, emit, gateway, reports_errors
 
 app = typer.Typer(help="Export lists as CSV files (streamed; progress for long ones).",
                   no_args_is_help=True, callback=connection)

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import typer
 
-from services.cli.admin import JsonFlag, WideFlag, emit, gateway, reports_errors
+from services.cli.admin_common import JsonFlag, WideFlag, emit, gateway, reports_errors
 
 app = typer.Typer(help="Storage folders (user and group), invitations, the trash.",
                   no_args_is_help=True)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from services.cli.admin import JsonFlag, WideFlag, emit, gateway, reports_errors
+from contracts.values import SLOT_NAMES
 from services.cli.admin_client import CliError
+from services.cli.admin_common import JsonFlag, WideFlag, emit, gateway, reports_errors
 from services.cli.output import slot_cells
 
 app = typer.Typer(help="Keypairs (API credentials).", no_args_is_help=True)
 COLUMNS = ["access_key", "email", "is_active", "is_default", "resource_policy", "rate_limit",
            "created_at"]
-SLOT_COLUMNS = ["cpu", "mem", "cuda.device", "cuda.shares"]  # of the keypair's policy
+SLOT_COLUMNS = list(SLOT_NAMES)  # of the keypair's policy
 
 
 @app.command()

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from services.cli.admin import JsonFlag, WideFlag, emit, errors, gateway, reports_errors
+from contracts.values import SLOT_NAMES
 from services.cli.admin_client import CliError
+from services.cli.admin_common import JsonFlag, WideFlag, emit, errors, gateway, reports_errors
 from services.cli.output import slot_cells
 
 app = typer.Typer(help="Resource policies (keypair, user and project tiers).",
@@ -16,8 +17,7 @@ app = typer.Typer(help="Resource policies (keypair, user and project tiers).",
 Tier = Annotated[str, typer.Option("--tier", "-t", help="keypair, user or project.")]
 Sets = Annotated[list[str] | None, typer.Option(
     "--set", help="FIELD=VALUE for any policy field; VALUE is JSON or text (repeat).")]
-SLOT_OPTIONS = {"cpu": "cpu", "mem": "mem", "cuda_device": "cuda.device",
-                "cuda_shares": "cuda.shares"}
+SLOT_OPTIONS = {slot.replace(".", "_"): slot for slot in SLOT_NAMES}  # option → slot
 # The named field options `create` and `update` share.
 Cpu = Annotated[str | None, typer.Option(help="Cores, or 'unlimited'.")]
 Mem = Annotated[str | None, typer.Option(help="GiB, or 'unlimited'.")]
@@ -47,7 +47,7 @@ def _fields(sets: list[str] | None, **given: Any) -> dict[str, Any]:
 
 def _columns(tier: str) -> list[str]:
     return ["name", "references", "policy", "updated_at"] if tier != "keypair" else [
-        "name", "references", "cpu", "mem", "cuda.device", "cuda.shares",
+        "name", "references", *SLOT_NAMES,
         "max_concurrent_sessions", "idle_timeout", "updated_at"]
 
 

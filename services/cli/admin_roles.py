@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from services.cli.admin import JsonFlag, WideFlag, emit, expand_id, gateway, reports_errors
 from services.cli.admin_client import CliError, GatewayClient
+from services.cli.admin_common import JsonFlag, WideFlag, emit, expand_id, gateway, reports_errors
 from services.cli.output import short
 
 app = typer.Typer(help="Roles: create, update, (de)activate, purge, list, show; grant and revoke "

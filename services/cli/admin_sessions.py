@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from services.cli.admin import JsonFlag, WideFlag, emit, expand_id, gateway, reports_errors
+from contracts.values import SlotName
+from services.cli.admin_common import JsonFlag, WideFlag, emit, expand_id, gateway, reports_errors
 
 app = typer.Typer(help="Compute sessions.", no_args_is_help=True)
 COLUMNS = ["session_id", "name", "status", "reason", "access_key", "agent_id", "image"]
@@ -62,9 +63,9 @@ def create(
     as_json: bool = JsonFlag,
 ) -> None:
     """Request a compute session (PENDING until the scheduler places it)."""
-    slots = {"cpu": cpu, "mem": mem}
-    slots |= {"cuda.device": gpu} if gpu else {}
-    slots |= {"cuda.shares": fgpu} if fgpu else {}
+    slots = {SlotName.CPU: cpu, SlotName.MEM: mem}
+    slots |= {SlotName.CUDA_DEVICE: gpu} if gpu else {}
+    slots |= {SlotName.CUDA_SHARES: fgpu} if fgpu else {}
     body = {"name": name, "image": image, "command": command or [], "slots": slots,
             "session_type": "batch" if batch else "interactive", "agent": agent}
     with gateway(ctx) as gw:

@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from services.cli.admin import JsonFlag, cell, console, emit, gateway, reports_errors
+from services.cli.admin_common import JsonFlag, cell, console, emit, gateway, reports_errors
 
 DRIFT_COLUMNS = ("subject", "slot", "tracked", "actual", "cause")
 

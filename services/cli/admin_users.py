@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from contracts.values import password_refusal
-from services.cli.admin import JsonFlag, WideFlag, emit, gateway, reports_errors
 from services.cli.admin_client import EXIT_USAGE, CliError
+from services.cli.admin_common import JsonFlag, WideFlag, emit, gateway, reports_errors
 
 app = typer.Typer(help="Users: create, update, deactivate, activate, list, show.",
                   no_args_is_help=True)

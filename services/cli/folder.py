@@ -19,7 +19,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from services.cli.admin import (
+from services.cli.admin_client import EXIT_UNAVAILABLE, CliError, check
+from services.cli.admin_common import (
     JsonFlag,
     WideFlag,
     connection,
@@ -28,7 +29,6 @@ from services.cli.admin import (
     gateway,
     reports_errors,
 )
-from services.cli.admin_client import EXIT_UNAVAILABLE, CliError, check
 from services.cli.admin_folders import folder_path
 
 app = typer.Typer(help="Files in storage folders (streamed through the gateway).",

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from rich.console import Console
 
 from contracts.quota import SLOT_NAMES, UNLIMITED, effective_slots
+from contracts.values import SlotName
 
 INFINITY = "∞"
 SHORT_ID = 8
@@ -50,7 +51,7 @@ def quantity(slot: str, value: Any) -> str:
     if value == UNLIMITED:
         return INFINITY
     text = str(value)
-    if slot != "mem":
+    if slot != SlotName.MEM:
         return text
     try:
         gib = Decimal(text) / GIB

@@ -24,9 +24,10 @@ from typing import Any
 
 from fastapi import Request
 
+from contracts import signing
 from contracts.envelope import Actor
 from contracts.identity import Subjects as IdentitySubjects
-from services.gateway import signing
+from contracts.values import UserRole
 from services.gateway.bus import Bus
 from services.gateway.errors import ApiError, gateway_error
 from services.gateway.metrics import RATELIMIT_SCOPE_KEY, HttpMetrics
@@ -37,7 +38,7 @@ from services.gateway.tokens import TokenIssuer
 
 ACCESS_KEY = re.compile(r"^AKIA[A-Z2-7]{16}$")
 GATEWAY_ACTOR = Actor(system="gateway")
-ADMIN_ROLES = ("superadmin", "admin")
+ADMIN_ROLES = (UserRole.SUPERADMIN, UserRole.ADMIN)
 Scope = MutableMapping[str, Any]
 BodyReader = Callable[[], Awaitable[bytes]]
 
@@ -311,12 +312,12 @@ SECURITY_SCHEME = {
 
 def require(caller: Caller, role: str) -> Caller:
     """Refuse (403) a caller below the route's role: "user", "admin" or "superadmin"."""
-    if role == "admin" and not caller.is_admin:
+    if role == UserRole.ADMIN and not caller.is_admin:
         raise gateway_error("auth.forbidden", "this needs an admin or superadmin",
-                            required="admin")
-    if role == "superadmin" and caller.role != "superadmin":
+                            required=UserRole.ADMIN)
+    if role == UserRole.SUPERADMIN and caller.role != UserRole.SUPERADMIN:
         raise gateway_error("auth.forbidden", "this needs the superadmin role",
-                            required="superadmin")
+                            required=UserRole.SUPERADMIN)
     return caller
 
 
@@ -341,8 +342,8 @@ def check_declared_digest(declared: str, actual: str) -> None:
 
 
 async def admin(request: Request) -> Caller:
-    return require(await authenticated(request), "admin")
+    return require(await authenticated(request), UserRole.ADMIN)
 
 
 async def superadmin(request: Request) -> Caller:
-    return require(await authenticated(request), "superadmin")
+    return require(await authenticated(request), UserRole.SUPERADMIN)

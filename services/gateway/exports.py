@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from contracts.quota import SLOT_NAMES, effective_slots
+from contracts.values import SlotName
 from services.gateway.errors import gateway_error
 
 FILENAME = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -163,8 +164,8 @@ def session_row(session: dict[str, Any], emails: dict[str, str]) -> list[Any]:
         session.get("cluster_mode") or ("single-node" if size <= 1 else "multi-node"),
         emails.get(str(session.get("user_id")), ""),
         session.get("status"), session.get("reason") or "",
-        session.get("access_key"), slots.get("cpu", 0), _gib(slots.get("mem", 0)),
-        slots.get("cuda.device", 0), slots.get("cuda.shares", 0),
+        session.get("access_key"), slots.get(SlotName.CPU, 0), _gib(slots.get(SlotName.MEM, 0)),
+        slots.get(SlotName.CUDA_DEVICE, 0), slots.get(SlotName.CUDA_SHARES, 0),
         _when(session.get("requested_at")), _when(session.get("terminated_at")),
     ]
 

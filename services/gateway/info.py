@@ -25,7 +25,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from contracts.identity import Subjects as IdentitySubjects
 from contracts.quota import Subjects as QuotaSubjects
 from contracts.scheduler import Subjects as SchedulerSubjects
-from services.gateway.signing import API_VERSION
+from contracts.signing import API_VERSION
 from services.gateway.state import Gateway
 
 LICENSE = "Apache-2.0"

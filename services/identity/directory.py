@@ -10,6 +10,7 @@ from eventsourcing.persistence import Tracking
 
 from contracts import identity as c
 from contracts.envelope import Actor, Event
+from contracts.values import UserRole
 from services.identity.domain import access, rules
 from services.identity.domain.access import Principal
 from services.identity.domain.credentials import (
@@ -38,7 +39,7 @@ from services.runtime.store import Decision, ServiceApplication, command_meta
 
 DEFAULT_RATE_LIMIT = 10_000
 BOOTSTRAP_ACTOR = "bootstrap"
-ADMIN_ROLES = ("superadmin", "admin")
+ADMIN_ROLES = (UserRole.SUPERADMIN, UserRole.ADMIN)
 
 
 class IdentityBase(ServiceApplication):
@@ -199,7 +200,7 @@ class IdentityBase(ServiceApplication):
                                          description="default domain"))
             user, keypair, created = self._new_user(c.CreateUser(
                 email=p.email, username=p.email.split("@")[0], password=p.password,
-                password_confirm=p.password, role="superadmin", domain=p.domain))
+                password_confirm=p.password, role=UserRole.SUPERADMIN, domain=p.domain))
             aggregates += [*created, Bootstrapped(user_id=str(user.id))]
             return Decision(aggregates, credentials_reply(user, keypair))
 

@@ -8,6 +8,7 @@ from eventsourcing.persistence import Tracking
 
 from contracts.envelope import Actor, Event
 from contracts.quota import effective_slots
+from contracts.values import UserRole
 from services.quota.domain import fields
 from services.quota.domain.errors import refuse
 from services.quota.domain.model import (
@@ -58,7 +59,7 @@ class QuotaApplication(ServiceApplication):
     def create_policy(self, command_id: str, actor: Actor, kind: str,
                       given: dict[str, Any]) -> dict[str, Any]:
         def decide() -> Decision:
-            self.directory.require_role(actor, "superadmin")
+            self.directory.require_role(actor, UserRole.SUPERADMIN)
             name = fields.check_name(given["name"])
             values = fields.defaults(kind) | fields.read_fields(kind, given)
             existing = self.find(policy_id(kind, name))
@@ -78,7 +79,7 @@ class QuotaApplication(ServiceApplication):
     def update_policy(self, command_id: str, actor: Actor, kind: str,
                       given: dict[str, Any]) -> dict[str, Any]:
         def decide() -> Decision:
-            self.directory.require_role(actor, "superadmin")
+            self.directory.require_role(actor, UserRole.SUPERADMIN)
             if given.get("new_name") not in (None, given["name"]):
                 raise refuse("policy.name_immutable",
                              "a policy cannot be renamed: the name is its key", field="new_name")
@@ -96,7 +97,7 @@ class QuotaApplication(ServiceApplication):
     def delete_policy(self, command_id: str, actor: Actor, kind: str,
                       name: str) -> dict[str, Any]:
         def decide() -> Decision:
-            self.directory.require_role(actor, "superadmin")
+            self.directory.require_role(actor, UserRole.SUPERADMIN)
             policy = self.policy(kind, name)
             if name == DEFAULT_POLICY:
                 raise refuse("policy.protected", "the default policy cannot be deleted; "

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from contracts import rbac as c
 from contracts.envelope import Actor
+from contracts.values import UserRole
 from services.rbac.domain.errors import refuse
 from services.rbac.domain.model import (
     KnownName,
@@ -24,7 +25,7 @@ from services.rbac.learn import IdentityLearner
 from services.runtime.actors import ActorDirectory
 from services.runtime.store import Decision, ServiceApplication, command_meta
 
-SUPERADMIN = "superadmin"
+SUPERADMIN = UserRole.SUPERADMIN
 
 
 class RbacApplication(IdentityLearner, ServiceApplication):

@@ -12,6 +12,7 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 
 from contracts.envelope import Event
+from contracts.values import UserRole
 from services.rbac.domain import system_roles as sr
 from services.rbac.domain.model import (
     KnownName,
@@ -87,7 +88,7 @@ def _user_created(unit: _Unit, data: dict[str, Any]) -> None:
         if unit.get(known_name_id("email", data["email"])) is None:
             unit.add(KnownName(kind="email", key=data["email"], scope_id=uid))
     _assign(unit, _system_role(unit, sr.user_role(uid)), uid, True)
-    if data["role"] == "admin":
+    if data["role"] == UserRole.ADMIN:
         _assign(unit, unit.get(role_key(f"domain-admin:{did}")), uid, True)
     for pid in data["projects"]:
         _membership(unit, {"project_id": pid, "user_id": uid}, True)
@@ -98,9 +99,9 @@ def _user_updated(unit: _Unit, data: dict[str, Any]) -> None:
     changes = {k: v for k, v in data["changes"].items() if k in USER_ATTRS}
     if user is None or not changes:
         return
-    was_admin = user.attrs.get("role") == "admin"
+    was_admin = user.attrs.get("role") == UserRole.ADMIN
     user.change(changes)
-    is_admin = user.attrs.get("role") == "admin"
+    is_admin = user.attrs.get("role") == UserRole.ADMIN
     if was_admin != is_admin:
         admin_role = unit.get(role_key(f"domain-admin:{user.domain_id}"))
         _assign(unit, admin_role, user.scope_id, is_admin)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import rbac as c
+from contracts.values import UserRole
 from services.rbac.domain.errors import refuse
 from services.rbac.domain.model import KnownScope, Role
 from services.runtime.grants import GrantIndex
@@ -150,11 +151,12 @@ class GrantView(FollowingView):
             if e.scope_type == "project":
                 self.index.set_project(e.scope_id, e.domain_id)
             elif e.scope_type == "user":
-                self.index.set_user(e.scope_id, e.domain_id, e.attrs.get("role") == "superadmin")
+                self.index.set_user(e.scope_id, e.domain_id,
+                                    e.attrs.get("role") == UserRole.SUPERADMIN)
             return
         kind, sid, domain = self.known[oid]
         if isinstance(e, KnownScope.Changed) and kind == "user" and "role" in e.attrs:
-            self.index.set_user(sid, domain, e.attrs["role"] == "superadmin")
+            self.index.set_user(sid, domain, e.attrs["role"] == UserRole.SUPERADMIN)
         elif isinstance(e, KnownScope.Joined | KnownScope.Left):
             self.index.set_membership(sid, e.project_id, isinstance(e, KnownScope.Joined))
 

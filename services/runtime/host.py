@@ -109,6 +109,8 @@ class ServiceHost:
                 self.dispatcher.causal.setdefault(component.producer, []).append(component)
                 self.dispatcher.inactive = getattr(component, "inactive",
                                                    self.dispatcher.inactive)
+            if isinstance(component, StreamReplica):
+                self._watch(component)
             await component.start(js)
         for sub in self.subscriptions:
             consumer = TrackedConsumer(self.app, js, sub.producer, sub.name, sub.handle,
@@ -120,6 +122,7 @@ class ServiceHost:
         self.health.add_check("relay", self._relay_check)
         self.health.add_check("service", self._service_check)
         self.health.add_check("dispatch", self.dispatcher.health)
+        self.health.add_check("replicas", self._replica_check)
         port = await self.health.start()
         self._write_run_file(port)
         log.info("%s ready (health on %s:%s, CPUs %s)", s.service, s.http_host, port,
@@ -133,6 +136,21 @@ class ServiceHost:
     def _relay_check(self) -> dict[str, Any]:
         relay = self.relay
         return {"ok": bool(relay and relay.healthy), "position": relay.position if relay else 0}
+
+    def _replicas(self) -> list[StreamReplica]:
+        return [c for c in self.components if isinstance(c, StreamReplica)]
+
+    def _watch(self, replica: StreamReplica) -> None:
+        def stuck_at() -> float:
+            return float(replica.stuck["seq"]) if replica.stuck else 0.0
+
+        self.metrics.replica_stuck(type(replica).__name__, replica.producer).set_function(
+            stuck_at)
+
+    def _replica_check(self) -> dict[str, Any]:
+        """Not ready while a replica is stuck on an event it cannot apply."""
+        found = {f"{type(r).__name__}:{r.producer}": r.health() for r in self._replicas()}
+        return {"ok": all(h["ok"] for h in found.values()), "replicas": found}
 
     def _service_check(self) -> dict[str, Any]:
         return {

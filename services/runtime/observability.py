@@ -58,6 +58,12 @@ class Metrics:
             "bai_dead_letters_total", "Events given up after max deliveries", ["durable"],
             registry=self.registry,
         ).labels
+        # 0 while a replica follows its stream; the stream sequence it stopped at once it met
+        # an event it cannot apply (it stays there; /health says not-ready).
+        self.replica_stuck = Gauge(
+            "bai_replica_stuck_sequence", "Stream sequence a replica stopped at (0: none)",
+            ["replica", "producer"], registry=self.registry,
+        ).labels
         self.info = Gauge("bai_service_info", "Service identity", list(labels),
                           registry=self.registry)
         self.info.labels(**labels).set(1)

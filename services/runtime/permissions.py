@@ -27,12 +27,12 @@ from typing import Any, Protocol
 
 from contracts.envelope import Actor
 from contracts.permissions import Needs, Target
-from contracts.values import canonical_email
+from contracts.values import UserRole, canonical_email
 from services.runtime.errors import Forbidden
 from services.runtime.grants import GrantIndex
 from services.runtime.replica import StreamReplica
 
-SUPERADMIN = "superadmin"
+SUPERADMIN = UserRole.SUPERADMIN
 Scope = tuple[str, str]
 
 

@@ -135,6 +135,10 @@ class StreamReader:
 Apply = Callable[[StoredMsg], Awaitable[None]]
 
 
+class StopFollowing(Exception):
+    """Raised by an `apply` that must not go past this message: the follower stops there."""
+
+
 class Follower:
     """Calls `apply` for every message of a stream after `position`, in order, until
     stopped: what an ordered consumer did, without a consumer."""
@@ -172,7 +176,10 @@ class Follower:
                 continue
             delay = 0.1
             for msg in batch:
-                await self.apply(msg)
+                try:
+                    await self.apply(msg)
+                except StopFollowing:
+                    return  # the position stays before the message (the caller said why)
                 self.position = msg.seq
             if not batch or batch[-1].pending == 0:
                 await self.reader.wait()

@@ -6,6 +6,10 @@ Subclasses fold plain event dicts in `apply`; nothing here knows what the events
 `applied` is the producer's notification id of the last event folded (the relay's
 `Bai-Notification-Id` header): a request that must see a write of that producer waits in
 `reached` until the replica has applied it (causal consistency; see the runtime README).
+
+A replica that cannot fold an event stops there: it never advances past it (a replica that
+skipped a grant or a deactivation would decide wrongly from then on), reports itself stuck
+in `health()` (the host's /health turns not-ready) and logs the sequence and error once.
 """
 
 from __future__ import annotations
@@ -20,9 +24,17 @@ from typing import Any
 from nats.js.client import JetStreamContext
 
 from contracts import subjects
-from services.runtime.reader import Follower, StoredMsg, connection_of, require_stream
+from services.runtime.reader import (
+    Follower,
+    StopFollowing,
+    StoredMsg,
+    connection_of,
+    require_stream,
+)
 
 POSITION_HEADER = "Bai-Notification-Id"  # set by the producer's outbox relay
+# What an event of an unexpected shape raises while it is folded (missing keys, wrong types).
+UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, IndexError)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +51,8 @@ class StreamReplica(ABC):
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.lock = threading.RLock()
         self._follower: Follower | None = None
+        # Set when an event could not be folded: {"seq", "error"}; the replica stops there.
+        self.stuck: dict[str, Any] | None = None
 
     async def start(self, js: JetStreamContext) -> None:
         """Raises `StreamNotProvisioned` when the producer's stream does not exist."""
@@ -54,17 +68,30 @@ class StreamReplica(ABC):
             self._follower = None
 
     async def _on_message(self, msg: StoredMsg) -> None:
+        if self.stuck is not None:
+            raise StopFollowing(self.stuck["seq"])
         try:
             with self.lock:
                 self.apply(json.loads(msg.data))
-        except (ValueError, KeyError, TypeError) as exc:
-            log.error("replica of %s cannot read seq %s: %s", self.producer, msg.seq, exc)
+        except UNREADABLE as exc:
+            self.stuck = {"seq": msg.seq, "subject": msg.subject,
+                          "error": f"{type(exc).__name__}: {exc}"}
+            log.error("replica %s of %s stopped at stream sequence %s (%s), which it cannot "
+                      "apply: %s; it stays not-ready until a version that reads it starts",
+                      type(self).__name__, self.producer, msg.seq, msg.subject,
+                      self.stuck["error"])
+            raise StopFollowing(msg.seq) from exc
         self.position = msg.seq
         notification = msg.headers.get(POSITION_HEADER)
         if notification is not None and notification.isdigit():
             self.applied = max(self.applied, int(notification))
             if self._waiters:
                 self._wake()
+
+    def health(self) -> dict[str, Any]:
+        """Not ok once stuck on an event it cannot apply (`stuck` says which)."""
+        return {"ok": self.stuck is None, "producer": self.producer,
+                "position": self.position, "stuck": self.stuck}
 
     def _wake(self) -> None:
         still = []

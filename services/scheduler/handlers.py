@@ -6,6 +6,7 @@ from typing import Any
 
 from contracts import scheduler as c
 from contracts.envelope import Command, Query
+from contracts.values import UserRole
 from services.runtime.dispatch import Dispatcher
 from services.runtime.permissions import PermissionGuard
 from services.scheduler.domain import recalc as r
@@ -77,7 +78,7 @@ def usage(app: Scheduler, envelope: Query, q: c.ListUsage) -> dict[str, Any]:
         row["session_id"], row["version"], row["status"], row["agent_id"], row["access_key"],
         row["user_id"], row["project"], _domain(app, row["user_id"]), {}) for row in rows}
     found = r.occupancy(ledgers, facts)
-    if principal.role not in ("superadmin", "admin", "monitor"):
+    if principal.role not in (UserRole.SUPERADMIN, UserRole.ADMIN, UserRole.MONITOR):
         own = {"keypair": envelope.actor.access_key, "user": principal.user_id}
         found = {kind: {k: v for k, v in entries.items() if own.get(kind) == k}
                  for kind, entries in found.items()}

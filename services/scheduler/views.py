@@ -8,13 +8,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from contracts.scheduler import ListSessions
+from contracts.scheduler import ListSessions, SessionStatus
 from services.runtime.replica import StreamReplica
 from services.runtime.store import ServiceApplication
 from services.runtime.views import FollowingView
 from services.scheduler.domain import slots as s
 from services.scheduler.domain.admission import Limits, Usage
-from services.scheduler.domain.model import PENDING, Ledger, Session
+from services.scheduler.domain.model import PENDING, TERMINAL, Ledger, Session
 
 
 class SessionView(FollowingView):
@@ -87,7 +87,7 @@ class SessionView(FollowingView):
         elif isinstance(e, Session.Started):
             row.update(container_id=e.container_id, started_at=at,
                        slots=dict(e.allocated) or row["slots"])
-        elif status in ("TERMINATED", "CANCELLED", "ERROR"):
+        elif status in TERMINAL:
             row["terminated_at"] = at
 
     # ---- reads (callers hold no lock; each takes it) ---------------------------------------
@@ -142,9 +142,10 @@ class SessionView(FollowingView):
         return {"total": len(rows), "offset": q.offset, "limit": q.limit, "items": page}
 
 
-_STATUS_OF = {"Scheduled": "SCHEDULED", "Preparing": "PREPARING", "Started": "RUNNING",
-              "Terminating": "TERMINATING", "Terminated": "TERMINATED",
-              "Cancelled": "CANCELLED", "Errored": "ERROR"}
+_STATUS_OF = {"Scheduled": SessionStatus.SCHEDULED, "Preparing": SessionStatus.PREPARING,
+              "Started": SessionStatus.RUNNING, "Terminating": SessionStatus.TERMINATING,
+              "Terminated": SessionStatus.TERMINATED, "Cancelled": SessionStatus.CANCELLED,
+              "Errored": SessionStatus.ERROR}
 
 
 def _public(row: dict[str, Any], history: bool = True) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from contracts import agent as agent_contract
 from contracts import storage as storage_contract
 from contracts.envelope import Actor, Command, Reply
+from contracts.scheduler import SessionStatus
 from services.runtime.proofs import ProofSigner
 from services.scheduler.domain.model import PREPARING, SCHEDULED, TERMINATING
 from services.scheduler.lifecycle import Scheduler
@@ -104,8 +105,7 @@ class SchedulerWorker:
     def _observe(self) -> None:
         with self.app.view.lock:
             counts = Counter_(r["status"] for r in self.app.view.sessions.values())
-        for status in ("PENDING", "SCHEDULED", "PREPARING", "RUNNING", "TERMINATING",
-                       "TERMINATED", "CANCELLED", "ERROR"):
+        for status in SessionStatus:
             self.sessions_gauge.labels(status).set(counts.get(status, 0))
         agents = Counter_(a["status"] for a in self.app.agents.agents.values())
         for status in ("ALIVE", "LOST"):

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from services.gateway import signing
+from contracts import signing
 from services.gateway.app import create_app
 from services.gateway.main import tls_options
 from services.gateway.settings import GatewaySettings

@@ -8,10 +8,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from contracts.values import SLOT_NAMES as SLOT_NAMES
+from contracts.values import SlotName
 from services.agent.domain.errors import refuse
 
-CPU, MEM, CUDA_DEVICE, CUDA_SHARES = "cpu", "mem", "cuda.device", "cuda.shares"
-SLOT_NAMES = (CPU, MEM, CUDA_DEVICE, CUDA_SHARES)
+CPU: str = SlotName.CPU
+MEM: str = SlotName.MEM
+CUDA_DEVICE: str = SlotName.CUDA_DEVICE
+CUDA_SHARES: str = SlotName.CUDA_SHARES
 MIB = 2**20
 MEM_ALIGN = 16 * MIB  # usable memory is rounded down to this, like the reference agent
 CPU_QUANTUM = Decimal("0.01")

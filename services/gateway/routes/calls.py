@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 
+from contracts.values import UserRole
 from services.gateway.auth import Caller, admin, authenticated, superadmin
 from services.gateway.metrics import REQUEST_ID_SCOPE_KEY
 from services.gateway.state import Gateway
@@ -48,12 +49,13 @@ class Call:
 
 
 CallerDep = Callable[..., Awaitable[Caller]]
-_ROLES: dict[str, CallerDep] = {"user": authenticated, "admin": admin, "superadmin": superadmin}
+_ROLES: dict[str, CallerDep] = {UserRole.USER: authenticated, UserRole.ADMIN: admin,
+                                UserRole.SUPERADMIN: superadmin}
 # Each reader dependency → the role it requires (query routes served directly read it).
 READER_ROLES: dict[Callable[..., Awaitable["Call"]], str] = {}
 
 
-def reader(role: str = "user") -> Callable[..., Awaitable[Call]]:
+def reader(role: str = UserRole.USER) -> Callable[..., Awaitable[Call]]:
     identify = _ROLES[role]
 
     async def dependency(request: Request) -> Call:
@@ -64,7 +66,7 @@ def reader(role: str = "user") -> Callable[..., Awaitable[Call]]:
     return dependency
 
 
-def writer(role: str = "user") -> Callable[..., Awaitable[Call]]:
+def writer(role: str = UserRole.USER) -> Callable[..., Awaitable[Call]]:
     identify = _ROLES[role]
 
     async def dependency(
@@ -81,10 +83,10 @@ def writer(role: str = "user") -> Callable[..., Awaitable[Call]]:
 
 
 Reader = Annotated[Call, Depends(reader())]
-AdminReader = Annotated[Call, Depends(reader("admin"))]
-SuperadminReader = Annotated[Call, Depends(reader("superadmin"))]
+AdminReader = Annotated[Call, Depends(reader(UserRole.ADMIN))]
+SuperadminReader = Annotated[Call, Depends(reader(UserRole.SUPERADMIN))]
 Writer = Annotated[Call, Depends(writer())]
-SuperadminWriter = Annotated[Call, Depends(writer("superadmin"))]
+SuperadminWriter = Annotated[Call, Depends(writer(UserRole.SUPERADMIN))]
 AnyCaller = Annotated[Caller, Depends(authenticated)]
 AdminCaller = Annotated[Caller, Depends(admin)]
 
@@ -138,7 +140,7 @@ def query_route_parts(endpoint: Callable[..., Any]) -> tuple[str, str, dict[str,
     if subject is None:
         return None
     signature: inspect.Signature = endpoint.__signature__  # type: ignore[attr-defined]
-    role, params = "user", {}
+    role, params = UserRole.USER, {}
     for name, param in signature.parameters.items():
         found = _reader_role(param.annotation)
         if found is None:

@@ -10,11 +10,11 @@ from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts import asyncapi
+from contracts.signing import API_VERSION
 from services.gateway import info
 from services.gateway.errors import ERROR_RESPONSES
 from services.gateway.models import ApiRoot, Information
 from services.gateway.routes.calls import AdminCaller, json_response
-from services.gateway.signing import API_VERSION
 from services.gateway.state import Gateway
 
 router = APIRouter(tags=["system"])

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.values import UserRole
 from services.identity.domain.errors import refuse
 
-SUPERADMIN = "superadmin"
+SUPERADMIN = UserRole.SUPERADMIN
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Principal:
 def require_superadmin(principal: Principal) -> None:
     if principal.system or principal.role == SUPERADMIN:
         return
-    raise refuse("auth.forbidden", "this needs the superadmin role", required="superadmin")
+    raise refuse("auth.forbidden", "this needs the superadmin role", required=SUPERADMIN)
 
 
 def require_may_grant_role(principal: Principal, role: str) -> None:

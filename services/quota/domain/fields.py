@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from contracts.values import SlotName
 from services.quota.domain.errors import refuse
 
 UNLIMITED = "unlimited"
@@ -45,10 +46,10 @@ def rule(maximum: int | str, **kw: Any) -> Rule:
 
 
 SLOT_RULES: dict[str, Rule] = {
-    "cpu": rule(512, step=Decimal("0.01")),
-    "mem": rule(1024, step=Decimal("0.001"), unit_bytes=GIB),
-    "cuda.device": rule(64),
-    "cuda.shares": rule(256, step=Decimal("0.1")),
+    SlotName.CPU: rule(512, step=Decimal("0.01")),
+    SlotName.MEM: rule(1024, step=Decimal("0.001"), unit_bytes=GIB),
+    SlotName.CUDA_DEVICE: rule(64),
+    SlotName.CUDA_SHARES: rule(256, step=Decimal("0.1")),
 }
 
 SCALAR_RULES: dict[str, dict[str, Rule]] = {

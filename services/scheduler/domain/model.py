@@ -7,11 +7,13 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from contracts.scheduler import SessionStatus
 from services.runtime.store import stable_id
 from services.scheduler.domain.errors import refuse
 
-PENDING, SCHEDULED, PREPARING, RUNNING = "PENDING", "SCHEDULED", "PREPARING", "RUNNING"
-TERMINATING, TERMINATED, CANCELLED, ERROR = "TERMINATING", "TERMINATED", "CANCELLED", "ERROR"
+_S = SessionStatus  # the one list of session statuses (contracts.scheduler)
+PENDING, SCHEDULED, PREPARING, RUNNING = _S.PENDING, _S.SCHEDULED, _S.PREPARING, _S.RUNNING
+TERMINATING, TERMINATED, CANCELLED, ERROR = _S.TERMINATING, _S.TERMINATED, _S.CANCELLED, _S.ERROR
 TERMINAL = (TERMINATED, CANCELLED, ERROR)
 ACTIVE = (SCHEDULED, PREPARING, RUNNING, TERMINATING)
 
@@ -44,7 +46,7 @@ class Session(Aggregate):
         self.cluster_size = cluster_size
         self.priority = priority
         self.designated_agent = designated_agent
-        self.status = PENDING
+        self.status: str = PENDING
         self.agent_id: str | None = None
         self.container_id: str | None = None
         self.failed_checks: list[str] = []

@@ -6,13 +6,14 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from contracts.values import SLOT_NAMES, SlotName
 from services.scheduler.domain.errors import refuse
 
 UNLIMITED = "unlimited"
 INF = Decimal("Infinity")
-KNOWN = ("cpu", "mem", "cuda.device", "cuda.shares")
+KNOWN = SLOT_NAMES
 # Placement compares scarce slots first (reference agent-selection priority).
-PRIORITY = ("cuda.device", "cuda.shares", "cpu", "mem")
+PRIORITY = (SlotName.CUDA_DEVICE, SlotName.CUDA_SHARES, SlotName.CPU, SlotName.MEM)
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
@@ -40,7 +41,7 @@ def _quantity(name: str, value: Any) -> Decimal:
     if isinstance(value, bool):
         raise refuse("session.bad_slot", f"slots.{name} must be a number", field=f"slots.{name}")
     text = str(value)
-    if name == "mem":
+    if name == SlotName.MEM:
         match = _SIZE.match(text)
         if match is None:
             raise refuse("session.bad_slot", "slots.mem must be bytes or like '512m', '4g'",

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.gateway import signing
+from contracts import signing
 from tests.support.gateway import GatewayStack, new_user
 
 ROOT = Path(__file__).resolve().parents[3]

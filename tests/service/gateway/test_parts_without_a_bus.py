@@ -11,7 +11,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import generate_latest
 
-from services.gateway import exports, signing
+from contracts import signing
+from services.gateway import exports
 from services.gateway.direct import direct_queries
 from services.gateway.errors import ApiError
 from services.gateway.metrics import HttpMetrics

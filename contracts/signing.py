@@ -1,4 +1,5 @@
-"""Backend.AI request signing (HMAC): the one implementation used by the gateway and the CLI.
+"""Backend.AI request signing (HMAC): the one implementation used by the gateway and the CLI
+(in contracts: both may import it; pure standard library).
 
 Reference §2.3. Pure functions, no I/O: given the request's parts and a secret, the signature.
 
