@@ -38,6 +38,9 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
         StreamConfig(name=subjects.kv_stream(b.name), subjects=[subjects.kv_keys(b.name)],
                      storage=StorageType.FILE, num_replicas=replicas,
                      max_msgs_per_subject=b.history, max_age=b.ttl_seconds,
+                     # the server's own default (2 min, at most the max age), said explicitly
+                     # so that re-provisioning finds nothing to change
+                     duplicate_window=min(120.0, b.ttl_seconds),
                      discard=DiscardPolicy.NEW, allow_rollup_hdrs=True, deny_delete=True,
                      allow_direct=True)  # what nats.py's create_key_value makes
         for b in model.BUCKETS
@@ -77,8 +80,11 @@ async def provision(js: JetStreamContext, replicas: int = 1) -> list[str]:
 
 
 def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
+    """Only what the declaration sets counts: the server fills the rest in (a bucket's
+    duplicate window defaults from its max age), which is no reason to update."""
     keys = ("subjects", "duplicate_window", "allow_direct", "max_age", "max_msgs_per_subject")
-    return any(_norm(getattr(current, k)) != _norm(getattr(wanted, k)) for k in keys)
+    return any(_norm(getattr(current, k)) != _norm(getattr(wanted, k)) for k in keys
+               if getattr(wanted, k) is not None)
 
 
 def _norm(value: Any) -> Any:
