@@ -29,7 +29,8 @@ pytestmark = pytest.mark.docker
 
 
 async def run_orphan(docker: aiodocker.Docker, label_prefix: str) -> str:
-    labels = LabelScheme(label_prefix, AGENT_ID).labels(
+    # The agent labels with the stack id it was given (tests/conftest.py sets BAIKAL_STACK_ID).
+    labels = LabelScheme(label_prefix, AGENT_ID, os.environ.get("BAIKAL_STACK_ID", "")).labels(
         "never-requested", None, {"cpu": "0.25", "mem": str(32 * MIB)}, [])
     container = await docker.containers.run(
         {"Image": "baikal/busybox:latest", "Cmd": ["sleep", "60"], "Labels": labels,
