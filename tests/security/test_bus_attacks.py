@@ -114,7 +114,8 @@ async def test_creating_a_stream_on_the_gateways_inbox_is_refused(
     await a.attempt(a.js.add_stream(StreamConfig(name="TAP", subjects=[GATEWAY_INBOX])))
     assert a.refused("publish", "$js.api.stream.create.tap")
     assert "TAP" not in server_streams(nats_server)
-    assert set(server_streams(nats_server)) == {s.name for s in model.STREAMS}
+    assert set(server_streams(nats_server)) == {s.name for s in model.STREAMS} | {
+        subjects.kv_stream(b.name) for b in model.BUCKETS}
     await a.nc.close()
 
 

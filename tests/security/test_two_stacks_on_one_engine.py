@@ -65,8 +65,8 @@ async def test_two_stacks_on_one_engine_keep_each_others_containers(
             nodes.append(await start_agent(server, tmp_path / f"agent-{stack}", cipher_key,
                                            "docker", prefix, stack_id=stack))
             operators.append(await connect_as(server, "admin"))
-        for operator in operators:  # the same session id on both stacks
-            await scheduler(operator).command_or_raise(
+        for operator, stack in zip(operators, STACKS, strict=True):  # the same session id
+            await scheduler(operator, stack_id=stack).command_or_raise(
                 c.start_subject(AGENT_ID), start_payload("s-1", ["sleep", "60"]))
         first = [await containers(docker, prefix, stack) for stack in STACKS]
         assert [len(found) for found in first] == [1, 1]

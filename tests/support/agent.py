@@ -22,6 +22,7 @@ from contracts import subjects
 from contracts.envelope import Actor
 from services.agent.main import AgentNode, AgentSettings, build
 from services.runtime.client import BusClient
+from services.runtime.proofs import ProofSigner
 from services.runtime.reader import Follower, StoredMsg
 from tests.support.natsserver import NatsServer
 from tests.support.process import wait_healthy
@@ -83,8 +84,12 @@ def spawn_agent(server: NatsServer, data_dir: Path, cipher_key: str, runtime: st
     return proc
 
 
-def scheduler(nc: Client, timeout: float = 15.0) -> BusClient:
-    return BusClient(nc, SCHEDULER, timeout=timeout)
+def scheduler(nc: Client, timeout: float = 15.0, stack_id: str | None = None) -> BusClient:
+    """As the scheduler; `stack_id`: proofs for that stack (the tests' key, another audience)."""
+    signer = None
+    if stack_id is not None:
+        signer = ProofSigner(os.environ["BAIKAL_SIGNING_KEY"], stack_id)
+    return BusClient(nc, SCHEDULER, timeout=timeout, signer=signer)
 
 
 def start_payload(session_id: str, command: list[str], cpu: str = "0.5", mem: int = 64 * MIB,

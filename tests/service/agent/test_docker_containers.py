@@ -74,8 +74,7 @@ async def test_a_started_container_runs_with_the_requested_limits_and_is_announc
 
     details = await docker.containers.container(container_id).show()
     assert details["HostConfig"]["NetworkMode"] == "none"
-    assert details["Config"]["Labels"][f"{agent.supervisor.labels.prefix}session-id"] == \
-        "s-limits"
+    assert details["Config"]["Labels"][agent.supervisor.labels.key("session-id")] == "s-limits"
 
     again = await client.command_or_raise(c.start_subject("local"), payload, command_id="cmd-2")
     assert again["container_id"] == container_id
