@@ -69,25 +69,44 @@ def _cost_line(stack: GatewayStack, service: str) -> str:
     return f"{service}: " + ", ".join(parts)
 
 
+RETRIES = 3  # a `replica.behind` answer is retryable (the service waited its bound, 1 s)
+
+
+def patched(client: httpx.Client, path: str, body: dict[str, Any],
+            retried: list[int]) -> httpx.Response:
+    """The PATCH as a client does it: a 503 `replica.behind` (the service could not yet see
+    the writes the request names, within its bound) is asked again, never taken as a decision."""
+    for attempt in range(RETRIES + 1):
+        answer = client.patch(path, json=body)
+        if answer.status_code != 503 or "replica.behind" not in answer.text:
+            return answer
+        retried[0] += 1 if attempt < RETRIES else 0
+    return answer
+
+
 def test_grant_then_use_and_revoke_then_use_over_http_are_never_stale(
         stack: GatewayStack, world: dict[str, Any]) -> None:
     role = world["role_id"]
     stale: list[str] = []
+    retried = [0]
     with stack.client() as root, stack.client(world["editor"]["access_key"],
                                                world["editor"]["secret_key"]) as editor:
         for n in range(ROUNDS):
             deactivated = root.post(f"/roles/{role}/deactivate")
             assert deactivated.status_code == 200, deactivated.text
             assert "rbac=" in deactivated.headers["x-baikal-positions"]
-            revoked = editor.patch(f"/users/{world['victim']}", json={"full_name": f"r{n}"})
+            revoked = patched(editor, f"/users/{world['victim']}", {"full_name": f"r{n}"},
+                              retried)
             if revoked.status_code != 403:
                 stale.append(f"revoke round {n}: {revoked.status_code} {revoked.text[:120]}")
             ok(root.post(f"/roles/{role}/activate"))
-            granted = editor.patch(f"/users/{world['victim']}", json={"full_name": f"g{n}"})
+            granted = patched(editor, f"/users/{world['victim']}", {"full_name": f"g{n}"},
+                              retried)
             if granted.status_code != 200:
                 stale.append(f"grant round {n}: {granted.status_code} {granted.text[:120]}")
-    print(_cost_line(stack, "identity"))
+    print(_cost_line(stack, "identity"), f"retried {retried[0]}")
     assert stale == [], f"{len(stale)} stale answers in {2 * ROUNDS}: {stale[:5]}"
+    assert retried[0] <= 2 * ROUNDS // 100, f"{retried[0]} answers were `replica.behind`"
 
 
 async def _bus_rounds(stack: GatewayStack, world: dict[str, Any]) -> list[str]:
