@@ -175,3 +175,33 @@ def test_an_upload_over_the_owners_quota_scope_is_refused_and_nothing_is_kept(pe
         assert c.put("/folders/small/file", params={"path": "ok.bin"},
                      content=b"z" * 1000).status_code == 201
         assert c.get("/folders/small/usage").json()["bytes"] == 1000
+
+
+def test_a_streamed_upload_whose_bytes_are_not_the_signed_digest_is_refused_and_not_kept(
+        people):
+    """Signature version 2 of a streamed body: the signature covers the declared SHA-256
+    (X-Baikal-Content-SHA256), and the upload route checks the bytes against it."""
+    root = people["root"]
+    assert root.post("/folders", json={"name": "signed"}).status_code == 201
+    genuine, swapped = b"the signed bytes\n" * 1000, b"the swapped bytes\n" * 1000
+    declared = {"content-type": "application/octet-stream",
+                "x-baikal-content-sha256": hashlib.sha256(genuine).hexdigest()}
+
+    def stream(data: bytes) -> Iterator[bytes]:  # no Content-Length: a streamed body
+        yield data[:500]
+        yield data[500:]
+
+    refused = root.put("/folders/signed/file", params={"path": "x.txt"},
+                       content=stream(swapped), headers=declared)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["error"]["code"] == "gateway.auth.content_mismatch"
+    listed = root.get("/folders/signed/files").json()["items"]
+    assert listed == []  # nothing kept, not even the temporary file
+    accepted = root.put("/folders/signed/file", params={"path": "x.txt"},
+                        content=stream(genuine), headers=declared)
+    assert accepted.status_code == 201 and accepted.json()["size"] == len(genuine)
+    # A body the route reads whole (JSON) is checked against a declared digest too.
+    lied = root.post("/folders", json={"name": "other"}, headers={
+        "x-baikal-content-sha256": hashlib.sha256(b"{}").hexdigest()})
+    assert lied.status_code == 401
+    assert lied.json()["error"]["code"] == "gateway.auth.content_mismatch"
