@@ -110,10 +110,17 @@ def expand_id(gw: GatewayClient, path: str, field: str, given: str,
             matches |= {str(i[field]) for i in items if str(i[field]).startswith(given)}
             if len(items) < PREFIX_PAGE:
                 break
+    return unique_prefix(given, matches)
+
+
+def unique_prefix(given: str, candidates: set[str]) -> str:
+    """The one candidate `given` begins; `given` itself when none does (the gateway then says
+    it does not exist); refused when several do."""
+    matches = {c for c in candidates if c.startswith(given)}
     if len(matches) == 1:
         return matches.pop()
     if not matches:
-        return given  # the gateway says it does not exist
+        return given
     raise CliError(f"{given!r} matches {len(matches)} ids; give more of it (--wide shows them)")
 
 

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 import typer
 
 from services.cli.admin_client import CliError, GatewayClient
-from services.cli.admin_common import JsonFlag, WideFlag, emit, expand_id, gateway, reports_errors
+from services.cli.admin_common import (
+    JsonFlag,
+    WideFlag,
+    emit,
+    expand_id,
+    gateway,
+    reports_errors,
+    unique_prefix,
+)
 from services.cli.output import short
 
 app = typer.Typer(help="Roles: create, update, (de)activate, purge, list, show; grant and revoke "
@@ -165,11 +173,8 @@ def revoke(ctx: typer.Context, role_id: str, permission_id: str,
         role_id = _role(gw, role_id)
         if len(permission_id) < 36:
             held = gw.call("GET", f"/roles/{role_id}").get("permissions", [])
-            found = {p["permission_id"] for p in held
-                     if str(p["permission_id"]).startswith(permission_id)}
-            if len(found) > 1:
-                raise CliError(f"{permission_id!r} matches {len(found)} permissions; give more")
-            permission_id = found.pop() if found else permission_id
+            permission_id = unique_prefix(permission_id,
+                                          {str(p["permission_id"]) for p in held})
         emit(gw.call("DELETE", f"/roles/{role_id}/permissions/{permission_id}"), as_json,
              title="permission revoked")
 

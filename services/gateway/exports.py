@@ -139,10 +139,10 @@ def policy_columns(kind: str) -> list[str]:
 
 def policy_row(kind: str, row: dict[str, Any]) -> list[Any]:
     policy = row.get("policy", {})
+    slots = effective_slots(policy) if "default_for_unspecified" in policy else {}
     values = []
     for name in POLICY_FIELDS[kind]:
         if name.startswith("total_resource_slots."):
-            slots = effective_slots(policy) if "default_for_unspecified" in policy else {}
             values.append(slots.get(name.removeprefix("total_resource_slots."), ""))
         else:
             values.append(policy.get(name))
