@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from uuid import uuid4
 
 import nats.errors
 from nats.aio.client import Client
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.envelope import Accepted, Actor, Command, Query, error_reply
 from contracts.permissions import Needs
+from services.runtime.context import MessageContext, using
 from services.runtime.errors import CodedError
 from services.runtime.observability import Metrics
 from services.runtime.permissions import PermissionGuard
@@ -271,7 +273,13 @@ class Dispatcher:
         WRITTEN.reset()
         if route.needs is not None and self.guard is not None:
             self.guard.require(envelope.actor, route.needs, payload)
-        return route.handler(envelope, payload), WRITTEN.position
+        # A query has no id of its own: its correlation id, else a fresh one, names it.
+        message_id = getattr(envelope, "id", None) or envelope.correlation_id or uuid4().hex
+        ctx = MessageContext(subject=route.subject, message_id=message_id,
+                             actor=envelope.actor,
+                             correlation_id=envelope.correlation_id or message_id)
+        with using(ctx):
+            return route.handler(envelope, payload), WRITTEN.position
 
     def _error(self, code: str, exc: ValidationError) -> bytes:
         return self._error_bytes(code, "the request does not match the schema",

@@ -1,0 +1,64 @@
+"""One context per message: what it is, who proved to send it, and the chain it belongs to.
+
+The dispatcher builds a `MessageContext` once per command or query, after the proof is
+verified (so `actor` is never the claimed one), and runs the handler inside `using(ctx)`:
+everything the handler calls (the application, the store that stamps events) reads the same
+context through `current()` without passing it down by hand. A reaction to an event builds
+one too (`for_event`), so the commands and events it causes keep the correlation id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from contracts.envelope import Actor
+
+
+@dataclass(frozen=True)
+class MessageContext:
+    subject: str
+    message_id: str  # the envelope's id; for a command, its idempotency key
+    actor: Actor  # proven by the dispatcher, or the system actor of a reaction
+    correlation_id: str  # the envelope's, else the message's own id (a chain starts here)
+    causation_id: str | None = None  # the message or event that caused this one
+
+    @property
+    def principal(self) -> str:
+        """Who, in one word: the system component, else the access key, else the user id."""
+        return self.actor.system or self.actor.access_key or self.actor.user_id or "anonymous"
+
+    def caused(self, subject: str, message_id: str, actor: Actor | None = None
+               ) -> MessageContext:
+        """The context of a message this one causes: same correlation, caused by this one."""
+        return MessageContext(subject=subject, message_id=message_id,
+                              actor=actor or self.actor, correlation_id=self.correlation_id,
+                              causation_id=self.message_id)
+
+
+_CURRENT: ContextVar[MessageContext | None] = ContextVar("baikal_message_context",
+                                                          default=None)
+
+
+def current() -> MessageContext | None:
+    """The context of the message being handled in this thread or task, if any."""
+    return _CURRENT.get()
+
+
+@contextmanager
+def using(ctx: MessageContext) -> Iterator[MessageContext]:
+    """Run a block as the handling of `ctx` (restored afterwards, also on error)."""
+    token = _CURRENT.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _CURRENT.reset(token)
+
+
+def for_event(subject: str, event_id: str, correlation_id: str | None, actor: Actor
+              ) -> MessageContext:
+    """The context of a reaction to one event: the event causes what the reaction does."""
+    return MessageContext(subject=subject, message_id=event_id, actor=actor,
+                          correlation_id=correlation_id or event_id, causation_id=event_id)
