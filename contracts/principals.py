@@ -137,13 +137,14 @@ def _heard_buckets(user: str) -> tuple[str, ...]:
 
 def service_principal(service: str) -> Principal:
     """A service publishes only its own events, answers only its own subjects, reads the
-    streams it consumes and its own (the relay finds its position in it)."""
+    streams it consumes and its own (the relay finds its position in it by a direct get)."""
     own = subjects.stream(service)
     reads = tuple(subjects.stream(p) for p in READS.get(service, ()))
     return Principal(
         user=service,
         publish=(subjects.events_of(service), *_reading((own,)),
-                 subjects.js_api("STREAM", "MSG", "GET", own), *_reading(reads),
+                 subjects.js_api("DIRECT", "GET", own, subjects.events_of(service)),
+                 *_reading(reads),
                  *_owned(service), *EXTRA_PUBLISH.get(service, ())),
         subscribe=(subjects.commands_of(service), subjects.queries_of(service), _inbox(service),
                    *(subjects.events_of(p) for p in READS.get(service, ())),
@@ -157,16 +158,17 @@ def agent_user(agent_id: str) -> str:
 
 def agent_principal(agent_id: str) -> Principal:
     """A node agent (the most exposed credential) does its own node's job and nothing else:
-    its own events and heartbeat, its own directed commands, its own inbox. It reads the
-    shared agent stream only to find its relay's position (a residual: it can read other
-    agents' container events, which carry no secrets)."""
+    its own events and heartbeat, its own directed commands, its own inbox. In the shared
+    agent stream it reads only the last of its own events (its relay's position), with a
+    direct get whose subject names them: no request by sequence, none of other agents'."""
     stream = subjects.stream("agent")
     user = agent_user(agent_id)
+    own_events = subjects.events_of_agent(agent_id)
     return Principal(
         user=user,
-        publish=(subjects.events_of_agent(agent_id), subjects.heartbeat(agent_id),
+        publish=(own_events, subjects.heartbeat(agent_id),
                  subjects.js_api("STREAM", "INFO", stream),
-                 subjects.js_api("STREAM", "MSG", "GET", stream), *_owned(user)),
+                 subjects.js_api("DIRECT", "GET", stream, own_events), *_owned(user)),
         subscribe=(subjects.directed_commands_of(agent_id), _inbox(user)),
     )
 

@@ -111,7 +111,9 @@ class OutboxRelay:
 
     async def published_position(self) -> int:
         try:
-            last = await self.js.get_last_msg(subjects.stream(self.service), self.subject_filter)
+            # A direct get whose subject names the filter: an agent may read only its own.
+            last = await self.js.get_msg(subjects.stream(self.service),
+                                         subject=self.subject_filter, direct=True)
         except NotFoundError:
             return 0
         return int((last.headers or {}).get(POSITION_HEADER, "0"))

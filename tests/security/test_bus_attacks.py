@@ -194,3 +194,36 @@ async def test_seventy_messages_that_are_not_envelopes_leave_identity_answering(
         assert dispatch["ok"] is True and dispatch["in_flight"] == 0
     finally:
         await host.stop()
+
+
+async def test_an_agent_reads_only_the_last_of_its_own_events_never_another_agents(
+        tmp_path: Path) -> None:
+    from services.cli.natsconf import new_passwords
+    from services.cli.stack import free_port
+
+    (tmp_path / "nats").mkdir()
+    server = NatsServer(tmp_path / "nats", free_port(), free_port(),
+                        new_passwords(("local", "gpu-1"))).start()
+    try:
+        other = await attacker(server, "agent-gpu-1")
+        await other.js.publish(f"{subjects.events_of_agent('gpu-1')[:-1]}container.started",
+                               b"{}", timeout=5)
+        mine = await attacker(server, "agent-local")
+        await mine.js.publish(f"{subjects.events_of_agent('local')[:-1]}container.started",
+                              b'{"own": true}', timeout=5)
+        # Its relay's position: the last of its own events, by a subject that names them.
+        own = await mine.js.get_msg(AGENT_STREAM, subject=subjects.events_of_agent("local"),
+                                    direct=True)
+        assert own.data == b'{"own": true}'
+        # Another agent's last event, any message by sequence, and the non-direct get: refused.
+        await mine.attempt(mine.js.get_msg(
+            AGENT_STREAM, subject=subjects.events_of_agent("gpu-1"), direct=True))
+        assert mine.refused("publish", f"$js.api.direct.get.{AGENT_STREAM}.bai.evt.agent.gpu-1")
+        await mine.attempt(mine.js.get_msg(AGENT_STREAM, seq=1, direct=True))
+        assert mine.refused("publish", f'"$js.api.direct.get.{AGENT_STREAM.lower()}"')
+        await mine.attempt(mine.js.get_msg(AGENT_STREAM, seq=1))
+        assert mine.refused("publish", f"$js.api.stream.msg.get.{AGENT_STREAM}")
+        await mine.nc.close()
+        await other.nc.close()
+    finally:
+        server.stop()
