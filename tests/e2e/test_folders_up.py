@@ -5,11 +5,6 @@ with R without any invitation, reads a file the admin put there and cannot write
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,43 +12,23 @@ import httpx
 import pytest
 
 from services.cli.admin_client import BackendAISigner
-from tests.support.natsserver import free_port
+from tests.support.up import baikal as run_baikal
+from tests.support.up import running_up
 
 PASSWORD = "Passw0rd!"
 
 
 def baikal(*args: str, cwd: Path, keys: dict[str, str] | None = None, code: int = 0) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BAIKAL_")}
-    env |= {"COLUMNS": "200", "BAIKAL_CONFIG": str(cwd / "absent.toml")}
-    if keys is not None:
-        env |= {"BAIKAL_ENDPOINT": keys["endpoint"], "BAIKAL_ACCESS_KEY": keys["access_key"],
-                "BAIKAL_SECRET_KEY": keys["secret_key"]}
-    done = subprocess.run([sys.executable, "-m", "services.cli.main", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == code, (args, done.stdout, done.stderr)
-    return done.stdout + done.stderr
+    env = None if keys is None else {"BAIKAL_ENDPOINT": keys["endpoint"],
+                                     "BAIKAL_ACCESS_KEY": keys["access_key"],
+                                     "BAIKAL_SECRET_KEY": keys["secret_key"]}
+    return run_baikal(*args, cwd=cwd, env=env, code=code)
 
 
 @pytest.mark.timeout(180)
 def test_the_seed_walkthrough_on_baikal_up(tmp_path: Path) -> None:
-    data = tmp_path / "stack"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", "up", "--data-dir", str(data),
-         "--nats-port", str(free_port())],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=dict(os.environ, COLUMNS="200"), start_new_session=True)
-    lines: list[str] = []
-    try:
-        deadline = time.monotonic() + 120
-        assert proc.stdout is not None
-        while time.monotonic() < deadline and not any("secret key" in line for line in lines):
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-            lines.append(line.rstrip())
-        found = re.search(r"Gateway\s+(http://127\.0\.0\.1:\d+)", "\n".join(lines))
-        assert found, "\n".join(lines)
-        url = found.group(1)
+    with running_up(tmp_path / "stack") as up:
+        url, data = up.url, up.data
         root = json.loads((data / "superadmin.json").read_text())
         root_keys = {"endpoint": url, **root}
         with httpx.Client(base_url=url, timeout=30, auth=BackendAISigner(
@@ -90,10 +65,3 @@ def test_the_seed_walkthrough_on_baikal_up(tmp_path: Path) -> None:
                          cwd=tmp_path, keys=b_keys, code=1)
         assert "storage.folder.forbidden" in refused
         assert list((data / "vfolders").iterdir())  # the folder is a real directory
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)

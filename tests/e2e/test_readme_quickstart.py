@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_baikal_up import READY, read_until, stop_up
+from tests.support.up import READY, read_until, stop_up
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 MARKER = "<!-- quickstart -->"

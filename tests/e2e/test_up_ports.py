@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_baikal_up import READY, read_until, start_up, stop_up
 from tests.support.natsserver import free_port
+from tests.support.up import READY, read_until, start_up, stop_up
 
 
 def hold(port: int) -> socket.socket:

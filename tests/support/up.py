@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+from services.cli.stack import free_port
 
 READY = "Baikal is ready."
 
@@ -46,3 +53,46 @@ def stop_up(proc: subprocess.Popen[str], lines: list[str]) -> None:
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+CREDENTIALS_PRINTED = "secret key"  # the last line of the first start's superadmin block
+
+
+@dataclass
+class UpStack:
+    """A running `baikal up`: its process, what it printed, its data dir and gateway URL."""
+
+    proc: subprocess.Popen[str]
+    lines: list[str]
+    data: Path
+    url: str
+
+    @property
+    def superadmin(self) -> dict[str, str]:
+        return json.loads((self.data / "superadmin.json").read_text())  # type: ignore[no-any-return]
+
+
+@contextmanager
+def running_up(data_dir: Path, timeout: float = 120.0) -> Iterator[UpStack]:
+    """Start `baikal up` on a new data dir, wait for the first superadmin's credentials,
+    yield the stack, and stop it (SIGINT, then SIGKILL of its process group) however the
+    block ends."""
+    proc, lines = start_up(data_dir, free_port())
+    try:
+        read_until(proc, lines, CREDENTIALS_PRINTED, timeout=timeout)
+        found = re.search(r"Gateway\s+(http://127\.0\.0\.1:\d+)", "\n".join(lines))
+        assert found, "\n".join(lines)
+        yield UpStack(proc, lines, data_dir, found.group(1))
+    finally:
+        stop_up(proc, lines)
+
+
+def baikal(*args: str, cwd: Path, env: dict[str, str] | None = None, code: int = 0) -> str:
+    """Run the `baikal` command as a person would, with no BAIKAL_* setting of this process
+    leaking in (only `env`'s) and no config file; assert its exit code, return its output."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BAIKAL_")}
+    clean |= {"COLUMNS": "200", "BAIKAL_CONFIG": str(cwd / "absent.toml"), **(env or {})}
+    done = subprocess.run([sys.executable, "-m", "services.cli.main", *args], cwd=cwd,
+                          env=clean, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == code, (args, done.stdout, done.stderr)
+    return done.stdout + done.stderr
