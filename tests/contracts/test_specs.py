@@ -17,9 +17,10 @@ from contracts import agent, identity, quota, rbac, scheduler, specs
 from contracts.permissions import Needs
 from contracts.specs import Kind, MessageSpec
 from services.agent.handlers import register as register_agent
-from services.identity.handlers import register as register_identity
+from services.identity.handlers import HANDLERS as IDENTITY
 from services.quota.handlers import register as register_quota
 from services.rbac.handlers import register as register_rbac
+from services.runtime.serve import UnservedSpecs, serve, table
 from services.scheduler.handlers import register as register_scheduler
 from tests.contracts.samples import ALL_SPECS, MODULES, golden_name
 
@@ -30,7 +31,7 @@ AGENT_ID = "n1"
 
 @dataclass
 class RecordingDispatcher:
-    """Records what `register(...)` subscribes, as the runtime's Dispatcher would route it."""
+    """Records what `serve(...)` subscribes, as the runtime's Dispatcher would route it."""
 
     routes: dict[str, tuple[Kind, type[BaseModel], Any, Needs | None, bool]] = field(
         default_factory=dict)
@@ -46,11 +47,21 @@ class RecordingDispatcher:
         self.routes[subject] = (Kind.QUERY, payload, handler, needs, public)
 
 
+# Each service's handler table, as its composition root (services/<svc>/main.py) serves it.
+TABLES: dict[str, dict[str, Any]] = {"identity": IDENTITY}
+
+
 def served() -> dict[str, dict[str, tuple[Kind, type[BaseModel], Any, Needs | None, bool]]]:
-    """Each service's registered routes, per service (no NATS, no stores: mocks)."""
+    """Each service's registered routes, per service (no NATS, no stores: a mock for the
+    dependencies, which registration does not call)."""
     found = {}
-    for name, register in (("identity", lambda d: register_identity(d, *[MagicMock()] * 4)),
-                           ("quota", lambda d: register_quota(d, MagicMock(), MagicMock())),
+    for module in MODULES:
+        if module.SERVICE in TABLES:
+            dispatcher = RecordingDispatcher()
+            serve(dispatcher, module.SPECS, TABLES[module.SERVICE], MagicMock(),
+                  agent_id=AGENT_ID)
+            found[module.SERVICE] = dispatcher.routes
+    for name, register in (("quota", lambda d: register_quota(d, MagicMock(), MagicMock())),
                            ("rbac", lambda d: register_rbac(d, *[MagicMock()] * 3)),
                            ("scheduler", lambda d: register_scheduler(d, *[MagicMock()] * 3))):
         dispatcher = RecordingDispatcher()
@@ -168,3 +179,39 @@ def test_a_directed_subject_is_filled_with_a_checked_agent_id() -> None:
     assert agent.START.subject_for("n2") == "bai.cmd.agent.n2.start-container.v1"
     with pytest.raises(ValueError, match="invalid subject token"):
         agent.START.subject_for("n2.>")
+
+
+def _requests(module: Any) -> list[str]:
+    return [s for s, spec in module.SPECS.items() if spec.is_request]
+
+
+def test_a_handler_table_missing_one_spec_is_refused_at_start_up() -> None:
+    handlers = dict(IDENTITY)
+    del handlers[identity.Subjects.USER_UPDATE]
+    with pytest.raises(UnservedSpecs, match="user.update"):
+        serve(RecordingDispatcher(), identity.SPECS, handlers, MagicMock())
+
+
+def test_a_handler_without_a_request_spec_is_refused_at_start_up() -> None:
+    event = next(s for s, spec in identity.SPECS.items() if not spec.is_request)
+    for extra in ("bai.cmd.identity.user.rename.v1", event):
+        with pytest.raises(UnservedSpecs, match="without a request spec"):
+            serve(RecordingDispatcher(), identity.SPECS, IDENTITY | {extra: print},
+                  MagicMock())
+
+
+def test_two_tables_that_handle_one_subject_are_refused() -> None:
+    with pytest.raises(UnservedSpecs, match="two handlers"):
+        table(IDENTITY, {identity.Subjects.USER_GET: print})
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.SERVICE)
+def test_every_table_is_keyed_by_request_specs_with_plain_module_level_functions(
+        module: Any) -> None:
+    handlers = TABLES.get(module.SERVICE)
+    if handlers is None:
+        pytest.skip(f"{module.SERVICE} still registers by hand")
+    assert sorted(handlers) == sorted(_requests(module))
+    for subject, handler in handlers.items():
+        assert handler.__name__ != "<lambda>" and "." not in handler.__qualname__, subject
+        assert handler.__module__.startswith(f"services.{module.SERVICE}.handlers"), subject
