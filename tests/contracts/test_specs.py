@@ -18,7 +18,7 @@ from contracts.permissions import Needs
 from contracts.specs import Kind, MessageSpec
 from services.agent.handlers import register as register_agent
 from services.identity.handlers import HANDLERS as IDENTITY
-from services.quota.handlers import register as register_quota
+from services.quota.handlers import HANDLERS as QUOTA
 from services.rbac.handlers import register as register_rbac
 from services.runtime.serve import UnservedSpecs, serve, table
 from services.scheduler.handlers import register as register_scheduler
@@ -48,7 +48,7 @@ class RecordingDispatcher:
 
 
 # Each service's handler table, as its composition root (services/<svc>/main.py) serves it.
-TABLES: dict[str, dict[str, Any]] = {"identity": IDENTITY}
+TABLES: dict[str, dict[str, Any]] = {"identity": IDENTITY, "quota": QUOTA}
 
 
 def served() -> dict[str, dict[str, tuple[Kind, type[BaseModel], Any, Needs | None, bool]]]:
@@ -61,8 +61,7 @@ def served() -> dict[str, dict[str, tuple[Kind, type[BaseModel], Any, Needs | No
             serve(dispatcher, module.SPECS, TABLES[module.SERVICE], MagicMock(),
                   agent_id=AGENT_ID)
             found[module.SERVICE] = dispatcher.routes
-    for name, register in (("quota", lambda d: register_quota(d, MagicMock(), MagicMock())),
-                           ("rbac", lambda d: register_rbac(d, *[MagicMock()] * 3)),
+    for name, register in (("rbac", lambda d: register_rbac(d, *[MagicMock()] * 3)),
                            ("scheduler", lambda d: register_scheduler(d, *[MagicMock()] * 3))):
         dispatcher = RecordingDispatcher()
         register(dispatcher)
