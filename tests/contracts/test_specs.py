@@ -19,7 +19,7 @@ from contracts.specs import Kind, MessageSpec
 from services.agent.handlers import register as register_agent
 from services.identity.handlers import HANDLERS as IDENTITY
 from services.quota.handlers import HANDLERS as QUOTA
-from services.rbac.handlers import register as register_rbac
+from services.rbac.handlers import HANDLERS as RBAC
 from services.runtime.serve import UnservedSpecs, serve, table
 from services.scheduler.handlers import register as register_scheduler
 from tests.contracts.samples import ALL_SPECS, MODULES, golden_name
@@ -48,7 +48,7 @@ class RecordingDispatcher:
 
 
 # Each service's handler table, as its composition root (services/<svc>/main.py) serves it.
-TABLES: dict[str, dict[str, Any]] = {"identity": IDENTITY, "quota": QUOTA}
+TABLES: dict[str, dict[str, Any]] = {"identity": IDENTITY, "quota": QUOTA, "rbac": RBAC}
 
 
 def served() -> dict[str, dict[str, tuple[Kind, type[BaseModel], Any, Needs | None, bool]]]:
@@ -61,8 +61,7 @@ def served() -> dict[str, dict[str, tuple[Kind, type[BaseModel], Any, Needs | No
             serve(dispatcher, module.SPECS, TABLES[module.SERVICE], MagicMock(),
                   agent_id=AGENT_ID)
             found[module.SERVICE] = dispatcher.routes
-    for name, register in (("rbac", lambda d: register_rbac(d, *[MagicMock()] * 3)),
-                           ("scheduler", lambda d: register_scheduler(d, *[MagicMock()] * 3))):
+    for name, register in (("scheduler", lambda d: register_scheduler(d, *[MagicMock()] * 3)),):
         dispatcher = RecordingDispatcher()
         register(dispatcher)
         found[name] = dispatcher.routes
