@@ -21,7 +21,7 @@ from services.identity.handlers import HANDLERS as IDENTITY
 from services.quota.handlers import HANDLERS as QUOTA
 from services.rbac.handlers import HANDLERS as RBAC
 from services.runtime.serve import UnservedSpecs, serve, table
-from services.scheduler.handlers import register as register_scheduler
+from services.scheduler.handlers import HANDLERS as SCHEDULER
 from tests.contracts.samples import ALL_SPECS, MODULES, golden_name
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -48,7 +48,8 @@ class RecordingDispatcher:
 
 
 # Each service's handler table, as its composition root (services/<svc>/main.py) serves it.
-TABLES: dict[str, dict[str, Any]] = {"identity": IDENTITY, "quota": QUOTA, "rbac": RBAC}
+TABLES: dict[str, dict[str, Any]] = {"identity": IDENTITY, "quota": QUOTA, "rbac": RBAC,
+                                     "scheduler": SCHEDULER}
 
 
 def served() -> dict[str, dict[str, tuple[Kind, type[BaseModel], Any, Needs | None, bool]]]:
@@ -61,10 +62,6 @@ def served() -> dict[str, dict[str, tuple[Kind, type[BaseModel], Any, Needs | No
             serve(dispatcher, module.SPECS, TABLES[module.SERVICE], MagicMock(),
                   agent_id=AGENT_ID)
             found[module.SERVICE] = dispatcher.routes
-    for name, register in (("scheduler", lambda d: register_scheduler(d, *[MagicMock()] * 3)),):
-        dispatcher = RecordingDispatcher()
-        register(dispatcher)
-        found[name] = dispatcher.routes
     supervisor = MagicMock()
     supervisor.settings.agent_id = AGENT_ID
     dispatcher = RecordingDispatcher()
