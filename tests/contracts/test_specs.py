@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from contracts import agent, identity, quota, rbac, scheduler, specs
 from contracts.permissions import Needs
 from contracts.specs import Kind, MessageSpec
-from services.agent.handlers import register as register_agent
+from services.agent.handlers import HANDLERS as AGENT
 from services.identity.handlers import HANDLERS as IDENTITY
 from services.quota.handlers import HANDLERS as QUOTA
 from services.rbac.handlers import HANDLERS as RBAC
@@ -49,7 +49,7 @@ class RecordingDispatcher:
 
 # Each service's handler table, as its composition root (services/<svc>/main.py) serves it.
 TABLES: dict[str, dict[str, Any]] = {"identity": IDENTITY, "quota": QUOTA, "rbac": RBAC,
-                                     "scheduler": SCHEDULER}
+                                     "scheduler": SCHEDULER, "agent": AGENT}
 
 
 def served() -> dict[str, dict[str, tuple[Kind, type[BaseModel], Any, Needs | None, bool]]]:
@@ -62,11 +62,6 @@ def served() -> dict[str, dict[str, tuple[Kind, type[BaseModel], Any, Needs | No
             serve(dispatcher, module.SPECS, TABLES[module.SERVICE], MagicMock(),
                   agent_id=AGENT_ID)
             found[module.SERVICE] = dispatcher.routes
-    supervisor = MagicMock()
-    supervisor.settings.agent_id = AGENT_ID
-    dispatcher = RecordingDispatcher()
-    register_agent(dispatcher, supervisor)  # type: ignore[arg-type]
-    found["agent"] = dispatcher.routes
     return found
 
 
