@@ -13,7 +13,7 @@ from unittest.mock import MagicMock
 import pytest
 from pydantic import BaseModel
 
-from contracts import agent, identity, quota, rbac, scheduler, specs
+from contracts import agent, identity, quota, rbac, scheduler, specs, storage
 from contracts.permissions import Needs
 from contracts.specs import Kind, MessageSpec
 from services.agent.handlers import HANDLERS as AGENT
@@ -22,6 +22,7 @@ from services.quota.handlers import HANDLERS as QUOTA
 from services.rbac.handlers import HANDLERS as RBAC
 from services.runtime.serve import UnservedSpecs, serve, table
 from services.scheduler.handlers import HANDLERS as SCHEDULER
+from services.storage.handlers import HANDLERS as STORAGE
 from tests.contracts.samples import ALL_SPECS, MODULES, golden_name
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -49,7 +50,8 @@ class RecordingDispatcher:
 
 # Each service's handler table, as its composition root (services/<svc>/main.py) serves it.
 TABLES: dict[str, dict[str, Any]] = {"identity": IDENTITY, "quota": QUOTA, "rbac": RBAC,
-                                     "scheduler": SCHEDULER, "agent": AGENT}
+                                     "scheduler": SCHEDULER, "storage": STORAGE,
+                                     "agent": AGENT}
 
 
 def served() -> dict[str, dict[str, tuple[Kind, type[BaseModel], Any, Needs | None, bool]]]:
@@ -126,7 +128,8 @@ def test_the_payload_and_need_tables_are_views_of_the_specs(module: Any) -> None
     assert module.QUERY_NEEDS == {s: spec.needs for s, spec in queries.items() if spec.needs}
 
 
-@pytest.mark.parametrize("module", [identity, quota, rbac, scheduler], ids=lambda m: m.SERVICE)
+@pytest.mark.parametrize("module", [identity, quota, rbac, scheduler, storage],
+                         ids=lambda m: m.SERVICE)
 def test_every_subjects_constant_names_a_spec(module: Any) -> None:
     constants = {v for k, v in vars(module.Subjects).items() if k.isupper()}
     assert constants == {s for s, spec in module.SPECS.items() if spec.is_request}
