@@ -12,13 +12,14 @@ goes unanswered.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from contracts.permissions import Needs
 from contracts.specs import MessageSpec
-from services.runtime.context import MessageContext, current
+from services.runtime.context import MessageContext
 
 D = TypeVar("D")
 # A handler of one message: the service's dependencies, the message's context (built once by
@@ -77,19 +78,10 @@ def serve(dispatcher: Routes, specs: Mapping[str, MessageSpec],
         if spec.directed and agent_id is None:
             raise UnservedSpecs(f"{subject}: a directed spec is served for one agent_id")
         concrete = spec.subject_for(agent_id) if agent_id is not None else subject
-        bound = _bound(handlers[subject], deps)
+        bound = partial(handlers[subject], deps)
         if spec.is_command:
             assert spec.needs is not None  # MessageSpec refuses a command without one
             dispatcher.command(concrete, spec.payload, bound, spec.needs)
         else:
             dispatcher.query(concrete, spec.payload, bound, spec.needs, public=spec.public)
 
-
-def _bound(handler: SpecHandler[D], deps: D) -> Callable[[Any, Any], Any]:
-    # Until the dispatcher hands the context itself: the one it set around this call.
-    def call(envelope: Any, payload: Any) -> Any:
-        ctx = current()
-        assert ctx is not None, "the dispatcher runs each handler inside its context"
-        return handler(deps, ctx, payload)
-
-    return call
