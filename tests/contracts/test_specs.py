@@ -3,8 +3,10 @@ spec has a handler, a payload model, a reply (typed or the documented generic) a
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from services.agent.handlers import HANDLERS as AGENT
 from services.identity.handlers import HANDLERS as IDENTITY
 from services.quota.handlers import HANDLERS as QUOTA
 from services.rbac.handlers import HANDLERS as RBAC
+from services.runtime.context import MessageContext
 from services.runtime.serve import UnservedSpecs, serve, table
 from services.scheduler.handlers import HANDLERS as SCHEDULER
 from services.storage.handlers import HANDLERS as STORAGE
@@ -201,10 +204,19 @@ def test_two_tables_that_handle_one_subject_are_refused() -> None:
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.SERVICE)
 def test_every_table_is_keyed_by_request_specs_with_plain_module_level_functions(
         module: Any) -> None:
-    handlers = TABLES.get(module.SERVICE)
-    if handlers is None:
-        pytest.skip(f"{module.SERVICE} still registers by hand")
+    handlers = TABLES[module.SERVICE]
     assert sorted(handlers) == sorted(_requests(module))
     for subject, handler in handlers.items():
         assert handler.__name__ != "<lambda>" and "." not in handler.__qualname__, subject
         assert handler.__module__.startswith(f"services.{module.SERVICE}.handlers"), subject
+
+
+@pytest.mark.parametrize("subject", sorted(REQUESTS))
+def test_every_handler_takes_deps_the_context_and_its_specs_payload_model(subject: str) -> None:
+    spec = REQUESTS[subject]
+    handler = TABLES[spec.service][subject]
+    hints = typing.get_type_hints(handler)
+    params = list(inspect.signature(handler).parameters)
+    assert len(params) == 3, f"{handler.__name__}(deps, ctx, payload)"
+    assert hints[params[1]] is MessageContext
+    assert hints[params[2]] is spec.payload, f"{handler.__name__} is wired to another message"
