@@ -13,6 +13,7 @@ from contracts import identity as c
 from services.identity.domain.errors import refuse
 from services.identity.handlers.deps import IdentityDeps
 from services.runtime.context import MessageContext
+from services.runtime.serve import SpecHandler
 
 S = c.Subjects
 
@@ -47,7 +48,7 @@ def _token(deps: IdentityDeps, user_id: str, access_key: str) -> dict[str, Any]:
             "access_key": access_key}
 
 
-HANDLERS = {
+HANDLERS: dict[str, SpecHandler[IdentityDeps]] = {
     S.KEYPAIR_RESOLVE: resolve_keypair,
     S.LOGIN: login,
     S.TOKEN_ISSUE: issue_token,

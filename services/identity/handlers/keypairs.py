@@ -7,6 +7,7 @@ from typing import Any
 from contracts import identity as c
 from services.identity.handlers.deps import IdentityDeps
 from services.runtime.context import MessageContext
+from services.runtime.serve import SpecHandler
 
 S = c.Subjects
 
@@ -43,7 +44,7 @@ def list_keypairs(deps: IdentityDeps, ctx: MessageContext, q: c.ListKeypairs
     return deps.view.list_keypairs(q, deps.guard.readable(ctx.actor, c.KEYPAIR_ROWS))
 
 
-HANDLERS = {
+HANDLERS: dict[str, SpecHandler[IdentityDeps]] = {
     S.KEYPAIR_ISSUE: issue_keypair,
     S.KEYPAIR_ACTIVATE: activate_keypair,
     S.KEYPAIR_DEACTIVATE: deactivate_keypair,

@@ -7,6 +7,7 @@ from typing import Any
 from contracts import identity as c
 from services.identity.handlers.deps import IdentityDeps
 from services.runtime.context import MessageContext
+from services.runtime.serve import SpecHandler
 
 S = c.Subjects
 
@@ -41,7 +42,7 @@ def list_projects(deps: IdentityDeps, ctx: MessageContext, q: c.ListProjects
                                                           c.QUERY_NEEDS[S.PROJECT_LIST]))
 
 
-HANDLERS = {
+HANDLERS: dict[str, SpecHandler[IdentityDeps]] = {
     S.DOMAIN_CREATE: create_domain,
     S.PROJECT_CREATE: create_project,
     S.PROJECT_ADD_MEMBER: add_member,

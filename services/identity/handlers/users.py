@@ -8,6 +8,7 @@ from contracts import identity as c
 from services.identity.domain.errors import refuse
 from services.identity.handlers.deps import IdentityDeps
 from services.runtime.context import MessageContext
+from services.runtime.serve import SpecHandler
 
 S = c.Subjects
 
@@ -49,7 +50,7 @@ def list_users(deps: IdentityDeps, ctx: MessageContext, q: c.ListUsers) -> dict[
     return deps.view.list_users(q, deps.guard.readable(ctx.actor, c.QUERY_NEEDS[S.USER_LIST]))
 
 
-HANDLERS = {
+HANDLERS: dict[str, SpecHandler[IdentityDeps]] = {
     S.BOOTSTRAP: bootstrap,
     S.USER_CREATE: create_user,
     S.USER_UPDATE: update_user,

@@ -6,6 +6,7 @@ from typing import Any
 
 from contracts import scheduler as c
 from services.runtime.context import MessageContext
+from services.runtime.serve import SpecHandler
 from services.scheduler.domain import slots as s
 from services.scheduler.handlers.deps import SchedulerDeps
 from services.scheduler.lifecycle import Scheduler
@@ -59,7 +60,7 @@ def _cluster_reserved(app: Scheduler) -> s.Slots:
     return total
 
 
-HANDLERS = {
+HANDLERS: dict[str, SpecHandler[SchedulerDeps]] = {
     S.AGENT_LIST: list_agents,
     S.RESOURCE_INDICATOR: resource_indicator,
 }

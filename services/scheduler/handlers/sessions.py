@@ -6,6 +6,7 @@ from typing import Any
 
 from contracts import scheduler as c
 from services.runtime.context import MessageContext
+from services.runtime.serve import SpecHandler
 from services.scheduler.domain.errors import refuse
 from services.scheduler.handlers.deps import SchedulerDeps
 
@@ -40,7 +41,7 @@ def get_session(deps: SchedulerDeps, ctx: MessageContext, q: c.SessionRef) -> di
     return found
 
 
-HANDLERS = {
+HANDLERS: dict[str, SpecHandler[SchedulerDeps]] = {
     S.SESSION_REQUEST: request_session,
     S.SESSION_TERMINATE: terminate_session,
     S.SESSION_TOUCH: touch_session,

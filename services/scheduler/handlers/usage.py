@@ -7,6 +7,7 @@ from typing import Any
 from contracts import scheduler as c
 from contracts.values import UserRole
 from services.runtime.context import MessageContext
+from services.runtime.serve import SpecHandler
 from services.scheduler.domain import recalc as r
 from services.scheduler.domain.errors import refuse
 from services.scheduler.handlers.deps import SchedulerDeps
@@ -49,7 +50,7 @@ def _domain(app: Scheduler, user_id: str) -> str | None:
     return user.domain if user is not None else None
 
 
-HANDLERS = {
+HANDLERS: dict[str, SpecHandler[SchedulerDeps]] = {
     S.USAGE_RECALCULATE: recalculate_usage,
     S.USAGE_LIST: list_usage,
 }

@@ -6,6 +6,7 @@ from typing import Any
 
 from contracts import storage as c
 from services.runtime.context import MessageContext
+from services.runtime.serve import SpecHandler
 from services.storage.handlers.deps import StorageDeps
 
 S = c.Subjects
@@ -21,7 +22,7 @@ def authorize_files(deps: StorageDeps, ctx: MessageContext, q: c.AuthorizeFiles
     return deps.queries.authorize_files(ctx.actor, q)
 
 
-HANDLERS = {
+HANDLERS: dict[str, SpecHandler[StorageDeps]] = {
     S.HOST_LIST: list_hosts,
     S.FILES_AUTHORIZE: authorize_files,
 }

@@ -7,6 +7,7 @@ from typing import Any
 
 from contracts import storage as c
 from services.runtime.context import MessageContext
+from services.runtime.serve import SpecHandler
 from services.storage.handlers.deps import StorageDeps
 
 S = c.Subjects
@@ -66,7 +67,7 @@ def folder_usage(deps: StorageDeps, ctx: MessageContext, q: c.FolderTarget) -> d
     return deps.queries.usage(ctx.actor, q.folder)
 
 
-HANDLERS = {
+HANDLERS: dict[str, SpecHandler[StorageDeps]] = {
     S.FOLDER_CREATE: create_folder,
     S.FOLDER_RENAME: rename_folder,
     S.FOLDER_UPDATE_PERMISSION: update_permission,

@@ -6,6 +6,7 @@ from typing import Any
 
 from contracts import storage as c
 from services.runtime.context import MessageContext
+from services.runtime.serve import SpecHandler
 from services.storage.handlers.deps import StorageDeps
 
 S = c.Subjects
@@ -40,7 +41,7 @@ def list_invitations(deps: StorageDeps, ctx: MessageContext, q: c.ListInvitation
     return deps.queries.list_invitations(ctx.actor, q)
 
 
-HANDLERS = {
+HANDLERS: dict[str, SpecHandler[StorageDeps]] = {
     S.INVITATION_SEND: send_invitations,
     S.INVITATION_ACCEPT: accept_invitation,
     S.INVITATION_REJECT: reject_invitation,
