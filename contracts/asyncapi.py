@@ -24,11 +24,11 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from contracts import agent, identity, quota, rbac, scheduler
+from contracts import agent, identity, quota, rbac, scheduler, storage
 from contracts.envelope import Accepted, Command, Error, Event, Query
 from contracts.specs import COMMON_ERRORS, GENERIC_REPLY, Kind, MessageSpec
 
-MODULES = (identity, quota, rbac, scheduler, agent)
+MODULES = (identity, quota, rbac, scheduler, storage, agent)
 SCHEMAS = "#/components/schemas/"
 TITLE = "Baikal bus"
 

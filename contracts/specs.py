@@ -1,10 +1,10 @@
 """One declaration per message: `MessageSpec`.
 
-Each contract module (identity, quota, rbac, scheduler, agent) declares its messages once, in
-`SPECS`: the subject, the kind, the payload model, the reply model, the permission it needs,
-the error codes it can answer and a one-line summary. The tables the services and the gateway
-read (`COMMAND_PAYLOADS`, `QUERY_PAYLOADS`, `COMMAND_NEEDS`, `QUERY_NEEDS`) are views of it
-(`payloads`, `needs`); the golden samples, the contract tests and the AsyncAPI document
+Each contract module (identity, quota, rbac, scheduler, storage, agent) declares its messages
+once, in `SPECS`: the subject, the kind, the payload model, the reply model, the permission it
+needs, the error codes it can answer and a one-line summary. The tables the services and the
+gateway read (`COMMAND_PAYLOADS`, `QUERY_PAYLOADS`, `COMMAND_NEEDS`, `QUERY_NEEDS`) are views of
+it (`payloads`, `needs`); the golden samples, the contract tests and the AsyncAPI document
 (`contracts/asyncapi.py`) enumerate it.
 
 Replies: a command or query answers `Accepted` (`{"status": "accepted", "data": {...},

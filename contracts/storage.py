@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from contracts import subjects
+from contracts import specs, subjects
 from contracts.permissions import Needs, Target, scoped, system_only
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
@@ -275,23 +275,6 @@ class Subjects:
     FOLDER_USAGE = subjects.query(SERVICE, "folders", "usage")
 
 
-COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
-    Subjects.FOLDER_CREATE: CreateFolder,
-    Subjects.FOLDER_RENAME: RenameFolder,
-    Subjects.FOLDER_UPDATE_PERMISSION: UpdateFolderPermission,
-    Subjects.FOLDER_SHARE: ShareFolder,
-    Subjects.FOLDER_UNSHARE: UnshareFolder,
-    Subjects.FOLDER_TRASH: FolderTarget,
-    Subjects.FOLDER_RESTORE: FolderTarget,
-    Subjects.FOLDER_PURGE: FolderTarget,
-    Subjects.INVITATION_SEND: SendInvitations,
-    Subjects.INVITATION_ACCEPT: InvitationRef,
-    Subjects.INVITATION_REJECT: InvitationRef,
-    Subjects.INVITATION_CANCEL: InvitationRef,
-    Subjects.FOLDER_MOUNT: MountFolder,
-}
-
-
 def _own(operation: O) -> Needs:
     """Folder operations need `vfolder:<operation>` at the actor's own user scope (every
     user's system role grants it); which folder the actor may touch, and how, is the
@@ -299,34 +282,93 @@ def _own(operation: O) -> Needs:
     return scoped(E.VFOLDER, operation, Sc.USER, Target.ACTOR)
 
 
-COMMAND_NEEDS: dict[str, Needs] = {
-    Subjects.FOLDER_CREATE: _own(O.CREATE),
-    Subjects.FOLDER_RENAME: _own(O.UPDATE),
-    Subjects.FOLDER_UPDATE_PERMISSION: _own(O.UPDATE),
-    Subjects.FOLDER_SHARE: _own(O.UPDATE),
-    Subjects.FOLDER_UNSHARE: _own(O.UPDATE),
-    Subjects.FOLDER_TRASH: _own(O.SOFT_DELETE),
-    Subjects.FOLDER_RESTORE: _own(O.SOFT_DELETE),
-    Subjects.FOLDER_PURGE: _own(O.HARD_DELETE),
-    Subjects.INVITATION_SEND: _own(O.UPDATE),
-    Subjects.INVITATION_ACCEPT: _own(O.READ),
-    Subjects.INVITATION_REJECT: _own(O.READ),
-    Subjects.INVITATION_CANCEL: _own(O.UPDATE),
-    Subjects.FOLDER_MOUNT: system_only(E.VFOLDER, O.READ),  # the scheduler, for its session
-}
+# ---- one declaration per message (contracts/specs.py); the tables below are views of it ------
 
-QUERY_PAYLOADS: dict[str, type[_Payload]] = {
-    Subjects.FOLDER_LIST: ListFolders,
-    Subjects.FOLDER_GET: FolderTarget,
-    Subjects.INVITATION_LIST: ListInvitations,
-    Subjects.HOST_LIST: ListHosts,
-    Subjects.FILES_AUTHORIZE: AuthorizeFiles,
-    Subjects.FOLDER_USAGE: FolderTarget,
-}
+S = Subjects
+_FOLDER = ("auth.unauthenticated", "folder.not_found", "folder.ambiguous")
+_OWNED = (*_FOLDER, "folder.forbidden", "host.not_allowed")  # an owner's act on a folder
+_NAME = ("folder.name_invalid", "folder.name_reserved", "folder.name_taken", "folder.dot_group")
+_DECIDE = ("auth.unauthenticated", "invitation.not_found", "invitation.not_pending",
+           "invitation.not_yours")
+_PATHS = ("path.invalid", "path.absolute", "path.escape", "path.too_long", "path.root")
 
-# Reads: vfolder:read at the actor's own scope; which folders a caller sees, and with which
-# permission, is storage's folder rule (owner, project membership, role, shares), so lists are
-# filtered by storage itself. `files.authorize` answers for the operation it names, checked by
-# the same rule (an upload needs a writable folder).
-QUERY_NEEDS: dict[str, Needs] = {subject: _own(O.READ) for subject in QUERY_PAYLOADS}
+SPECS: dict[str, specs.MessageSpec] = specs.index([
+    specs.command(S.FOLDER_CREATE, CreateFolder, _own(O.CREATE),
+                  "Create a user or group folder on a host.",
+                  ("auth.unauthenticated", "host.not_configured", "host.not_found",
+                   "host.not_allowed", *_NAME, "folder.type_not_allowed",
+                   "folder.project_required", "project.not_found", "folder.group_forbidden",
+                   "folder.count_exceeded")),
+    specs.command(S.FOLDER_RENAME, RenameFolder, _own(O.UPDATE),
+                  "Rename a folder (its directory stays).", (*_OWNED, "folder.not_ready", *_NAME)),
+    specs.command(S.FOLDER_UPDATE_PERMISSION, UpdateFolderPermission, _own(O.UPDATE),
+                  "Change a folder's own permission.",
+                  (*_OWNED, "folder.not_ready", "folder.owner_permission")),
+    specs.command(S.FOLDER_SHARE, ShareFolder, _own(O.UPDATE),
+                  "Set one user's permission on a folder (group: an override; user: a grant).",
+                  (*_OWNED, "folder.not_ready", "folder.not_directly_sharable",
+                   "folder.self_share", "user.not_found")),
+    specs.command(S.FOLDER_UNSHARE, UnshareFolder, _own(O.UPDATE),
+                  "Remove one user's own permission on a folder.",
+                  (*_OWNED, "folder.share_not_found", "user.not_found")),
+    specs.command(S.FOLDER_TRASH, FolderTarget, _own(O.SOFT_DELETE),
+                  "Move a folder to the trash (restorable, still counted).",
+                  (*_OWNED, "folder.not_ready", "folder.mounted")),
+    specs.command(S.FOLDER_RESTORE, FolderTarget, _own(O.SOFT_DELETE),
+                  "Restore a folder from the trash.",
+                  (*_OWNED, "folder.not_in_trash", "folder.name_taken")),
+    specs.command(S.FOLDER_PURGE, FolderTarget, _own(O.HARD_DELETE),
+                  "Delete a trashed folder forever (its directory is removed).",
+                  (*_OWNED, "folder.not_in_trash", "folder.mounted")),
+    specs.command(S.INVITATION_SEND, SendInvitations, _own(O.UPDATE),
+                  "Invite users to a user folder with a permission.",
+                  (*_OWNED, "folder.not_ready", "invitation.group_folder",
+                   "invitation.dot_folder", "invitation.self", "invitation.pending",
+                   "invitation.grant_exists", "user.not_found")),
+    specs.command(S.INVITATION_ACCEPT, InvitationRef, _own(O.READ),
+                  "Accept an invitation (the invitee gains its permission).", _DECIDE),
+    specs.command(S.INVITATION_REJECT, InvitationRef, _own(O.READ),
+                  "Reject an invitation (the invitee).", _DECIDE),
+    specs.command(S.INVITATION_CANCEL, InvitationRef, _own(O.UPDATE),
+                  "Cancel an invitation (the inviter or the folder's owner).", _DECIDE),
+    specs.command(S.FOLDER_MOUNT, MountFolder, system_only(E.VFOLDER, O.READ),
+                  "Mount a folder in a starting session (the scheduler, for the owner).",
+                  (*_FOLDER, "folder.not_ready", "host.not_allowed")),
+    # Reads: vfolder:read at the actor's own scope; which folders a caller sees, and with
+    # which permission, is storage's folder rule (owner, project membership, role, shares),
+    # so lists are filtered by storage itself. `files.authorize` answers for the operation it
+    # names, checked by the same rule (an upload needs a writable folder).
+    specs.query(S.FOLDER_LIST, ListFolders, _own(O.READ),
+                "The folders the caller can see (ready ones, or the trash), with its permission."),
+    specs.query(S.FOLDER_GET, FolderTarget, _own(O.READ), "One folder the caller can see.",
+                _FOLDER),
+    specs.query(S.INVITATION_LIST, ListInvitations, _own(O.READ),
+                "The caller's received or sent invitations.", ("auth.unauthenticated",)),
+    specs.query(S.HOST_LIST, ListHosts, _own(O.READ),
+                "The hosts, the default one and what the caller's policies allow on each.",
+                ("auth.unauthenticated",)),
+    specs.query(S.FILES_AUTHORIZE, AuthorizeFiles, _own(O.READ),
+                "May the caller do a file operation on a path: the real paths and size room.",
+                (*_OWNED, "folder.not_ready", *_PATHS)),
+    specs.query(S.FOLDER_USAGE, FolderTarget, _own(O.READ),
+                "A folder's bytes and files, walked now.", _FOLDER),
+    *(specs.event(event_subject(name), name, EVENT_TYPES[name][2], summary)
+      for name, summary in (
+          ("FolderCreated", "A folder was created (its directory exists)."),
+          ("FolderRenamed", "A folder was renamed."),
+          ("FolderPermissionChanged",
+           "A folder's own permission, or one user's on it, changed (null: removed)."),
+          ("InvitationSent", "A user was invited to a folder."),
+          ("InvitationAccepted", "An invitation was accepted."),
+          ("InvitationRejected", "An invitation was rejected."),
+          ("InvitationCanceled", "An invitation was canceled."),
+          ("FolderTrashed", "A folder moved to the trash."),
+          ("FolderRestored", "A folder came back from the trash."),
+          ("FolderPurged", "A folder was deleted forever."),
+      )),
+])
 
+COMMAND_PAYLOADS: dict[str, type[BaseModel]] = specs.payloads(SPECS, specs.COMMANDS)
+QUERY_PAYLOADS: dict[str, type[BaseModel]] = specs.payloads(SPECS, specs.QUERIES)
+COMMAND_NEEDS: dict[str, Needs] = specs.needs(SPECS, specs.COMMANDS)
+QUERY_NEEDS: dict[str, Needs] = specs.needs(SPECS, specs.QUERIES)

@@ -1,7 +1,10 @@
-"""Bus handlers for the directed commands `bai.cmd.agent.<agent_id>.*`: authorize, delegate.
+"""The agent's bus handlers for the directed commands and queries `bai.cmd.agent.<agent_id>.*`,
+one top-level function per message; `HANDLERS` is the table `services.runtime.serve`
+subscribes from `contracts.agent.SPECS` on this node's subjects.
 
-Handlers run in the dispatcher's worker threads; the work runs on the agent's event loop (the
-runtimes are asyncio), and the thread waits for it up to the command timeout.
+Only trusted system actors get here (the declared needs). Handlers run in the dispatcher's
+worker threads; the work runs on the agent's event loop (the runtimes are asyncio), and the
+thread waits for it up to the command timeout (`Supervisor.call`).
 """
 
 from __future__ import annotations
@@ -9,37 +12,41 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import agent as c
-from contracts.envelope import Command, Query
 from services.agent.app import Origin
 from services.agent.supervisor import Supervisor
-from services.runtime.dispatch import Dispatcher
+from services.runtime.context import MessageContext
+from services.runtime.serve import SpecHandler
 
 
-def register(dispatcher: Dispatcher, supervisor: Supervisor) -> None:
-    agent_id = supervisor.settings.agent_id
+def _origin(ctx: MessageContext) -> Origin:
+    # The command these changes answer: its events carry its actor and correlation id.
+    return Origin(ctx.message_id, ctx.actor, ctx.correlation_id)
 
-    # The guard lets only trusted system actors through (contracts.agent's needs).
-    def start(envelope: Command, payload: c.StartContainer) -> dict[str, Any]:
-        origin = Origin(envelope.id, envelope.actor, envelope.correlation_id)
-        return supervisor.call(supervisor.start_container(origin, payload))
 
-    def stop(envelope: Command, payload: c.StopContainer) -> dict[str, Any]:
-        origin = Origin(envelope.id, envelope.actor, envelope.correlation_id)
-        return supervisor.call(supervisor.stop_container(origin, payload))
+def start_container(supervisor: Supervisor, ctx: MessageContext, p: c.StartContainer
+                    ) -> dict[str, Any]:
+    return supervisor.call(supervisor.start_container(_origin(ctx), p))
 
-    def listing(envelope: Query, payload: c.ListContainers) -> dict[str, Any]:
-        return supervisor.call(supervisor.list_containers(payload))
 
-    def report(envelope: Query, payload: c.ReportRunning) -> dict[str, Any]:
-        return supervisor.call(supervisor.report_running())
+def stop_container(supervisor: Supervisor, ctx: MessageContext, p: c.StopContainer
+                   ) -> dict[str, Any]:
+    return supervisor.call(supervisor.stop_container(_origin(ctx), p))
 
-    needs = c.command_needs(agent_id)
-    dispatcher.command(c.start_subject(agent_id), c.StartContainer, start,
-                       needs[c.start_subject(agent_id)])
-    dispatcher.command(c.stop_subject(agent_id), c.StopContainer, stop,
-                       needs[c.stop_subject(agent_id)])
-    needs = c.query_needs(agent_id)
-    dispatcher.query(c.list_subject(agent_id), c.ListContainers, listing,
-                     needs[c.list_subject(agent_id)])
-    dispatcher.query(c.report_subject(agent_id), c.ReportRunning, report,
-                     needs[c.report_subject(agent_id)])
+
+def list_containers(supervisor: Supervisor, ctx: MessageContext, q: c.ListContainers
+                    ) -> dict[str, Any]:
+    return supervisor.call(supervisor.list_containers(q))
+
+
+def report_running(supervisor: Supervisor, ctx: MessageContext, q: c.ReportRunning
+                   ) -> dict[str, Any]:
+    return supervisor.call(supervisor.report_running())
+
+
+# Keyed by the spec's subject (with `{agent_id}`); served on this node's subjects.
+HANDLERS: dict[str, SpecHandler[Supervisor]] = {
+    c.START.subject: start_container,
+    c.STOP.subject: stop_container,
+    c.LIST.subject: list_containers,
+    c.REPORT.subject: report_running,
+}

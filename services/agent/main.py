@@ -13,7 +13,7 @@ from contracts.envelope import Actor
 from services.agent.app import AgentApplication
 from services.agent.domain.labels import LabelScheme
 from services.agent.gpu import NvmlProbe
-from services.agent.handlers import register
+from services.agent.handlers import HANDLERS
 from services.agent.heartbeat import HeartbeatPublisher
 from services.agent.metrics import AgentMetrics
 from services.agent.mps import MpsControl
@@ -30,6 +30,7 @@ from services.agent.views import ContainerView
 from services.runtime.errors import Unauthenticated
 from services.runtime.host import ServiceHost, process_edge
 from services.runtime.permissions import PermissionGuard
+from services.runtime.serve import serve as serve_specs
 from services.runtime.store import store_env
 
 __all__ = ["AgentSettings", "AgentNode", "build", "main"]
@@ -93,7 +94,8 @@ async def build(settings: AgentSettings, nvml: Any | None = None,
         settings, app, view, runtime, NvmlProbe(nvml),
         MpsControl(settings.mps_control, settings.mps_pipe_dir, settings.mps_log_dir),
         AgentMetrics(host.metrics.registry), version())
-    register(host.dispatcher, supervisor)  # routes subscribe when the host starts
+    # Routes subscribe when the host starts.
+    serve_specs(host.dispatcher, c.SPECS, HANDLERS, supervisor, agent_id=settings.agent_id)
     heartbeat = HeartbeatPublisher(supervisor, lambda: host.nc, settings.heartbeat_seconds)
     host.components += [supervisor, heartbeat]  # reconcile before the dispatcher listens
     host.health.add_check("runtime", supervisor.healthy)

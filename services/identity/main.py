@@ -6,14 +6,16 @@ import asyncio
 
 from pydantic_settings import SettingsConfigDict
 
+from contracts import identity as c
 from services.identity.app import IdentityApplication
 from services.identity.directory import BOOTSTRAP_ACTOR
-from services.identity.handlers import register
+from services.identity.handlers import HANDLERS, IdentityDeps
 from services.identity.reactions import subscriptions
 from services.identity.translate import IdentityTranslator
 from services.identity.views import IdentityView
 from services.runtime.host import ServiceHost, process_edge
 from services.runtime.permissions import PermissionGuard
+from services.runtime.serve import serve
 from services.runtime.settings import ServiceSettings
 from services.runtime.store import store_env
 
@@ -34,7 +36,8 @@ def build(settings: IdentitySettings) -> ServiceHost:
     view.attach()
     app.actors = view.principal
     signer = settings.signer()
-    host = ServiceHost(settings, app, lambda d: register(d, app, view, guard, signer),
+    deps = IdentityDeps(app, view, guard, signer)
+    host = ServiceHost(settings, app, lambda d: serve(d, c.SPECS, HANDLERS, deps),
                        IdentityTranslator(app), subscriptions(app), guard=guard)
     host.dispatcher.inactive = view.inactive  # identity's own read model knows the status
     host.follow(view)

@@ -6,14 +6,16 @@ import asyncio
 
 from pydantic_settings import SettingsConfigDict
 
+from contracts import quota as c
 from services.quota.app import QuotaApplication
-from services.quota.handlers import register
+from services.quota.handlers import HANDLERS, QuotaDeps
 from services.quota.reactions import subscriptions
 from services.quota.translate import QuotaTranslator
 from services.quota.views import PolicyView
 from services.runtime.actors import ActorDirectory
 from services.runtime.host import ServiceHost, process_edge
 from services.runtime.permissions import PermissionGuard
+from services.runtime.serve import serve
 from services.runtime.settings import ServiceSettings
 from services.runtime.store import store_env
 
@@ -32,8 +34,9 @@ def build(settings: QuotaSettings) -> ServiceHost:
     view.attach()
     # Every quota command is system-wide (superadmins only): no grants to follow.
     guard = directory.guarding(PermissionGuard(directory.resolve))  # reads are scoped
-    host = ServiceHost(settings, app, lambda d: register(d, app, view), QuotaTranslator(app),
-                       subscriptions(app), guard=guard)
+    deps = QuotaDeps(app, view)
+    host = ServiceHost(settings, app, lambda d: serve(d, c.SPECS, HANDLERS, deps),
+                       QuotaTranslator(app), subscriptions(app), guard=guard)
     host.components.append(directory)
     host.follow(view)
     return host

@@ -1,56 +1,119 @@
-"""Bus handlers for bai.cmd.rbac.* and bai.qry.rbac.*: parse, authorize, call app, reply."""
+"""rbac's bus handlers, one top-level function per message; `HANDLERS` is the table
+`services.runtime.serve` subscribes from `contracts.rbac.SPECS`.
+
+Every role command and the role reads are a superadmin's (their declared needs, checked by
+the dispatcher before the handler); a permission check is any user's, about themself.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from contracts import rbac as c
-from contracts.envelope import Actor, Query
+from contracts.envelope import Actor
 from services.rbac.app import SUPERADMIN, RbacApplication
 from services.rbac.views import GrantView, RoleCatalogView
-from services.runtime.dispatch import Dispatcher
+from services.runtime.context import MessageContext
 from services.runtime.errors import Forbidden
+from services.runtime.serve import SpecHandler
 
 S = c.Subjects
 
 
-def register(dispatcher: Dispatcher, app: RbacApplication, catalog: RoleCatalogView,
-             grants: GrantView) -> None:
-    def command(subject: str, call: Any) -> None:
-        dispatcher.command(subject, c.COMMAND_PAYLOADS[subject],
-                           lambda env, p: call(env.id, env.actor, p), c.COMMAND_NEEDS[subject])
+@dataclass(frozen=True)
+class RbacDeps:
+    app: RbacApplication
+    catalog: RoleCatalogView
+    grants: GrantView
 
-    command(S.ROLE_CREATE, app.create_role)
-    command(S.ROLE_UPDATE, app.update_role)
-    command(S.ROLE_DEACTIVATE, lambda i, a, p: app.set_status(i, a, p.role_id, False))
-    command(S.ROLE_ACTIVATE, lambda i, a, p: app.set_status(i, a, p.role_id, True))
-    command(S.ROLE_PURGE, lambda i, a, p: app.purge_role(i, a, p.role_id))
-    command(S.ROLE_ADD_PERMISSION, app.add_permission)
-    command(S.ROLE_REMOVE_PERMISSION, app.remove_permission)
-    command(S.ROLE_ASSIGN, app.assign)
-    command(S.ROLE_UNASSIGN, app.unassign)
 
-    def query(subject: str, call: Any) -> None:
-        dispatcher.query(subject, c.QUERY_PAYLOADS[subject], call, c.QUERY_NEEDS[subject])
+# ---- roles --------------------------------------------------------------------------------
 
-    # Superadmins only (system-wide needs, checked by the dispatcher).
-    query(S.ROLE_LIST, lambda env, p: catalog.list(p))
-    query(S.ROLE_GET, lambda env, p: catalog.get(p))
-    query(S.USER_SEARCH, lambda env, p: catalog.search_users(p))
 
-    def may_check(actor: Actor, users: set[str]) -> None:
-        """A superadmin may check anyone; any other user only themselves."""
-        principal = app.directory.resolve(actor)
-        if principal.role != SUPERADMIN and users != {principal.user_id}:
-            raise Forbidden("you may check only your own permissions")
+def create_role(deps: RbacDeps, ctx: MessageContext, p: c.CreateRole) -> dict[str, Any]:
+    return deps.app.create_role(ctx.message_id, ctx.actor, p)
 
-    def check(envelope: Query, payload: c.Check) -> dict[str, Any]:
-        may_check(envelope.actor, {payload.user_id})
-        return {"allowed": grants.check(payload)}
 
-    def check_batch(envelope: Query, payload: c.CheckBatch) -> dict[str, Any]:
-        may_check(envelope.actor, {q.user_id for q in payload.checks})
-        return {"allowed": grants.check_many(payload.checks)}
+def update_role(deps: RbacDeps, ctx: MessageContext, p: c.UpdateRole) -> dict[str, Any]:
+    return deps.app.update_role(ctx.message_id, ctx.actor, p)
 
-    query(S.CHECK, check)
-    query(S.CHECK_BATCH, check_batch)
+
+def deactivate_role(deps: RbacDeps, ctx: MessageContext, p: c.RoleRef) -> dict[str, Any]:
+    return deps.app.set_status(ctx.message_id, ctx.actor, p.role_id, False)
+
+
+def activate_role(deps: RbacDeps, ctx: MessageContext, p: c.RoleRef) -> dict[str, Any]:
+    return deps.app.set_status(ctx.message_id, ctx.actor, p.role_id, True)
+
+
+def purge_role(deps: RbacDeps, ctx: MessageContext, p: c.RoleRef) -> dict[str, Any]:
+    return deps.app.purge_role(ctx.message_id, ctx.actor, p.role_id)
+
+
+def add_permission(deps: RbacDeps, ctx: MessageContext, p: c.AddPermission
+                   ) -> dict[str, Any]:
+    return deps.app.add_permission(ctx.message_id, ctx.actor, p)
+
+
+def remove_permission(deps: RbacDeps, ctx: MessageContext, p: c.RemovePermission
+                      ) -> dict[str, Any]:
+    return deps.app.remove_permission(ctx.message_id, ctx.actor, p)
+
+
+def assign_role(deps: RbacDeps, ctx: MessageContext, p: c.AssignUsers) -> dict[str, Any]:
+    return deps.app.assign(ctx.message_id, ctx.actor, p)
+
+
+def unassign_role(deps: RbacDeps, ctx: MessageContext, p: c.UnassignUser) -> dict[str, Any]:
+    return deps.app.unassign(ctx.message_id, ctx.actor, p)
+
+
+def list_roles(deps: RbacDeps, ctx: MessageContext, q: c.ListRoles) -> dict[str, Any]:
+    return deps.catalog.list(q)
+
+
+def get_role(deps: RbacDeps, ctx: MessageContext, q: c.GetRole) -> dict[str, Any]:
+    return deps.catalog.get(q)
+
+
+def search_users(deps: RbacDeps, ctx: MessageContext, q: c.SearchUsers) -> dict[str, Any]:
+    return deps.catalog.search_users(q)
+
+
+# ---- permission checks --------------------------------------------------------------------
+
+
+def check(deps: RbacDeps, ctx: MessageContext, q: c.Check) -> dict[str, Any]:
+    _may_check(deps, ctx.actor, {q.user_id})
+    return {"allowed": deps.grants.check(q)}
+
+
+def check_batch(deps: RbacDeps, ctx: MessageContext, q: c.CheckBatch) -> dict[str, Any]:
+    _may_check(deps, ctx.actor, {one.user_id for one in q.checks})
+    return {"allowed": deps.grants.check_many(q.checks)}
+
+
+def _may_check(deps: RbacDeps, actor: Actor, users: set[str]) -> None:
+    """A superadmin may check anyone; any other user only themselves."""
+    principal = deps.app.directory.resolve(actor)
+    if principal.role != SUPERADMIN and users != {principal.user_id}:
+        raise Forbidden("you may check only your own permissions")
+
+
+HANDLERS: dict[str, SpecHandler[RbacDeps]] = {
+    S.ROLE_CREATE: create_role,
+    S.ROLE_UPDATE: update_role,
+    S.ROLE_DEACTIVATE: deactivate_role,
+    S.ROLE_ACTIVATE: activate_role,
+    S.ROLE_PURGE: purge_role,
+    S.ROLE_ADD_PERMISSION: add_permission,
+    S.ROLE_REMOVE_PERMISSION: remove_permission,
+    S.ROLE_ASSIGN: assign_role,
+    S.ROLE_UNASSIGN: unassign_role,
+    S.ROLE_LIST: list_roles,
+    S.ROLE_GET: get_role,
+    S.USER_SEARCH: search_users,
+    S.CHECK: check,
+    S.CHECK_BATCH: check_batch,
+}

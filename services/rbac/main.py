@@ -6,14 +6,16 @@ import asyncio
 
 from pydantic_settings import SettingsConfigDict
 
+from contracts import rbac as c
 from services.rbac.app import RbacApplication
-from services.rbac.handlers import register
+from services.rbac.handlers import HANDLERS, RbacDeps
 from services.rbac.reactions import subscriptions
 from services.rbac.translate import RbacTranslator
 from services.rbac.views import GrantView, RoleCatalogView
 from services.runtime.actors import ActorDirectory
 from services.runtime.host import ServiceHost, process_edge
 from services.runtime.permissions import PermissionGuard
+from services.runtime.serve import serve
 from services.runtime.settings import ServiceSettings
 from services.runtime.store import store_env
 
@@ -33,7 +35,8 @@ def build(settings: RbacSettings) -> ServiceHost:
     grants.attach()
     # Role commands are system-wide (superadmins only); rbac's own GrantView answers checks.
     guard = directory.guarding(PermissionGuard(directory.resolve, follow_grants=False))
-    host = ServiceHost(settings, app, lambda d: register(d, app, catalog, grants),
+    deps = RbacDeps(app, catalog, grants)
+    host = ServiceHost(settings, app, lambda d: serve(d, c.SPECS, HANDLERS, deps),
                        RbacTranslator(app), subscriptions(app), guard=guard)
     host.components.append(directory)
     host.follow(catalog, grants)

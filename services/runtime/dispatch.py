@@ -37,7 +37,9 @@ from services.runtime.store import WRITTEN
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Any, Any], dict[str, Any]]
+# A route's handler: the message's context (built once, in `_run`) and its validated payload.
+# Services write theirs as `(deps, ctx, payload)` in a table; `runtime/serve.py` binds deps.
+Handler = Callable[[MessageContext, Any], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -279,7 +281,7 @@ class Dispatcher:
                              actor=envelope.actor,
                              correlation_id=envelope.correlation_id or message_id)
         with using(ctx):
-            return route.handler(envelope, payload), WRITTEN.position
+            return route.handler(ctx, payload), WRITTEN.position
 
     def _error(self, code: str, exc: ValidationError) -> bytes:
         return self._error_bytes(code, "the request does not match the schema",

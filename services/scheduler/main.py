@@ -6,14 +6,16 @@ import asyncio
 
 from pydantic_settings import SettingsConfigDict
 
+from contracts import scheduler as c
 from contracts.permissions import Target
 from services.runtime.actors import ActorDirectory
 from services.runtime.host import ServiceHost, process_edge
 from services.runtime.permissions import PermissionGuard
+from services.runtime.serve import serve
 from services.runtime.settings import ServiceSettings
 from services.runtime.store import store_env
 from services.scheduler.app import Placement
-from services.scheduler.handlers import register
+from services.scheduler.handlers import HANDLERS, SchedulerDeps
 from services.scheduler.lifecycle import Scheduler
 from services.scheduler.reactions import subscriptions
 from services.scheduler.recalc import UsageRecalculator
@@ -49,7 +51,8 @@ def build(settings: SchedulerSettings) -> tuple[ServiceHost, Scheduler]:
                                      settings.recalc_agent_timeout,
                                      settings.recalc_interval_seconds,
                                      signer=settings.signer())
-    host = ServiceHost(settings, app, lambda d: register(d, app, guard, recalculator),
+    deps = SchedulerDeps(app, guard, recalculator)
+    host = ServiceHost(settings, app, lambda d: serve(d, c.SPECS, HANDLERS, deps),
                        SchedulerTranslator(app), subscriptions(app), guard=guard)
     recalculator.use_registry(host.metrics.registry)
     worker = SchedulerWorker(app, settings.tick_seconds, registry=host.metrics.registry,

@@ -7,15 +7,17 @@ import asyncio
 from prometheus_client import Gauge
 from pydantic_settings import SettingsConfigDict
 
+from contracts import storage as c
 from contracts.storage import FolderStatus, Ownership
 from services.runtime.actors import ActorDirectory
 from services.runtime.host import ServiceHost, process_edge
 from services.runtime.permissions import PermissionGuard
+from services.runtime.serve import serve
 from services.runtime.settings import ServiceSettings
 from services.runtime.store import store_env
 from services.storage.app import Cluster, StorageApplication
 from services.storage.domain.access import ALL_HOST_OPERATIONS
-from services.storage.handlers import register
+from services.storage.handlers import HANDLERS, StorageDeps
 from services.storage.hosts import Hosts
 from services.storage.queries import StorageQueries
 from services.storage.reactions import subscriptions
@@ -64,7 +66,8 @@ def build(settings: StorageSettings) -> ServiceHost:
     # Only the scheduler mounts folders for its sessions (`folder.mount` is system-only).
     guard = directory.guarding(PermissionGuard(directory.resolve,
                                                trusted_systems=frozenset({"scheduler"})))
-    host = ServiceHost(settings, app, lambda d: register(d, app, queries),
+    deps = StorageDeps(app, queries)
+    host = ServiceHost(settings, app, lambda d: serve(d, c.SPECS, HANDLERS, deps),
                        StorageTranslator(app), subscriptions(app), guard=guard)
     host.components.extend([directory, app.group_grants])
     host.follow(view)

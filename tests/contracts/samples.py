@@ -13,11 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from contracts import agent, identity, quota, rbac, scheduler
+from contracts import agent, identity, quota, rbac, scheduler, storage
 from contracts.envelope import Actor, Command, Event, Query
 from contracts.specs import Kind, MessageSpec
 
-MODULES = (identity, quota, rbac, scheduler, agent)
+MODULES = (identity, quota, rbac, scheduler, storage, agent)
 ALL_SPECS: dict[str, MessageSpec] = {s: spec for m in MODULES for s, spec in m.SPECS.items()}
 
 USER = Actor(access_key="AKIAB4CD6EF7GH2IJ3KL")

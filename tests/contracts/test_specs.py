@@ -3,8 +3,10 @@ spec has a handler, a payload model, a reply (typed or the documented generic) a
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,14 +15,17 @@ from unittest.mock import MagicMock
 import pytest
 from pydantic import BaseModel
 
-from contracts import agent, identity, quota, rbac, scheduler, specs
+from contracts import agent, identity, quota, rbac, scheduler, specs, storage
 from contracts.permissions import Needs
 from contracts.specs import Kind, MessageSpec
-from services.agent.handlers import register as register_agent
-from services.identity.handlers import register as register_identity
-from services.quota.handlers import register as register_quota
-from services.rbac.handlers import register as register_rbac
-from services.scheduler.handlers import register as register_scheduler
+from services.agent.handlers import HANDLERS as AGENT
+from services.identity.handlers import HANDLERS as IDENTITY
+from services.quota.handlers import HANDLERS as QUOTA
+from services.rbac.handlers import HANDLERS as RBAC
+from services.runtime.context import MessageContext
+from services.runtime.serve import UnservedSpecs, serve, table
+from services.scheduler.handlers import HANDLERS as SCHEDULER
+from services.storage.handlers import HANDLERS as STORAGE
 from tests.contracts.samples import ALL_SPECS, MODULES, golden_name
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -30,7 +35,7 @@ AGENT_ID = "n1"
 
 @dataclass
 class RecordingDispatcher:
-    """Records what `register(...)` subscribes, as the runtime's Dispatcher would route it."""
+    """Records what `serve(...)` subscribes, as the runtime's Dispatcher would route it."""
 
     routes: dict[str, tuple[Kind, type[BaseModel], Any, Needs | None, bool]] = field(
         default_factory=dict)
@@ -46,21 +51,20 @@ class RecordingDispatcher:
         self.routes[subject] = (Kind.QUERY, payload, handler, needs, public)
 
 
+# Each service's handler table, as its composition root (services/<svc>/main.py) serves it.
+TABLES: dict[str, dict[str, Any]] = {"identity": IDENTITY, "quota": QUOTA, "rbac": RBAC,
+                                     "scheduler": SCHEDULER, "storage": STORAGE,
+                                     "agent": AGENT}
+
+
 def served() -> dict[str, dict[str, tuple[Kind, type[BaseModel], Any, Needs | None, bool]]]:
-    """Each service's registered routes, per service (no NATS, no stores: mocks)."""
+    """Each service's registered routes, per service (no NATS, no stores: a mock for the
+    dependencies, which registration does not call)."""
     found = {}
-    for name, register in (("identity", lambda d: register_identity(d, *[MagicMock()] * 4)),
-                           ("quota", lambda d: register_quota(d, MagicMock(), MagicMock())),
-                           ("rbac", lambda d: register_rbac(d, *[MagicMock()] * 3)),
-                           ("scheduler", lambda d: register_scheduler(d, *[MagicMock()] * 3))):
+    for module in MODULES:
         dispatcher = RecordingDispatcher()
-        register(dispatcher)
-        found[name] = dispatcher.routes
-    supervisor = MagicMock()
-    supervisor.settings.agent_id = AGENT_ID
-    dispatcher = RecordingDispatcher()
-    register_agent(dispatcher, supervisor)  # type: ignore[arg-type]
-    found["agent"] = dispatcher.routes
+        serve(dispatcher, module.SPECS, TABLES[module.SERVICE], MagicMock(), agent_id=AGENT_ID)
+        found[module.SERVICE] = dispatcher.routes
     return found
 
 
@@ -125,7 +129,8 @@ def test_the_payload_and_need_tables_are_views_of_the_specs(module: Any) -> None
     assert module.QUERY_NEEDS == {s: spec.needs for s, spec in queries.items() if spec.needs}
 
 
-@pytest.mark.parametrize("module", [identity, quota, rbac, scheduler], ids=lambda m: m.SERVICE)
+@pytest.mark.parametrize("module", [identity, quota, rbac, scheduler, storage],
+                         ids=lambda m: m.SERVICE)
 def test_every_subjects_constant_names_a_spec(module: Any) -> None:
     constants = {v for k, v in vars(module.Subjects).items() if k.isupper()}
     assert constants == {s for s, spec in module.SPECS.items() if spec.is_request}
@@ -168,3 +173,48 @@ def test_a_directed_subject_is_filled_with_a_checked_agent_id() -> None:
     assert agent.START.subject_for("n2") == "bai.cmd.agent.n2.start-container.v1"
     with pytest.raises(ValueError, match="invalid subject token"):
         agent.START.subject_for("n2.>")
+
+
+def _requests(module: Any) -> list[str]:
+    return [s for s, spec in module.SPECS.items() if spec.is_request]
+
+
+def test_a_handler_table_missing_one_spec_is_refused_at_start_up() -> None:
+    handlers = dict(IDENTITY)
+    del handlers[identity.Subjects.USER_UPDATE]
+    with pytest.raises(UnservedSpecs, match="user.update"):
+        serve(RecordingDispatcher(), identity.SPECS, handlers, MagicMock())
+
+
+def test_a_handler_without_a_request_spec_is_refused_at_start_up() -> None:
+    event = next(s for s, spec in identity.SPECS.items() if not spec.is_request)
+    for extra in ("bai.cmd.identity.user.rename.v1", event):
+        with pytest.raises(UnservedSpecs, match="without a request spec"):
+            serve(RecordingDispatcher(), identity.SPECS, IDENTITY | {extra: print},
+                  MagicMock())
+
+
+def test_two_tables_that_handle_one_subject_are_refused() -> None:
+    with pytest.raises(UnservedSpecs, match="two handlers"):
+        table(IDENTITY, {identity.Subjects.USER_GET: print})
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.SERVICE)
+def test_every_table_is_keyed_by_request_specs_with_plain_module_level_functions(
+        module: Any) -> None:
+    handlers = TABLES[module.SERVICE]
+    assert sorted(handlers) == sorted(_requests(module))
+    for subject, handler in handlers.items():
+        assert handler.__name__ != "<lambda>" and "." not in handler.__qualname__, subject
+        assert handler.__module__.startswith(f"services.{module.SERVICE}.handlers"), subject
+
+
+@pytest.mark.parametrize("subject", sorted(REQUESTS))
+def test_every_handler_takes_deps_the_context_and_its_specs_payload_model(subject: str) -> None:
+    spec = REQUESTS[subject]
+    handler = TABLES[spec.service][subject]
+    hints = typing.get_type_hints(handler)
+    params = list(inspect.signature(handler).parameters)
+    assert len(params) == 3, f"{handler.__name__}(deps, ctx, payload)"
+    assert hints[params[1]] is MessageContext
+    assert hints[params[2]] is spec.payload, f"{handler.__name__} is wired to another message"

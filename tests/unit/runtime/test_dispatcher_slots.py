@@ -37,7 +37,7 @@ def dispatcher(max_in_flight: int = 4, stuck_seconds: float = 30.0,
     d = Dispatcher("svc", Metrics("svc"), max_in_flight=max_in_flight,
                    stuck_seconds=stuck_seconds)
     # Public (no proof, no permission): what is under test is the slots, not the trust.
-    d.query(SERVED, Empty, handler or (lambda envelope, payload: {"answer": 42}), public=True)
+    d.query(SERVED, Empty, handler or (lambda ctx, payload: {"answer": 42}), public=True)
     return d
 
 
@@ -87,7 +87,7 @@ async def test_a_message_without_reply_subject_is_dropped_and_frees_its_slot():
 async def test_health_says_not_ready_when_every_slot_is_held_beyond_the_bound():
     release = threading.Event()
 
-    def blocking(envelope: Any, payload: Any) -> dict[str, Any]:
+    def blocking(ctx: Any, payload: Any) -> dict[str, Any]:
         release.wait(5)
         return {}
 

@@ -20,7 +20,7 @@ from services.runtime.errors import CodedError, CommandIdReused
 from services.scheduler.app import Placement
 from services.scheduler.domain import model as m
 from services.scheduler.domain.model import ledger_id
-from services.scheduler.handlers import resource_indicator
+from services.scheduler.handlers.agents import indicator_of
 from services.scheduler.lifecycle import Scheduler
 from services.scheduler.views import AgentRegistry, PolicyBook
 from tests.support.actors import teach_actor
@@ -618,7 +618,7 @@ def test_agent_registry_expiry() -> None:
 
 
 def indicator(h: Harness, actor: Actor, access_key: str) -> dict[str, Any]:
-    return resource_indicator(h.app, c.ResourceIndicator(access_key=access_key))
+    return indicator_of(h.app, c.ResourceIndicator(access_key=access_key))
 
 
 def test_resource_indicator_numbers() -> None:
