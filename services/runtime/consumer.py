@@ -14,7 +14,8 @@ from nats.js.client import JetStreamContext
 from pydantic import ValidationError
 
 from contracts import subjects
-from contracts.envelope import Event
+from contracts.envelope import Actor, Event
+from services.runtime.context import for_event, using
 from services.runtime.observability import Metrics
 from services.runtime.reader import StoredMsg, StreamReader, connection_of, require_stream
 from services.runtime.store import ServiceApplication, stable_id
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 # handle(event, tracking) runs in a worker thread and must commit its effects through
 # app.save_tracked(tracking, ...) — even when there is nothing to change — so the position
-# moves in the same transaction as the effect.
+# moves in the same transaction as the effect. It runs inside the event's context
+# (`context.for_event`): what it writes carries the event's correlation id, caused by it.
 EventHandler = Callable[[Event, Tracking], None]
 
 
@@ -63,8 +65,11 @@ class TrackedConsumer:
         metrics: Metrics,
         max_attempts: int = 5,
         batch: int = 256,
+        actor: Actor | None = None,
     ) -> None:
         self.app = app
+        # Who a reaction acts as: the consuming service itself, never the event's actor.
+        self.actor = actor or Actor(system=app.name)
         self.js = js
         self.stream = subjects.stream(producer)
         self.producer = producer
@@ -123,7 +128,7 @@ class TrackedConsumer:
             return
         for attempt in range(1, self.max_attempts + 1):
             try:
-                await asyncio.to_thread(self.handle, envelope, tracking)
+                await asyncio.to_thread(self._react, msg.subject, envelope, tracking)
             except IntegrityError:
                 position = await asyncio.to_thread(self.app.position, self.stream)
                 if position >= sequence:
@@ -149,6 +154,10 @@ class TrackedConsumer:
                 self.processed += 1
                 self.metrics.consumed(self.name, "applied").inc()
                 return
+
+    def _react(self, subject: str, envelope: Event, tracking: Tracking) -> None:
+        with using(for_event(subject, envelope.id, envelope.correlation_id, self.actor)):
+            self.handle(envelope, tracking)
 
     async def _dead_letter(self, tracking: Tracking, kind: str, exc: Exception) -> None:
         log.error("consumer %s dead-letters %s seq %s (%s): %s", self.name, self.stream,
