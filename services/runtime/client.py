@@ -14,6 +14,7 @@ from typing import Any
 from nats.aio.client import Client
 
 from contracts.envelope import Actor, Command, Query, Reply
+from services.runtime.context import current
 from services.runtime.proofs import ProofSigner
 
 
@@ -45,17 +46,22 @@ class BusClient:
 
     async def command(
         self, subject: str, data: dict[str, Any], command_id: str | None = None,
-        correlation_id: str | None = None,
+        correlation_id: str | None = None, causation_id: str | None = None,
     ) -> Reply:
+        """Sent inside a message's handling, it joins that chain: the handled message's
+        correlation id, caused by it (unless given)."""
+        chain, cause = _chain()
         envelope = Command(id=command_id or str(uuid.uuid4()), actor=self.actor,
-                           correlation_id=correlation_id, data=data, proof=self.current_proof(),
-                           after=self.positions)
+                           correlation_id=correlation_id or chain,
+                           causation_id=causation_id or cause,
+                           data=data, proof=self.current_proof(), after=self.positions)
         return self._seen(await self.nc.request(subject, envelope.model_dump_json().encode(),
                                                 timeout=self.timeout))
 
     async def query(self, subject: str, data: dict[str, Any] | None = None) -> Reply:
+        chain, cause = _chain()
         envelope = Query(actor=self.actor, data=data or {}, proof=self.current_proof(),
-                         after=self.positions)
+                         after=self.positions, correlation_id=chain, causation_id=cause)
         return self._seen(await self.nc.request(subject, envelope.model_dump_json().encode(),
                                                 timeout=self.timeout))
 
@@ -90,3 +96,9 @@ def unwrap(reply: Reply) -> dict[str, Any]:
         return reply.data or {}
     assert reply.error is not None
     raise BusError(reply.error.code, reply.error.message, reply.error.details)
+
+
+def _chain() -> tuple[str | None, str | None]:
+    """(correlation id, causation id) for a request sent while handling a message."""
+    ctx = current()
+    return (ctx.correlation_id, ctx.message_id) if ctx is not None else (None, None)

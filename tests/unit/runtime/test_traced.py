@@ -112,3 +112,36 @@ def test_every_domain_aggregate_is_traced(aggregate: type[Any]) -> None:
             fields = {f.name: f for f in dataclasses.fields(value)}
             for name in TRACE_FIELDS:  # never taken as a method's parameter instead
                 assert name in fields and not fields[name].init, (value, name)
+
+
+class RecordingBus:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def request(self, subject: str, payload: bytes, timeout: float) -> Any:
+        import json
+
+        self.sent.append(json.loads(payload))
+
+        class Msg:
+            data = b'{"status":"accepted","data":{}}'
+        return Msg()
+
+
+def test_a_request_sent_while_handling_a_message_joins_its_chain() -> None:
+    import asyncio
+
+    from services.runtime.client import BusClient
+
+    nc = RecordingBus()
+    client = BusClient(nc, Actor(system="test"), proof="")  # type: ignore[arg-type]
+
+    async def send() -> None:
+        await client.command("bai.cmd.test.lamp.switch.v1", {})  # outside: a chain starts
+        with using(handling("evt-9", "r-123")):
+            await client.command("bai.cmd.test.lamp.switch.v1", {})
+            await client.query("bai.qry.test.lamp.get.v1", {})
+
+    asyncio.run(send())
+    assert [(m["correlation_id"], m["causation_id"]) for m in nc.sent] == [
+        (None, None), ("r-123", "evt-9"), ("r-123", "evt-9")]
