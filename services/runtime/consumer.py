@@ -7,7 +7,6 @@ import logging
 from collections.abc import Callable
 from uuid import UUID
 
-import nats.errors
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, Tracking
 from nats.js.client import JetStreamContext
@@ -17,7 +16,13 @@ from contracts import subjects
 from contracts.envelope import Actor, Event
 from services.runtime.context import for_event, using
 from services.runtime.observability import Metrics
-from services.runtime.reader import StoredMsg, StreamReader, connection_of, require_stream
+from services.runtime.reader import (
+    StoredMsg,
+    StreamReader,
+    connection_of,
+    follow,
+    require_stream,
+)
 from services.runtime.store import ServiceApplication, stable_id
 
 log = logging.getLogger(__name__)
@@ -97,22 +102,14 @@ class TrackedConsumer:
         await self.reader.stop()
 
     async def _run(self) -> None:
-        delay = 0.1
-        while not self._stopping.is_set():
-            position = await asyncio.to_thread(self.app.position, self.stream)
-            try:
-                batch = await self.reader.fetch(position)
-            except (TimeoutError, nats.errors.Error, ConnectionError) as exc:
-                log.warning("consumer %s cannot read %s yet (%r); retrying", self.name,
-                            self.stream, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                continue
-            delay = 0.1
-            for msg in batch:
-                await self._process(msg)
-            if not batch or batch[-1].pending == 0:
-                await self.reader.wait()
+        async def position() -> int:  # the tracking record committed with the last effect
+            return await asyncio.to_thread(self.app.position, self.stream)
+
+        async def handle(msg: StoredMsg) -> bool:
+            await self._process(msg)
+            return True
+
+        await follow(self.reader, position, handle, self._stopping)
 
     async def _process(self, msg: StoredMsg) -> None:
         sequence = msg.seq
