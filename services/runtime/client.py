@@ -14,8 +14,8 @@ from typing import Any
 from nats.aio.client import Client
 
 from contracts.envelope import Actor, Command, Query, Reply
-from services.runtime.context import current
 from services.runtime.proofs import ProofSigner
+from services.runtime.traced import request_trace
 
 
 class BusError(Exception):
@@ -50,18 +50,17 @@ class BusClient:
     ) -> Reply:
         """Sent inside a message's handling, it joins that chain: the handled message's
         correlation id, caused by it (unless given)."""
-        chain, cause = _chain()
+        trace = request_trace()
         envelope = Command(id=command_id or str(uuid.uuid4()), actor=self.actor,
-                           correlation_id=correlation_id or chain,
-                           causation_id=causation_id or cause,
+                           correlation_id=correlation_id or trace["correlation_id"],
+                           causation_id=causation_id or trace["causation_id"],
                            data=data, proof=self.current_proof(), after=self.positions)
         return self._seen(await self.nc.request(subject, envelope.model_dump_json().encode(),
                                                 timeout=self.timeout))
 
     async def query(self, subject: str, data: dict[str, Any] | None = None) -> Reply:
-        chain, cause = _chain()
         envelope = Query(actor=self.actor, data=data or {}, proof=self.current_proof(),
-                         after=self.positions, correlation_id=chain, causation_id=cause)
+                         after=self.positions, **request_trace())
         return self._seen(await self.nc.request(subject, envelope.model_dump_json().encode(),
                                                 timeout=self.timeout))
 
@@ -97,8 +96,3 @@ def unwrap(reply: Reply) -> dict[str, Any]:
     assert reply.error is not None
     raise BusError(reply.error.code, reply.error.message, reply.error.details)
 
-
-def _chain() -> tuple[str | None, str | None]:
-    """(correlation id, causation id) for a request sent while handling a message."""
-    ctx = current()
-    return (ctx.correlation_id, ctx.message_id) if ctx is not None else (None, None)

@@ -94,3 +94,12 @@ def continuing(aggregate: Any, service: str, actor: Actor) -> AbstractContextMan
     if current() is not None:
         return nullcontext()
     return using(caused_by(aggregate, service, actor))
+
+
+def request_trace() -> dict[str, str | None]:
+    """`correlation_id` and `causation_id` for a command or query sent now: inside a
+    message's handling, its chain and its id as cause; outside, none (a chain starts)."""
+    ctx = current()
+    if ctx is None:
+        return {"correlation_id": None, "causation_id": None}
+    return {"correlation_id": ctx.correlation_id, "causation_id": ctx.message_id}
