@@ -116,7 +116,8 @@ def test_a_request_id_is_on_every_event_it_causes_in_one_causal_chain(
     chain = tap.events("r-start")
     requested = one(chain, "scheduler", "SessionRequested")
     scheduled = one(chain, "scheduler", "SessionScheduled")
-    [start] = [c for c in tap.commands(".start-container.") if c["data"]["session_id"] == session_id]
+    [start] = [c for c in tap.commands(".start-container.")
+               if c["data"]["session_id"] == session_id]
     container = one(chain, "agent", "ContainerStarted")
     running = one(chain, "scheduler", "SessionStarted")
     assert scheduled["causation_id"] == requested["id"]
