@@ -87,3 +87,18 @@ def test_every_bus_request_made_for_a_request_carries_its_id() -> None:
 
     asyncio.run(during_request())
     assert [p["correlation_id"] for p in nc.payloads] == ["r-123", "r-123"]
+
+
+def test_the_cli_sends_one_request_id_per_invocation(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.cli.admin_client import Credentials, GatewayClient
+
+    creds = Credentials("http://127.0.0.1:9", "AKIA" + "C" * 16, "secret")
+    monkeypatch.delenv("BAIKAL_REQUEST_ID", raising=False)
+    one, two = GatewayClient(creds), GatewayClient(creds)
+    assert one.http.headers["X-Request-ID"].startswith("cli-")
+    assert one.http.headers["X-Request-ID"] != two.http.headers["X-Request-ID"]
+    monkeypatch.setenv("BAIKAL_REQUEST_ID", "r-123")
+    named = GatewayClient(creds)
+    assert named.http.headers["X-Request-ID"] == "r-123"
+    for client in (one, two, named):
+        client.close()
