@@ -31,6 +31,7 @@ from contracts.specs import COMMON_ERRORS, GENERIC_REPLY, Kind, MessageSpec
 MODULES = (identity, quota, rbac, scheduler, storage, agent)
 SCHEMAS = "#/components/schemas/"
 TITLE = "Baikal bus"
+BUS_VERSION = "2"  # 2: causation_id on commands and queries; events carry their own trace
 
 ENVELOPE = """\
 Every request is a JSON envelope around its payload (`data`), sent as a NATS request (the reply
@@ -43,13 +44,20 @@ comes to the requester's inbox):
   or a component's system proof; the receiving service replaces `actor` with the proven one.
 - `after`: `{"<service>": <position>}`, a causal token: the service first waits (bounded) until
   its replicas have applied these positions (the `positions` of earlier replies).
-- `correlation_id`: carried onto the events the request causes.
+- `correlation_id`: the chain the request belongs to (the gateway uses the HTTP request's
+  `X-Request-ID`); every event the request causes, in any service, carries it.
+- `causation_id`: the command or event that caused this request (None when it starts a
+  chain); an event's `causation_id` is the id of the command or event that caused it.
 
 Replies: `{"status": "accepted", "data": {...}, "positions": {...}}` or
 `{"status": "error", "error": {"code": "<service>.<code>", "message": ..., "details": ...}}`.
 Events are published on JetStream (stream `BAI_EVT_<SERVICE>`) in the `Event` envelope, with
 `type`, `source`, `aggregate_id`, `sequence`, `occurred_at`, `correlation_id`, `causation_id`,
-`actor` and `data`.
+`actor` and `data`; `actor`, `correlation_id` and `causation_id` are stored with the event
+when it is written (events stored before bus version 2 publish them as null).
+
+Bus version 2 (additive): `causation_id` on commands and queries; events written since carry
+their own trace instead of the relay's reconstruction from the command record.
 """
 
 
@@ -177,7 +185,7 @@ def build(specs: Iterable[MessageSpec] | None = None) -> dict[str, Any]:
     """The AsyncAPI 3.0 document (a JSON-ready dict) of `specs`, every service's by default."""
     doc: dict[str, Any] = {
         "asyncapi": "3.0.0",
-        "info": {"title": TITLE, "version": "1", "description": ENVELOPE},
+        "info": {"title": TITLE, "version": BUS_VERSION, "description": ENVELOPE},
         "defaultContentType": "application/json",
         "servers": {"nats": {"host": "127.0.0.1:4222", "protocol": "nats",
                              "description": "the stack's NATS server (`baikal bus env`)"}},

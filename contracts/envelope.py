@@ -36,6 +36,8 @@ class Command(BaseModel):
     id: str = Field(min_length=1, max_length=ID_MAX)
     actor: Actor
     correlation_id: str | None = Field(default=None, max_length=ID_MAX)
+    # The command or event that caused this one (None: it starts a chain, e.g. an HTTP call).
+    causation_id: str | None = Field(default=None, max_length=ID_MAX)
     data: dict[str, Any] = Field(default_factory=dict)
     proof: str | None = Field(default=None, max_length=PROOF_MAX)
     # Causal token: the receiving service first waits until its replicas have applied these.
@@ -49,6 +51,7 @@ class Query(BaseModel):
 
     actor: Actor
     correlation_id: str | None = Field(default=None, max_length=ID_MAX)
+    causation_id: str | None = Field(default=None, max_length=ID_MAX)
     data: dict[str, Any] = Field(default_factory=dict)
     proof: str | None = Field(default=None, max_length=PROOF_MAX)
     after: dict[str, int] = _positions_field()

@@ -13,21 +13,25 @@ from contracts.envelope import Actor
 from services.agent.domain.errors import refuse
 from services.agent.domain.model import Container, container_key
 from services.agent.domain.slots import Allocation
-from services.runtime.store import Decision, ServiceApplication, command_meta
+from services.runtime.context import MessageContext, using
+from services.runtime.store import Decision, ServiceApplication
 
 
 @dataclass(frozen=True)
 class Origin:
-    """The command a change answers, so the relay stamps its actor and correlation id on the
-    published events. Changes found by monitoring (an exit, a restart) have no origin."""
+    """The command a change answers: its id keys the change once, and the events the change
+    records carry its actor and correlation id, caused by it. The work runs on the agent's
+    loop, away from the dispatcher's context, so the origin brings it along. Changes found
+    by monitoring (an exit, a restart) have no origin and no trace."""
 
     command_id: str
     actor: Actor
     correlation_id: str | None = None
 
-    def meta(self) -> dict[str, Any]:
-        return {**command_meta(self.actor, self.command_id),
-                "correlation_id": self.correlation_id}
+    def context(self) -> MessageContext:
+        return MessageContext(subject="agent.container", message_id=self.command_id,
+                              actor=self.actor,
+                              correlation_id=self.correlation_id or self.command_id)
 
 
 class AgentApplication(ServiceApplication):
@@ -106,7 +110,8 @@ class AgentApplication(ServiceApplication):
         # Keyed by session as well: a caller reusing a command id for another session cannot
         # make this refuse after the container already runs.
         key = f"{op}:{session_id}:{origin.command_id}"
-        return self.execute(key, {"session_id": session_id, "op": op}, decide, origin.meta())
+        with using(origin.context()):
+            return self.execute(key, {"session_id": session_id, "op": op}, decide)
 
 
 def state_of(container: Container) -> dict[str, Any]:

@@ -122,10 +122,14 @@ class GatewayClient:
     one's writes, whichever gateway instance answers."""
 
     def __init__(self, credentials: Credentials, timeout: float = 30.0,
-                 positions_file: Path | None = None) -> None:
+                 positions_file: Path | None = None, request_id: str | None = None) -> None:
         self.credentials = credentials
         self.positions_file = positions_file
-        headers = {}
+        # One id for every HTTP request of this invocation (the gateway's correlation id of
+        # all it causes); $BAIKAL_REQUEST_ID names it, e.g. to find it in the events later.
+        self.request_id = request_id or os.environ.get("BAIKAL_REQUEST_ID") or (
+            "cli-" + os.urandom(8).hex())
+        headers = {"X-Request-ID": self.request_id}
         if positions_file is not None and positions_file.is_file():
             headers["X-Baikal-After"] = positions_file.read_text().strip()[:512]
         self.http = httpx.Client(base_url=credentials.endpoint, timeout=timeout,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 from nats.aio.client import Client
@@ -23,6 +24,10 @@ from services.runtime.proofs import ProofSigner
 # How every service encodes `Accepted` (pydantic's compact JSON, `status` first): its `data`
 # object can be handed to the HTTP client as it came, without decoding and encoding it again.
 ACCEPTED_PREFIX = b'{"status":"accepted","data":{'
+
+# The HTTP request being served (its X-Request-ID, set by the metrics middleware): the
+# correlation id of every command and query sent for it, the gateway's own lookups included.
+CORRELATION: ContextVar[str | None] = ContextVar("baikal_gateway_correlation", default=None)
 
 
 class Bus:
@@ -44,7 +49,7 @@ class Bus:
                       command_id: str | None = None,
                       correlation_id: str | None = None) -> dict[str, Any]:
         envelope = Command(id=command_id or str(uuid.uuid4()), actor=actor,
-                           correlation_id=correlation_id, data=data,
+                           correlation_id=correlation_id or CORRELATION.get(), data=data,
                            proof=self.proof_for(actor), after=self.positions.after())
         return await self.request(subject, envelope.model_dump_json().encode())
 
@@ -106,5 +111,6 @@ def query_envelope(data: dict[str, Any], actor: Actor, correlation_id: str | Non
     # The `Query` envelope written directly: the hot read path skips building a model whose
     # fields are all known good here (the service validates what it receives).
     return json.dumps({"actor": actor.model_dump(exclude_none=True),
-                       "correlation_id": correlation_id, "data": data, "proof": proof,
+                       "correlation_id": correlation_id or CORRELATION.get(), "data": data,
+                       "proof": proof,
                        "after": after or {}}).encode()

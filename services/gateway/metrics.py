@@ -1,7 +1,9 @@
 """HTTP metrics (per route template, method and status) and the middleware that records them.
 
 The middleware also stamps every response with its request id and the caller's rate-limit
-headers, which authentication leaves in the ASGI scope.
+headers, which authentication leaves in the ASGI scope. The request id is the client's
+`X-Request-ID` (refused with 400 `gateway.request.id_invalid` unless 1-64 printable ASCII
+characters), else a fresh one; it is the correlation id of every bus request made for it.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.gateway.bus import CORRELATION
+from services.gateway.errors import ApiError, gateway_error
 from services.runtime.observability import LATENCY_BUCKETS
 
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
 RATELIMIT_SCOPE_KEY = "baikal.ratelimit"
 REQUEST_ID_SCOPE_KEY = "baikal.request_id"
 ANONYMOUS_RATELIMIT = (1000, 1000)  # the reference answers unauthenticated requests so
@@ -108,7 +112,13 @@ class ObservedMiddleware:
             return
         started = time.perf_counter()
         request_id = _request_id(scope)
+        refusal = None
+        if request_id is None:
+            request_id = os.urandom(16).hex()
+            refusal = gateway_error("request.id_invalid", "X-Request-ID must be 1 to 64 "
+                                    "printable ASCII characters without spaces")
         scope[REQUEST_ID_SCOPE_KEY] = request_id
+        token = CORRELATION.set(request_id)
         status = 500
 
         async def stamped(message: Message) -> None:
@@ -131,17 +141,27 @@ class ObservedMiddleware:
         stats = self.stats
         stats.in_flight += 1
         try:
-            await self.app(scope, receive, stamped)
+            if refusal is not None:
+                await _respond(stamped, refusal)
+            else:
+                await self.app(scope, receive, stamped)
         finally:
+            CORRELATION.reset(token)
             stats.in_flight -= 1
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             stats.observe(route, scope["method"], status, time.perf_counter() - started)
 
 
-def _request_id(scope: Scope) -> str:
+def _request_id(scope: Scope) -> str | None:
+    """The client's request id; a fresh one when it sent none; None when it is invalid."""
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
             text = bytes(value).decode("latin-1")
-            if REQUEST_ID.match(text):
-                return text
+            return text if REQUEST_ID.match(text) else None
     return os.urandom(16).hex()  # as random as a UUID4's hex, without building one
+
+
+async def _respond(send: Send, error: ApiError) -> None:
+    await send({"type": "http.response.start", "status": error.status,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": error.body()})

@@ -15,7 +15,7 @@ from services.identity.domain.credentials import hash_password
 from services.identity.domain.errors import refuse
 from services.identity.domain.model import User, UsernameIndex, username_index_id
 from services.identity.keypairs import KeypairCommands
-from services.runtime.store import Decision, command_meta
+from services.runtime.store import Decision
 
 
 class IdentityApplication(KeypairCommands):
@@ -44,8 +44,7 @@ class IdentityApplication(KeypairCommands):
                 aggregates += self._set_status(user, p.status)
             return Decision(aggregates, _user_summary(user))
 
-        return self.execute(command_id, p.model_dump(mode="json"), decide,
-                            command_meta(actor, command_id))
+        return self.execute(command_id, p.model_dump(mode="json"), decide)
 
     def _apply_changes(self, user: User, p: c.UpdateUser) -> list[Any]:
         changes: dict[str, Any] = {}
@@ -127,8 +126,7 @@ class IdentityApplication(KeypairCommands):
             touched = self._set_status(user, status) if user.status != status else []
             return Decision([user, *touched], _user_summary(user))
 
-        return self.execute(command_id, {"status": status, **p.model_dump()}, decide,
-                            command_meta(actor, command_id))
+        return self.execute(command_id, {"status": status, **p.model_dump()}, decide)
 
 
 def _user_summary(user: User) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from services.identity.domain.model import (
     project_id,
     username_index_id,
 )
-from services.runtime.store import Decision, ServiceApplication, command_meta
+from services.runtime.store import Decision, ServiceApplication
 
 DEFAULT_RATE_LIMIT = 10_000
 BOOTSTRAP_ACTOR = "bootstrap"
@@ -107,7 +107,7 @@ class IdentityBase(ServiceApplication):
             domain = Domain(name=name, description=p.description)
             return Decision([domain], {"domain_id": str(domain.id), "name": name})
 
-        return self.execute(command_id, p.model_dump(), decide, command_meta(actor, command_id))
+        return self.execute(command_id, p.model_dump(), decide)
 
     def create_project(self, command_id: str, actor: Actor, p: c.CreateProject) -> dict[str, Any]:
         def decide() -> Decision:
@@ -122,7 +122,7 @@ class IdentityBase(ServiceApplication):
                               resource_policy=p.resource_policy)
             return Decision([project], {"project_id": str(project.id), "name": name})
 
-        return self.execute(command_id, p.model_dump(), decide, command_meta(actor, command_id))
+        return self.execute(command_id, p.model_dump(), decide)
 
     def change_membership(self, command_id: str, actor: Actor, p: c.ProjectMember,
                           add: bool) -> dict[str, Any]:
@@ -141,8 +141,7 @@ class IdentityBase(ServiceApplication):
             return Decision([project, user], {"project_id": str(project.id), "user_id": uid,
                                               "members": len(project.members)})
 
-        return self.execute(command_id, {"add": add, **p.model_dump()}, decide,
-                            command_meta(actor, command_id))
+        return self.execute(command_id, {"add": add, **p.model_dump()}, decide)
 
     def require_policy(self, kind: str, name: str, field: str = "resource_policy") -> str:
         """Only names quota announced; `default` always exists (quota creates it first)."""
@@ -204,7 +203,7 @@ class IdentityBase(ServiceApplication):
             aggregates += [*created, Bootstrapped(user_id=str(user.id))]
             return Decision(aggregates, credentials_reply(user, keypair))
 
-        return self.execute(command_id, {"email": p.email}, decide, command_meta(actor, command_id))
+        return self.execute(command_id, {"email": p.email}, decide)
 
     def create_user(self, command_id: str, actor: Actor, p: c.CreateUser) -> dict[str, Any]:
         def decide() -> Decision:
@@ -213,8 +212,7 @@ class IdentityBase(ServiceApplication):
             user, keypair, created = self._new_user(p.model_copy(update={"domain": domain.name}))
             return Decision(created, credentials_reply(user, keypair))
 
-        return self.execute(command_id, p.model_dump(mode="json"), decide,
-                            command_meta(actor, command_id))
+        return self.execute(command_id, p.model_dump(mode="json"), decide)
 
     def _new_user(self, p: c.CreateUser) -> tuple[User, Keypair, list[Any]]:
         email = rules.normalize_email(p.email)

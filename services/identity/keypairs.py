@@ -12,7 +12,7 @@ from services.identity.domain import access
 from services.identity.domain.credentials import verify_password
 from services.identity.domain.errors import IdentityError, refuse
 from services.identity.domain.model import Keypair, keypair_id
-from services.runtime.store import Decision, command_meta
+from services.runtime.store import Decision
 
 
 class KeypairCommands(IdentityBase):
@@ -29,7 +29,7 @@ class KeypairCommands(IdentityBase):
                                         policy=p.resource_policy, rate_limit=p.rate_limit)
             return Decision([user, keypair], credentials_reply(user, keypair))
 
-        return self.execute(command_id, p.model_dump(), decide, command_meta(actor, command_id))
+        return self.execute(command_id, p.model_dump(), decide)
 
     def change_keypair(self, command_id: str, actor: Actor, access_key: str,
                        change: str, value: Any = None) -> dict[str, Any]:
@@ -57,7 +57,7 @@ class KeypairCommands(IdentityBase):
             return Decision([keypair], _keypair_summary(keypair))
 
         data = {"access_key": access_key, "change": change, "value": value}
-        return self.execute(command_id, data, decide, command_meta(actor, command_id))
+        return self.execute(command_id, data, decide)
 
     # ---- authentication (gateway only; NATS permissions guard the subjects) --------------
 

@@ -22,7 +22,7 @@ from services.quota.domain.model import (
     usage_id,
 )
 from services.runtime.actors import ActorDirectory
-from services.runtime.store import Decision, ServiceApplication, command_meta
+from services.runtime.store import Decision, ServiceApplication
 
 DEFAULT_POLICY = "default"
 NAMES_SHOWN = 5
@@ -73,8 +73,7 @@ class QuotaApplication(ServiceApplication):
                 policy = existing
             return Decision([policy], _summary(policy))
 
-        meta = command_meta(actor, command_id)
-        return self.execute(command_id, {"kind": kind, **given}, decide, meta)
+        return self.execute(command_id, {"kind": kind, **given}, decide)
 
     def update_policy(self, command_id: str, actor: Actor, kind: str,
                       given: dict[str, Any]) -> dict[str, Any]:
@@ -91,8 +90,7 @@ class QuotaApplication(ServiceApplication):
                 policy.update(values, changed)
             return Decision([policy], _summary(policy))
 
-        meta = command_meta(actor, command_id)
-        return self.execute(command_id, {"kind": kind, **given}, decide, meta)
+        return self.execute(command_id, {"kind": kind, **given}, decide)
 
     def delete_policy(self, command_id: str, actor: Actor, kind: str,
                       name: str) -> dict[str, Any]:
@@ -108,8 +106,7 @@ class QuotaApplication(ServiceApplication):
             policy.delete()
             return Decision([policy], {"kind": kind, "name": name, "deleted": True})
 
-        return self.execute(command_id, {"kind": kind, "name": name}, decide,
-                            command_meta(actor, command_id))
+        return self.execute(command_id, {"kind": kind, "name": name}, decide)
 
     # ---- reactions to identity (effects + position in one transaction) ------------------
 

@@ -23,7 +23,7 @@ from services.rbac.domain.model import (
 )
 from services.rbac.learn import IdentityLearner
 from services.runtime.actors import ActorDirectory
-from services.runtime.store import Decision, ServiceApplication, command_meta
+from services.runtime.store import Decision, ServiceApplication
 
 SUPERADMIN = UserRole.SUPERADMIN
 
@@ -75,7 +75,7 @@ class RbacApplication(IdentityLearner, ServiceApplication):
             self.directory.require_role(actor, SUPERADMIN)
             return decide()
 
-        return self.execute(command_id, data, guarded, command_meta(actor, command_id))
+        return self.execute(command_id, data, guarded)
 
     # ---- role commands ------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from nats.aio.client import Client
 
 from contracts.envelope import Actor, Command, Query, Reply
 from services.runtime.proofs import ProofSigner
+from services.runtime.traced import request_trace
 
 
 class BusError(Exception):
@@ -45,17 +46,21 @@ class BusClient:
 
     async def command(
         self, subject: str, data: dict[str, Any], command_id: str | None = None,
-        correlation_id: str | None = None,
+        correlation_id: str | None = None, causation_id: str | None = None,
     ) -> Reply:
+        """Sent inside a message's handling, it joins that chain: the handled message's
+        correlation id, caused by it (unless given)."""
+        trace = request_trace()
         envelope = Command(id=command_id or str(uuid.uuid4()), actor=self.actor,
-                           correlation_id=correlation_id, data=data, proof=self.current_proof(),
-                           after=self.positions)
+                           correlation_id=correlation_id or trace["correlation_id"],
+                           causation_id=causation_id or trace["causation_id"],
+                           data=data, proof=self.current_proof(), after=self.positions)
         return self._seen(await self.nc.request(subject, envelope.model_dump_json().encode(),
                                                 timeout=self.timeout))
 
     async def query(self, subject: str, data: dict[str, Any] | None = None) -> Reply:
         envelope = Query(actor=self.actor, data=data or {}, proof=self.current_proof(),
-                         after=self.positions)
+                         after=self.positions, **request_trace())
         return self._seen(await self.nc.request(subject, envelope.model_dump_json().encode(),
                                                 timeout=self.timeout))
 
@@ -90,3 +95,4 @@ def unwrap(reply: Reply) -> dict[str, Any]:
         return reply.data or {}
     assert reply.error is not None
     raise BusError(reply.error.code, reply.error.message, reply.error.details)
+

@@ -7,23 +7,30 @@ import logging
 from collections.abc import Callable
 from uuid import UUID
 
-import nats.errors
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, Tracking
 from nats.js.client import JetStreamContext
 from pydantic import ValidationError
 
 from contracts import subjects
-from contracts.envelope import Event
+from contracts.envelope import Actor, Event
+from services.runtime.context import for_event, using
 from services.runtime.observability import Metrics
-from services.runtime.reader import StoredMsg, StreamReader, connection_of, require_stream
+from services.runtime.reader import (
+    StoredMsg,
+    StreamReader,
+    connection_of,
+    follow,
+    require_stream,
+)
 from services.runtime.store import ServiceApplication, stable_id
 
 log = logging.getLogger(__name__)
 
 # handle(event, tracking) runs in a worker thread and must commit its effects through
 # app.save_tracked(tracking, ...) — even when there is nothing to change — so the position
-# moves in the same transaction as the effect.
+# moves in the same transaction as the effect. It runs inside the event's context
+# (`context.for_event`): what it writes carries the event's correlation id, caused by it.
 EventHandler = Callable[[Event, Tracking], None]
 
 
@@ -63,8 +70,11 @@ class TrackedConsumer:
         metrics: Metrics,
         max_attempts: int = 5,
         batch: int = 256,
+        actor: Actor | None = None,
     ) -> None:
         self.app = app
+        # Who a reaction acts as: the consuming service itself, never the event's actor.
+        self.actor = actor or Actor(system=app.name)
         self.js = js
         self.stream = subjects.stream(producer)
         self.producer = producer
@@ -92,22 +102,14 @@ class TrackedConsumer:
         await self.reader.stop()
 
     async def _run(self) -> None:
-        delay = 0.1
-        while not self._stopping.is_set():
-            position = await asyncio.to_thread(self.app.position, self.stream)
-            try:
-                batch = await self.reader.fetch(position)
-            except (TimeoutError, nats.errors.Error, ConnectionError) as exc:
-                log.warning("consumer %s cannot read %s yet (%r); retrying", self.name,
-                            self.stream, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                continue
-            delay = 0.1
-            for msg in batch:
-                await self._process(msg)
-            if not batch or batch[-1].pending == 0:
-                await self.reader.wait()
+        async def position() -> int:  # the tracking record committed with the last effect
+            return await asyncio.to_thread(self.app.position, self.stream)
+
+        async def handle(msg: StoredMsg) -> bool:
+            await self._process(msg)
+            return True
+
+        await follow(self.reader, position, handle, self._stopping)
 
     async def _process(self, msg: StoredMsg) -> None:
         sequence = msg.seq
@@ -123,7 +125,7 @@ class TrackedConsumer:
             return
         for attempt in range(1, self.max_attempts + 1):
             try:
-                await asyncio.to_thread(self.handle, envelope, tracking)
+                await asyncio.to_thread(self._react, msg.subject, envelope, tracking)
             except IntegrityError:
                 position = await asyncio.to_thread(self.app.position, self.stream)
                 if position >= sequence:
@@ -149,6 +151,10 @@ class TrackedConsumer:
                 self.processed += 1
                 self.metrics.consumed(self.name, "applied").inc()
                 return
+
+    def _react(self, subject: str, envelope: Event, tracking: Tracking) -> None:
+        with using(for_event(subject, envelope.id, envelope.correlation_id, self.actor)):
+            self.handle(envelope, tracking)
 
     async def _dead_letter(self, tracking: Tracking, kind: str, exc: Exception) -> None:
         log.error("consumer %s dead-letters %s seq %s (%s): %s", self.name, self.stream,

@@ -279,7 +279,8 @@ class Dispatcher:
         message_id = getattr(envelope, "id", None) or envelope.correlation_id or uuid4().hex
         ctx = MessageContext(subject=route.subject, message_id=message_id,
                              actor=envelope.actor,
-                             correlation_id=envelope.correlation_id or message_id)
+                             correlation_id=envelope.correlation_id or message_id,
+                             causation_id=envelope.causation_id)
         with using(ctx):
             return route.handler(ctx, payload), WRITTEN.position
 

@@ -164,22 +164,40 @@ class Follower:
         await self.reader.stop()
 
     async def _run(self) -> None:
-        delay = 0.1
-        while not self._stopping.is_set():
+        async def position() -> int:
+            return self.position
+
+        async def handle(msg: StoredMsg) -> bool:
             try:
-                batch = await self.reader.fetch(self.position)
-            except (TimeoutError, nats.errors.Error, ConnectionError) as exc:
-                log.warning("reading %s after %s failed (%r); retrying", self.reader.stream,
-                            self.position, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                continue
-            delay = 0.1
-            for msg in batch:
-                try:
-                    await self.apply(msg)
-                except StopFollowing:
-                    return  # the position stays before the message (the caller said why)
-                self.position = msg.seq
-            if not batch or batch[-1].pending == 0:
-                await self.reader.wait()
+                await self.apply(msg)
+            except StopFollowing:
+                return False  # the position stays before the message (the caller said why)
+            self.position = msg.seq
+            return True
+
+        await follow(self.reader, position, handle, self._stopping)
+
+
+async def follow(reader: StreamReader, position: Callable[[], Awaitable[int]],
+                 handle: Callable[[StoredMsg], Awaitable[bool]], stopping: asyncio.Event
+                 ) -> None:
+    """The loop of every reader of a stream (`Follower`, `consumer.TrackedConsumer`), which
+    differ only in where their position lives: fetch the messages after `position()`, hand
+    each to `handle` in order (False: stop there), back off while the stream cannot be read,
+    wait for a wake-up once caught up. Runs until `stopping` is set or `handle` stops it."""
+    delay = 0.1
+    while not stopping.is_set():
+        after = await position()
+        try:
+            batch = await reader.fetch(after)
+        except (TimeoutError, nats.errors.Error, ConnectionError) as exc:
+            log.warning("reading %s after %s failed (%r); retrying", reader.stream, after, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            continue
+        delay = 0.1
+        for msg in batch:
+            if not await handle(msg):
+                return
+        if not batch or batch[-1].pending == 0:
+            await reader.wait()

@@ -1,8 +1,11 @@
 """Outbox relay: the service's notification log → its JetStream stream, with Nats-Msg-Id.
 
-The published position lives in the stream itself (the `Bai-Notification-Id` header of the
-stream's last message), so a crash between publishing and anything else re-publishes at
-most the events after that message, and JetStream's duplicate window drops repeats.
+Each notification maps to its envelope on its own: the actor, correlation and causation
+ids are stored on the event itself (services/runtime/traced.py), so the relay keeps no
+state about commands and may resume anywhere. The published position lives in the stream
+itself (the `Bai-Notification-Id` header of the stream's last message), so a crash between
+publishing and anything else re-publishes at most the events after that message, and
+JetStream's duplicate window drops repeats.
 """
 
 from __future__ import annotations
@@ -18,16 +21,16 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from contracts import subjects
-from contracts.envelope import Actor, Event
+from contracts.envelope import Event
 from services.runtime.observability import Metrics
 from services.runtime.reader import require_stream
 from services.runtime.replica import POSITION_HEADER
 from services.runtime.store import CommandRecord, ServiceApplication
+from services.runtime.traced import event_id, trace_of
 
 log = logging.getLogger(__name__)
 
 FRESH_MAX = 100_000
-CONTEXT_WINDOW = 200  # how far back a resumed relay looks for the command of its next event
 Translate = Callable[[Any], tuple[str, Event] | None]
 
 
@@ -61,7 +64,6 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._context: tuple[dict[str, Any], int] | None = None
         self._fresh: dict[int, Any] = {}  # notification id -> domain event, just saved here
         # Backpressure: while this many saved events wait to be published, new commands wait
         # (`room`), so the events of accepted commands follow them within a bounded delay.
@@ -150,9 +152,6 @@ class OutboxRelay:
                     self.app.process_recorder.select_notifications, self.position + 1,
                     self.batch)
                 batch = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
-                if batch and self._context is None and not isinstance(
-                        batch[0][1], CommandRecord.Recorded):
-                    self._context = await asyncio.to_thread(self._context_before, batch[0][0])
                 if not batch:
                     self._fresh = {k: v for k, v in self._fresh.items() if k > self.position}
                     self.metrics.relay_lag.set(len(self._fresh))
@@ -181,10 +180,7 @@ class OutboxRelay:
             if ack is not None:
                 failed = NatsTimeoutError() if ack.cancelled() else ack.exception()
                 if failed is not None:
-                    # Resume from the log after the last acknowledged event; the command
-                    # context is found again there (`_context_before`).
-                    self._context = None
-                    raise failed
+                    raise failed  # resume from the log after the last acknowledged event
                 self.metrics.relay_published.inc()
             self.position = notification_id
 
@@ -192,50 +188,17 @@ class OutboxRelay:
                        ) -> asyncio.Future[Any] | None:
         """Send one event; the future resolves to its ack (None: nothing to publish)."""
         if isinstance(domain_event, CommandRecord.Recorded):
-            self._context = (domain_event.meta, int(domain_event.meta.get("events", 0)))
-            return None
-        meta = self._take_context()
+            return None  # the command's reply, kept for repeats: not a fact to publish
         translated = self.translate(domain_event)
         if translated is None:
             return None
         subject, envelope = translated
-        envelope = envelope.model_copy(
-            update={
-                "correlation_id": meta.get("correlation_id"),
-                "causation_id": meta.get("command_id"),
-                "actor": Actor.model_validate(meta["actor"]) if meta.get("actor") else None,
-            }
-        )
         return await self.js.publish_async(
             subject,
             envelope.model_dump_json().encode(),
             wait_stall=self.publish_timeout,
             headers={"Nats-Msg-Id": envelope.id, POSITION_HEADER: str(notification_id)},
         )
-
-    def _context_before(self, notification_id: int) -> tuple[dict[str, Any], int] | None:
-        """The command context of the event at `notification_id` when the relay resumes in
-        the middle of a command's events (after a failed publish or a restart): a command's
-        record and its events are consecutive in the log (one transaction)."""
-        if notification_id <= 1:
-            return None
-        start = max(1, notification_id - CONTEXT_WINDOW)
-        earlier = [n for n in self.app.process_recorder.select_notifications(
-            start, notification_id - start) if n.id < notification_id]
-        for notification in reversed(earlier):
-            if notification.topic.endswith("CommandRecord.Recorded"):
-                record = self.app.mapper.to_domain_event(notification)
-                events = int(record.meta.get("events", 0))  # type: ignore[attr-defined]
-                covered = notification.id + events - notification_id + 1
-                return (record.meta, covered) if covered > 0 else None  # type: ignore[attr-defined]
-        return None
-
-    def _take_context(self) -> dict[str, Any]:
-        if self._context is None:
-            return {}
-        meta, remaining = self._context
-        self._context = (meta, remaining - 1) if remaining > 1 else None
-        return meta
 
 
 def contract_event(contract: Any, domain_event: Any, type_name: str, data: dict[str, Any]
@@ -250,17 +213,18 @@ def contract_event(contract: Any, domain_event: Any, type_name: str, data: dict[
 
 
 def envelope_for(service: str, domain_event: Any, type_name: str, data: dict[str, Any]) -> Event:
-    """A contract event for a stored domain event; the id depends only on its position."""
-    from services.runtime.store import stable_id
-
+    """A contract event for a stored domain event: the id depends only on its position, the
+    actor, correlation and causation are the event's own (None for events stored before
+    events carried them)."""
     aggregate_id = str(domain_event.originator_id)
     version = int(domain_event.originator_version)
     return Event(
-        id=str(stable_id("event", service, aggregate_id, str(version))),
+        id=event_id(service, aggregate_id, version),
         type=type_name,
         source=service,
         aggregate_id=aggregate_id,
         sequence=version,
         occurred_at=domain_event.timestamp,
         data=data,
+        **trace_of(domain_event),
     )

@@ -106,22 +106,19 @@ class CommandRecord(Aggregate):
     """Remembers a command's reply so a repeated command id returns the first result."""
 
     @event("Recorded")
-    def __init__(self, key: str, fingerprint: str, reply: dict[str, Any], meta: dict[str, Any]):
+    def __init__(self, key: str, fingerprint: str, reply: dict[str, Any],
+                 meta: dict[str, Any] | None = None):
         self.key = key
         self.fingerprint = fingerprint
         self.reply = reply
-        # meta: correlation id, actor and how many events this command produced, so the
-        # relay can stamp them on the published envelopes.
-        self.meta = meta
+        # Records written before events carried their own trace (services/runtime/traced.py)
+        # kept the command's actor and correlation here for the relay; nothing reads it now.
+        self.meta = meta or {}
 
     @staticmethod
-    def create_id(key: str, fingerprint: str, reply: dict[str, Any], meta: dict[str, Any]) -> UUID:
+    def create_id(key: str, fingerprint: str, reply: dict[str, Any],
+                  meta: dict[str, Any] | None = None) -> UUID:
         return stable_id("command", key)
-
-
-def command_meta(actor: Any, command_id: str) -> dict[str, Any]:
-    """What the relay stamps on the events a command produced."""
-    return {"actor": actor.model_dump(exclude_none=True), "command_id": command_id}
 
 
 @dataclass
@@ -255,7 +252,6 @@ class ServiceApplication(Application[UUID]):
         command_id: str,
         data: dict[str, Any],
         decide: Callable[[], Decision],
-        meta: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Run a command once: a repeated id returns the first reply and changes nothing.
 
@@ -275,9 +271,7 @@ class ServiceApplication(Application[UUID]):
                 if prior is not None:
                     return prior
                 raise
-            pending = sum(len(agg.pending_events) for agg in decision.aggregates)
-            record = CommandRecord(key=key, fingerprint=print_, reply=decision.reply,
-                                   meta={**(meta or {}), "events": pending})
+            record = CommandRecord(key=key, fingerprint=print_, reply=decision.reply)
             try:
                 self.save(record, *decision.aggregates)
             except IntegrityError:

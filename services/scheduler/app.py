@@ -12,7 +12,8 @@ from contracts import scheduler as c
 from contracts.envelope import Actor
 from services.runtime.actors import ActorDirectory
 from services.runtime.errors import CodedError
-from services.runtime.store import Decision, ServiceApplication, command_meta
+from services.runtime.store import Decision, ServiceApplication
+from services.runtime.traced import continuing
 from services.scheduler.domain import admission, placement
 from services.scheduler.domain import slots as s
 from services.scheduler.domain.errors import refuse
@@ -26,6 +27,8 @@ from services.scheduler.domain.model import (
     ledger_id,
 )
 from services.scheduler.views import AgentRegistry, PolicyBook, SessionView
+
+SYSTEM = Actor(system="scheduler")  # who the scheduler's own passes act as
 
 
 @dataclass
@@ -109,8 +112,7 @@ class SchedulerApplication(ServiceApplication):
                 session.request_mounts([m.model_dump() for m in p.mounts])
             return Decision([session], {"session_id": str(session.id), "status": PENDING})
 
-        return self.execute(command_id, p.model_dump(mode="json"), decide,
-                            command_meta(actor, command_id))
+        return self.execute(command_id, p.model_dump(mode="json"), decide)
 
     def terminate_session(self, command_id: str, actor: Actor,
                           p: c.TerminateSession) -> dict[str, Any]:
@@ -120,7 +122,7 @@ class SchedulerApplication(ServiceApplication):
             return Decision(self._end(session, p.reason),
                             {"session_id": p.session_id, "status": session.status})
 
-        return self.execute(command_id, p.model_dump(), decide, command_meta(actor, command_id))
+        return self.execute(command_id, p.model_dump(), decide)
 
     def touch(self, actor: Actor, session_id: str) -> dict[str, Any]:
         # Who may: the guard checked session:update at the owner's scope.
@@ -196,11 +198,12 @@ class SchedulerApplication(ServiceApplication):
             return self._record_checks(session, failed)
         self._rr_cursor += 1
         slots = s.to_wire(total)
-        session.schedule(room.agent_id)
-        for kind, key in (("keypair", session.access_key), ("agent", room.agent_id)):
-            if (kind, key) not in current.ledgers:
-                current.ledgers[(kind, key)] = self._ledger(kind, key)
-            current.ledgers[(kind, key)].reserve(pending.session_id, slots)
+        with continuing(session, self.name, SYSTEM):  # the request's chain, caused by it
+            session.schedule(room.agent_id)
+            for kind, key in (("keypair", session.access_key), ("agent", room.agent_id)):
+                if (kind, key) not in current.ledgers:
+                    current.ledgers[(kind, key)] = self._ledger(kind, key)
+                current.ledgers[(kind, key)].reserve(pending.session_id, slots)
         current.sessions.append(session)
         current.add_usage(session.access_key, total)
         current.rooms.consume(room.agent_id, total)
@@ -209,7 +212,8 @@ class SchedulerApplication(ServiceApplication):
     def _record_checks(self, session: Session, failed: list[str]) -> None:
         # Compare which checks failed, not their numbers, so waiting costs no writes.
         if [f.split(":")[0] for f in failed] != [f.split(":")[0] for f in session.failed_checks]:
-            session.record_checks(failed)
+            with continuing(session, self.name, SYSTEM):
+                session.record_checks(failed)
             self.save(session)
         return None
 

@@ -11,7 +11,8 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from contracts.envelope import Event
 from services.runtime.errors import CodedError
-from services.scheduler.app import SchedulerApplication
+from services.runtime.traced import continuing
+from services.scheduler.app import SYSTEM, SchedulerApplication
 from services.scheduler.domain.model import (
     PENDING,
     PREPARING,
@@ -69,7 +70,9 @@ class Scheduler(SchedulerApplication):
         """Load, change, save; a write conflict (an agent event saved the session meanwhile)
         is decided again from fresh state, a few times at most."""
         for _ in range(5):
-            touched = change(self.session(session_id))
+            session = self.session(session_id)
+            with continuing(session, self.name, SYSTEM):  # called by the worker's passes
+                touched = change(session)
             if not touched:
                 return
             try:
@@ -174,7 +177,8 @@ class Scheduler(SchedulerApplication):
                 session = self.session(row["session_id"])
                 if session.status != RUNNING:
                     continue  # moved on since the view was read
-                session.begin_termination(reason)
+                with continuing(session, self.name, SYSTEM):
+                    session.begin_termination(reason)
                 try:
                     self.save(session)
                 except IntegrityError:

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from contracts import agent as agent_contract
 from contracts.envelope import Actor, Command, Query, Reply
 from services.runtime.proofs import ProofSigner
+from services.runtime.traced import request_trace
 from services.scheduler.domain import recalc as r
 from services.scheduler.domain import slots as s
 from services.scheduler.domain.errors import refuse
@@ -225,7 +226,7 @@ class UsageRecalculator:
 
     async def _report(self, agent_id: str, timeout: float) -> dict[str, r.Seen] | None:
         envelope = Query(actor=ACTOR, data=agent_contract.ReportRunning().model_dump(),
-                         proof=self._proof())
+                         proof=self._proof(), **request_trace())
         try:
             msg = await self.nc.request(agent_contract.report_subject(agent_id),
                                         envelope.model_dump_json().encode(), timeout=timeout)
@@ -246,7 +247,7 @@ class UsageRecalculator:
             data = agent_contract.StopContainer(session_id=o.session_id,
                                                 reason="recalc-orphan").model_dump()
             envelope = Command(id=f"recalc-stop:{o.agent_id}:{o.session_id}", actor=ACTOR,
-                               data=data, proof=self._proof())
+                               data=data, proof=self._proof(), **request_trace())
             try:
                 msg = await self.nc.request(agent_contract.stop_subject(o.agent_id),
                                             envelope.model_dump_json().encode(),

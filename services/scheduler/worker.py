@@ -19,6 +19,7 @@ from contracts import storage as storage_contract
 from contracts.envelope import Actor, Command, Reply
 from contracts.scheduler import SessionStatus
 from services.runtime.proofs import ProofSigner
+from services.runtime.traced import caused_by
 from services.scheduler.domain.model import PREPARING, SCHEDULED, TERMINATING
 from services.scheduler.lifecycle import Scheduler
 
@@ -127,7 +128,7 @@ class SchedulerWorker:
 
     async def _start(self, row: dict[str, Any]) -> None:
         session = self.app.session(row["session_id"])
-        mounts = await self._mounts(row, getattr(session, "mounts", []))
+        mounts = await self._mounts(row, session)
         if mounts is None:
             return
         data = agent_contract.StartContainer(
@@ -135,7 +136,7 @@ class SchedulerWorker:
             command=session.command, slots=row["slots"], mounts=mounts,
             access_key=row["access_key"], labels={"ai.baikal.session-name": row["name"]})
         reply = await self._request(agent_contract.start_subject(row["agent_id"]),
-                                    f"start:{row['session_id']}", data.model_dump())
+                                    f"start:{row['session_id']}", data.model_dump(), session)
         if reply is None:
             return
         if reply.ok:
@@ -145,17 +146,18 @@ class SchedulerWorker:
             await asyncio.to_thread(self.app.fail, row["session_id"],
                                     f"start-refused: {reply.error.code}")
 
-    async def _mounts(self, row: dict[str, Any], wanted: list[dict[str, Any]]
+    async def _mounts(self, row: dict[str, Any], session: Any
                       ) -> list[agent_contract.Mount] | None:
         """Storage decides, when the session starts, whether its owner may mount each folder
         and how (read-only for `ro`), and holds it for the session (no trash or purge until
         the session ends); a refusal fails the session, no answer retries later."""
         mounts = []
-        for want in wanted:
+        for want in getattr(session, "mounts", []):
             data = {"folder": want["folder"], "access_key": row["access_key"],
                     "session_id": row["session_id"]}
             reply = await self._request(storage_contract.Subjects.FOLDER_MOUNT,
-                                        f"mount:{row['session_id']}:{want['folder']}", data)
+                                        f"mount:{row['session_id']}:{want['folder']}", data,
+                                        session)
             if reply is None:
                 return None  # storage did not answer: the next round retries
             if not reply.ok or reply.data is None:
@@ -172,15 +174,20 @@ class SchedulerWorker:
         data = agent_contract.StopContainer(session_id=row["session_id"], reason=row["reason"])
         reply = await self._request(agent_contract.stop_subject(row["agent_id"]),
                                     f"stop:{row['session_id']}:{int(time.time())}",
-                                    data.model_dump())
+                                    data.model_dump(), self.app.session(row["session_id"]))
         status = (reply.data or {}).get("status") if reply is not None and reply.ok else None
         if status == "unknown":  # the agent never had it (or forgot it): nothing to wait for
             await asyncio.to_thread(self.app.finish, row["session_id"], "container-unknown")
 
-    async def _request(self, subject: str, command_id: str, data: dict[str, Any]) -> Reply | None:
+    async def _request(self, subject: str, command_id: str, data: dict[str, Any],
+                       session: Any) -> Reply | None:
+        """A command on the session's behalf: in its chain (its correlation id), caused by
+        its last event (the placement for a start, the termination for a stop)."""
         assert self.nc is not None
         proof = self.signer.system_proof(ACTOR.system or "") if self.signer else None
-        envelope = Command(id=command_id, actor=ACTOR, data=data, proof=proof)
+        cause = caused_by(session, self.app.name, ACTOR)
+        envelope = Command(id=command_id, actor=ACTOR, data=data, proof=proof,
+                           correlation_id=cause.correlation_id, causation_id=cause.message_id)
         try:
             msg = await self.nc.request(subject, envelope.model_dump_json().encode(),
                                         timeout=self.request_timeout)

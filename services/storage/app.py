@@ -17,7 +17,7 @@ from contracts import storage as c
 from contracts.envelope import Actor, Event
 from services.runtime.actors import ActorDirectory
 from services.runtime.errors import CodedError
-from services.runtime.store import Decision, ServiceApplication, command_meta
+from services.runtime.store import Decision, ServiceApplication
 from services.storage.domain import access
 from services.storage.domain.access import Viewer
 from services.storage.domain.errors import refuse
@@ -121,7 +121,7 @@ class StorageApplication(Learner, ServiceApplication):
 
     def _run(self, command_id: str, actor: Actor, data: dict[str, Any], decide: Any
              ) -> dict[str, Any]:
-        return self.execute(command_id, data, decide, command_meta(actor, command_id))
+        return self.execute(command_id, data, decide)
 
     # ---- create ------------------------------------------------------------------------------
 

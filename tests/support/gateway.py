@@ -35,11 +35,14 @@ ROOT_PASSWORD = "Sup3r-secret!"
 
 
 class GatewayStack:
-    def __init__(self, directory: Path, scheduler: bool = False,
-                 **gateway_overrides: Any) -> None:
+    def __init__(self, directory: Path, scheduler: bool = False, agent: str | None = None,
+                 wiretap: bool = False, **gateway_overrides: Any) -> None:
         self.directory = directory
         self.data = directory / "data"  # shared, as in `baikal up`: run files for /info
-        self.with_scheduler = scheduler
+        self.with_scheduler = scheduler or agent is not None
+        self.agent_runtime = agent  # also start one agent with this runtime ("process")
+        self.agent: Any = None
+        self.wiretap = wiretap  # the test-only NATS user that hears every `bai.>` message
         self.cipher_key = AESCipher.create_key(32)
         self.overrides = gateway_overrides
         self.loop = asyncio.new_event_loop()
@@ -56,7 +59,7 @@ class GatewayStack:
     # ---- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> GatewayStack:
-        self.nats = start_nats(self.directory / "nats")
+        self.nats = start_nats(self.directory / "nats", wiretap=self.wiretap)
         self.thread.start()
         self.run(self._start(), timeout=90)
         return self
@@ -69,6 +72,12 @@ class GatewayStack:
         self.hosts.append(await start_storage(self.nats, self.data, self.cipher_key))
         if self.with_scheduler:
             self.hosts.append(await start_scheduler(self.nats, self.data, self.cipher_key))
+        if self.agent_runtime is not None:
+            from tests.support.agent import start_agent, unique_label_prefix
+
+            self.agent = await start_agent(self.nats, self.directory / "agent",
+                                           self.cipher_key, self.agent_runtime,
+                                           unique_label_prefix())
         nc = await connect_as(self.nats, "admin")
         # The gateways' shared replay cache is provisioned with the streams (start_nats).
         self.root = await bootstrap(nc)
@@ -131,6 +140,10 @@ class GatewayStack:
 
     async def _stop(self) -> None:
         await self.stop_gateway()
+        if self.agent is not None:
+            for live in self.agent.supervisor.view.running():  # leave no process behind
+                await self.agent.supervisor.runtime.stop(live.container_id, 1)
+            await self.agent.stop()
         for host in reversed(self.hosts):
             await host.stop()
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from contracts.agent import ContainerStatus, ExitReason
 from services.agent.domain.errors import refuse
 from services.runtime.store import stable_id
+from services.runtime.traced import Aggregate
 
 REQUESTED, RUNNING = ContainerStatus.REQUESTED.value, ContainerStatus.RUNNING.value
 EXITED, FAILED = ContainerStatus.EXITED.value, ContainerStatus.FAILED.value

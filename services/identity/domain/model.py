@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from services.runtime.store import stable_id
+from services.runtime.traced import Aggregate
 
 
 def domain_id(name: str) -> UUID:

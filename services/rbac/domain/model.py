@@ -7,11 +7,12 @@ import re
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from contracts import rbac as c
 from services.rbac.domain.errors import refuse
 from services.runtime.store import stable_id
+from services.runtime.traced import Aggregate
 
 NAME_MAX = c.ROLE_NAME_MAX
 DESCRIPTION_MAX = 4096

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from contracts.scheduler import SessionStatus
 from services.runtime.store import stable_id
+from services.runtime.traced import Aggregate
 from services.scheduler.domain.errors import refuse
 
 _S = SessionStatus  # the one list of session statuses (contracts.scheduler)

@@ -7,10 +7,11 @@ import re
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from contracts import storage as c
 from services.runtime.store import stable_id
+from services.runtime.traced import Aggregate
 from services.storage.domain.errors import refuse
 
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
