@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from contracts import specs, subjects
+from contracts.envelope import Event
 from contracts.permissions import Needs, Target, any_user, scoped, system_wide
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
@@ -169,9 +170,19 @@ EVENT_TYPES: dict[str, tuple[str, str, type[_Payload]]] = {
 }
 
 
+PolicyEvent = PolicyCreated | PolicyUpdated | PolicyDeleted
+
+
 def event_subject(type_name: str) -> str:
     aggregate, name, _ = EVENT_TYPES[type_name]
     return subjects.event(SERVICE, aggregate, name)
+
+
+def typed_event(envelope: Event) -> PolicyEvent | None:
+    """The envelope's data as its contract model (None for a type this contract lacks):
+    what a consumer's reaction receives, parsed once."""
+    found = EVENT_TYPES.get(envelope.type)
+    return None if found is None else found[2].model_validate(envelope.data)  # type: ignore[return-value]
 
 
 class Subjects:
