@@ -4,7 +4,8 @@ The rules live in the aggregates (`domain/model.py`: `User.rename`, `Keypair.act
 which refuse with a coded error or record one specific event; this module finds the
 aggregates a command touches, checks the actor (`domain/access.py`) and the cross-aggregate
 rules (uniqueness indexes, known policy names), and saves what changed with the command
-record (`ServiceApplication.execute`). Reply shapes are plain functions in `summaries.py`.
+record (`ServiceApplication.execute`). Reply shapes are plain functions in `summaries.py`, the
+username index moves in `indexes.py`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from services.identity.domain.model import (
     project_id,
     username_index_id,
 )
+from services.identity.indexes import default_username, move_username
 from services.identity.summaries import credentials, keypair_summary, resolved, user_summary
 from services.runtime.store import Decision, ServiceApplication, command_meta
 
@@ -149,7 +151,7 @@ class IdentityApplication(ServiceApplication):
                 self.require_policy("user", p.resource_policy)
             touched: list[Any] = []
             if p.username is not None and p.username.strip() != user.username:
-                touched += self._move_username(user, rules.check_username(p.username))
+                touched += move_username(self.find, user, rules.check_username(p.username))
                 user.rename(p.username)
             user.edit_profile(p.full_name, p.description)
             if p.role is not None:
@@ -336,7 +338,7 @@ class IdentityApplication(ServiceApplication):
 
     def _new_user(self, p: c.CreateUser) -> tuple[User, Keypair, list[Any]]:
         email = rules.normalize_email(p.email)
-        username = rules.check_username(p.username or self._default_username(email))
+        username = rules.check_username(p.username or default_username(self.find, email))
         full_name = rules.check_text(p.full_name, "full_name", rules.FULL_NAME_MAX)
         description = rules.check_text(p.description, "description", rules.DESCRIPTION_MAX)
         password = rules.check_password(p.password, p.password_confirm)
@@ -365,34 +367,11 @@ class IdentityApplication(ServiceApplication):
         return user, keypair, [user, EmailIndex(email=email, user_id=uid), name_index, keypair,
                                *projects]
 
-    def _default_username(self, email: str) -> str:
-        """The email's local part, or the whole email when that name is taken."""
-        local = email.split("@")[0]
-        index = self.find(username_index_id(local))
-        return email if index is not None and index.user_id is not None else local
-
     def _new_keypair(self, user: User, policy: str | None = None,
                      rate_limit: int | None = None) -> Keypair:
         return user.issue_keypair(new_access_key(), new_secret_key(),
                                   policy or self.default_keypair_policy,
                                   rate_limit or DEFAULT_RATE_LIMIT)
-
-    def _move_username(self, user: User, username: str) -> list[Any]:
-        """The username index rows a rename touches: the new name claimed, the old released."""
-        target = self.find(username_index_id(username))
-        if target is not None and target.user_id not in (None, str(user.id)):
-            raise refuse("user.username_taken", "username is taken by another user",
-                         field="username")
-        old = self.find(username_index_id(user.username))
-        if old is not None and old.id == username_index_id(username):
-            return []
-        if target is None:
-            target = UsernameIndex(username=username, user_id=str(user.id))
-        else:
-            target.reclaim(str(user.id))
-        if old is not None:
-            old.release()
-        return [target] + ([old] if old is not None else [])
 
     def _replace_projects(self, user: User, refs: list[str]) -> list[Any]:
         wanted = [str(self._project(ref, user.domain).id) for ref in refs]
