@@ -274,6 +274,7 @@ class User(Aggregate):
         changes: dict[str, Any]
 
         def apply(self, aggregate: Aggregate) -> None:
+            super().apply(aggregate)  # the base event's own bookkeeping, if any
             for name, value in self.changes.items():
                 setattr(aggregate, name, value)
 
@@ -364,6 +365,7 @@ class Keypair(Aggregate):
             state["previous_rate_limit"] = None
 
         def apply(self, aggregate: Aggregate) -> None:
+            super().apply(aggregate)  # the base event's own bookkeeping, if any
             aggregate.rate_limit = self.rate_limit  # type: ignore[attr-defined]
 
     def rate_limit_set(self, rate_limit: int, previous_rate_limit: int) -> None:
