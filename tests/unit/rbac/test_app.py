@@ -267,6 +267,17 @@ def test_user_search_by_email_or_name_substring(h: Harness) -> None:
     assert h.catalog.search_users(c.SearchUsers(text="EXAMPLE"))["total"] == 2
 
 
+def test_user_search_follows_renames_and_full_name_changes(h: Harness) -> None:
+    uid = h.user(1)
+    h.feed("UserRenamed", {"user_id": uid, "email": "user1@example.com", "username": "zed",
+                           "previous_username": "user1"})
+    h.feed("UserProfileChanged", {"user_id": uid, "email": "user1@example.com",
+                                  "full_name": "Quentin Quux", "description": ""})
+    assert [u["user_id"] for u in h.catalog.search_users(c.SearchUsers(text="zed"))[
+        "items"]] == [uid]
+    assert h.catalog.search_users(c.SearchUsers(text="quux"))["total"] == 1
+
+
 # ---- checks -------------------------------------------------------------------------------------
 
 
