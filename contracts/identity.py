@@ -13,6 +13,7 @@ from contracts.permissions import Needs, Target, rows, scoped, system_only, syst
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
 from contracts.rbac import ScopeType as Sc
+from contracts.reading import read_event_data
 from contracts.values import AccessKey, Limit, Offset, PolicyName, SortOrder, UserRole, UserStatus
 
 SERVICE = "identity"
@@ -364,7 +365,7 @@ def typed_events(envelope: Event) -> list[IdentityEvent]:
     found = EVENT_TYPES.get(envelope.type)
     if found is None:
         return []
-    data = found[2].model_validate(envelope.data)
+    data = read_event_data(found[2], envelope.data)
     if isinstance(data, UserUpdated):
         return _expand_user_updated(data)
     if isinstance(data, KeypairRateLimitChanged):

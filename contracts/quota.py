@@ -30,6 +30,7 @@ from contracts.permissions import Needs, Target, any_user, scoped, system_wide
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
 from contracts.rbac import ScopeType as Sc
+from contracts.reading import read_event_data
 from contracts.values import SLOT_NAMES as SLOT_NAMES  # one list of slots (values.SlotName)
 from contracts.values import AccessKey, Limit, Offset, SortOrder
 
@@ -182,7 +183,7 @@ def typed_event(envelope: Event) -> PolicyEvent | None:
     """The envelope's data as its contract model (None for a type this contract lacks):
     what a consumer's reaction receives, parsed once."""
     found = EVENT_TYPES.get(envelope.type)
-    return None if found is None else found[2].model_validate(envelope.data)  # type: ignore[return-value]
+    return None if found is None else read_event_data(found[2], envelope.data)  # type: ignore[return-value]
 
 
 class Subjects:

@@ -7,7 +7,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from eventsourcing.persistence import Tracking
+from pydantic import ValidationError
 
 from contracts import identity as c
 from contracts import quota
@@ -121,3 +123,15 @@ def test_a_retired_user_updated_expands_into_the_specific_events() -> None:
     assert c.typed_events(old) == [
         c.UserProfileChanged(user_id="u1", email="a@x.test", full_name="A", description=None),
         c.UserRoleChanged(user_id="u1", email="a@x.test", role="admin")]
+
+
+def test_a_consumer_ignores_fields_its_contract_does_not_know_but_not_missing_ones() -> None:
+    data = {"access_key": "AKIA1", "user_id": "u1", "reason": "admin-requested",
+            "added_later": True}
+    newer = Event(id="e2", type="KeypairDeactivated", source="identity", aggregate_id="k1",
+                  sequence=2, occurred_at=datetime.now(UTC), data=data)
+    assert c.typed_events(newer) == [c.KeypairDeactivated(access_key="AKIA1", user_id="u1",
+                                                          reason="admin-requested")]
+    lacking = newer.model_copy(update={"data": {"access_key": "AKIA1"}})
+    with pytest.raises(ValidationError):
+        c.typed_events(lacking)
