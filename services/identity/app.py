@@ -5,7 +5,7 @@ which refuse with a coded error or record one specific event; this module finds 
 aggregates a command touches, checks the actor (`domain/access.py`) and the cross-aggregate
 rules (uniqueness indexes, known policy names), and saves what changed with the command
 record (`ServiceApplication.execute`). Reply shapes are plain functions in `summaries.py`, the
-username index moves in `indexes.py`.
+username index moves in `usernames.py`.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ from services.identity.domain.model import (
     project_id,
     username_index_id,
 )
-from services.identity.indexes import default_username, move_username
 from services.identity.summaries import credentials, keypair_summary, resolved, user_summary
+from services.identity.usernames import default_username, move_username
 from services.runtime.store import Decision, ServiceApplication, command_meta
 
 DEFAULT_RATE_LIMIT = 10_000

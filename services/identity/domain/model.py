@@ -17,6 +17,17 @@ from contracts.values import UserRole
 from services.identity.domain import rules
 from services.identity.domain.credentials import hash_password
 from services.identity.domain.errors import refuse
+from services.identity.domain.indexes import (
+    BOOTSTRAPPED_ID as BOOTSTRAPPED_ID,
+)
+from services.identity.domain.indexes import (
+    Bootstrapped,
+    EmailIndex,
+    PolicyCatalog,
+    UsernameIndex,
+)
+from services.identity.domain.indexes import email_index_id as email_index_id
+from services.identity.domain.indexes import username_index_id as username_index_id
 from services.runtime.store import stable_id
 
 ADMIN_ROLES = (UserRole.SUPERADMIN, UserRole.ADMIN)
@@ -32,14 +43,6 @@ def project_id(domain: str, name: str) -> UUID:
 
 def keypair_id(access_key: str) -> UUID:
     return stable_id("keypair", access_key)
-
-
-def email_index_id(email: str) -> UUID:
-    return stable_id("email", email.lower())
-
-
-def username_index_id(username: str) -> UUID:
-    return stable_id("username", username.lower())
 
 
 class Domain(Aggregate):
@@ -377,81 +380,10 @@ class Keypair(Aggregate):
 register_topic(f"{__name__}:Keypair.RateLimitChanged", Keypair.RateLimitSet)
 
 
-class EmailIndex(Aggregate):
-    """Owns one email address; its deterministic id makes the address globally unique."""
-
-    @event("Claimed")
-    def __init__(self, email: str, user_id: str) -> None:
-        self.email = email
-        self.user_id = user_id
-
-    @staticmethod
-    def create_id(email: str, user_id: str) -> UUID:
-        return email_index_id(email)
-
-
-class UsernameIndex(Aggregate):
-    """Owns one username; released on rename so the name can be taken again."""
-
-    @event("Claimed")
-    def __init__(self, username: str, user_id: str) -> None:
-        self.username = username
-        self.user_id: str | None = user_id
-
-    @staticmethod
-    def create_id(username: str, user_id: str) -> UUID:
-        return username_index_id(username)
-
-    @event("Reclaimed")
-    def reclaim(self, user_id: str) -> None:
-        self.user_id = user_id
-
-    @event("Released")
-    def release(self) -> None:
-        self.user_id = None
-
-
-class Bootstrapped(Aggregate):
-    """Exists once the first superadmin was created; bootstrap is refused afterwards."""
-
-    @event("Done")
-    def __init__(self, user_id: str) -> None:
-        self.user_id = user_id
-
-    @staticmethod
-    def create_id(user_id: str) -> UUID:
-        return BOOTSTRAPPED_ID
-
-
-BOOTSTRAPPED_ID = stable_id("identity-bootstrapped")
-
-
-class PolicyCatalog(Aggregate):
-    """Names of one tier's resource policies, as quota announced them."""
-
-    @event("Started")
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self.names: list[str] = []
-
-    @staticmethod
-    def create_id(kind: str) -> UUID:
-        return stable_id("policy-catalog", kind)
-
-    def learn(self, name: str, known: bool) -> bool:
-        """Quota announced `name` created (known) or deleted; False when already so."""
-        if (name in self.names) == known:
-            return False
-        if known:
-            self.add(name)
-        else:
-            self.remove(name)
-        return True
-
-    @event("Added")
-    def add(self, name: str) -> None:
-        self.names.append(name)
-
-    @event("Removed")
-    def remove(self, name: str) -> None:
-        self.names.remove(name)
+# The uniqueness indexes and the policy catalog live in indexes.py (re-exported here). Their
+# events were stored under this module's topics before 2026-12-02; those still resolve.
+for _moved in (EmailIndex, UsernameIndex, Bootstrapped, PolicyCatalog):
+    register_topic(f"{__name__}:{_moved.__qualname__}", _moved)
+    for _name, _value in vars(_moved).items():
+        if isinstance(_value, type) and issubclass(_value, Aggregate.Event):
+            register_topic(f"{__name__}:{_value.__qualname__}", _value)

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import resolve_topic
 
 from services.identity.app import IdentityApplication
+from services.identity.domain import indexes
 from services.identity.domain.model import Keypair, User
 from services.identity.translate import IdentityTranslator
 from services.identity.views import IdentityView
@@ -69,5 +71,13 @@ def test_a_stored_event_topic_of_the_first_version_names_a_class_today() -> None
     stored = StoredEvent(originator_id=new_user().id, originator_version=1,
                          topic="services.identity.domain.model:Keypair.RateLimitChanged",
                          state=b"{}")
-    from eventsourcing.utils import resolve_topic
     assert resolve_topic(stored.topic) is Keypair.RateLimitSet
+
+
+def test_the_index_aggregates_moved_to_indexes_py_load_under_their_first_topics() -> None:
+    old = "services.identity.domain.model"
+    assert resolve_topic(f"{old}:EmailIndex") is indexes.EmailIndex
+    assert resolve_topic(f"{old}:EmailIndex.Claimed") is indexes.EmailIndex.Claimed
+    assert resolve_topic(f"{old}:UsernameIndex.Released") is indexes.UsernameIndex.Released
+    assert resolve_topic(f"{old}:Bootstrapped.Done") is indexes.Bootstrapped.Done
+    assert resolve_topic(f"{old}:PolicyCatalog.Added") is indexes.PolicyCatalog.Added
