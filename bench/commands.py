@@ -539,7 +539,7 @@ async def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             phase.extra = {"request_bytes": request_size, "reply_bytes": reply_size,
                            "pool_users": len(pool),
                            "updates_per_user_at_end": round(sum(counters) / len(pool), 1)}
-            # Every accepted update stores one UserUpdated that the relay must publish.
+            # Every accepted update stores one UserProfileChanged that the relay must publish.
             phase.extra |= await relay_follow_up(health_port, before, phase.ok,
                                                  args.relay_timeout)
 

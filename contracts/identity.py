@@ -8,10 +8,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts import specs, subjects
+from contracts.envelope import Event
 from contracts.permissions import Needs, Target, rows, scoped, system_only, system_wide
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
 from contracts.rbac import ScopeType as Sc
+from contracts.reading import read_event_data
 from contracts.values import AccessKey, Limit, Offset, PolicyName, SortOrder, UserRole, UserStatus
 
 SERVICE = "identity"
@@ -175,7 +177,49 @@ class UserCreated(_Payload):
     created_at: datetime
 
 
+class UserRenamed(_Payload):
+    user_id: str
+    email: str
+    username: str
+    previous_username: str | None = None  # None: expanded from a retired UserUpdated
+
+
+class UserProfileChanged(_Payload):
+    """The new full name and description (None: not told, from a retired UserUpdated)."""
+
+    user_id: str
+    email: str
+    full_name: str | None
+    description: str | None
+
+
+class UserRoleChanged(_Payload):
+    user_id: str
+    email: str
+    role: UserRole
+    previous_role: UserRole | None = None  # None: expanded from a retired UserUpdated
+
+
+class UserPolicyAssigned(_Payload):
+    user_id: str
+    email: str
+    resource_policy: str
+    previous_policy: str | None = None  # None: expanded from a retired UserUpdated
+
+
+class PasswordChangeRequired(_Payload):
+    """Whether the user must change the password at the next login."""
+
+    user_id: str
+    email: str
+    required: bool
+
+
 class UserUpdated(_Payload):
+    """Retired (published until 2026-12-01; streams of older data dirs still hold it): any
+    field change, `changes` = {field: new value}. `typed_events` expands it into the specific
+    events above."""
+
     user_id: str
     email: str
     changes: dict[str, object]
@@ -229,7 +273,16 @@ class KeypairPolicyAssigned(_Payload):
     previous_policy: str
 
 
+class KeypairRateLimitSet(_Payload):
+    access_key: str
+    user_id: str
+    rate_limit: int
+    previous_rate_limit: int | None = None  # None: recorded before 2026-12-02
+
+
 class KeypairRateLimitChanged(_Payload):
+    """Retired (published until 2026-12-01): now KeypairRateLimitSet."""
+
     access_key: str
     user_id: str
     rate_limit: int
@@ -262,6 +315,11 @@ class MemberRemoved(_Payload):
 EVENT_TYPES: dict[str, tuple[str, str, type[_Payload]]] = {
     # type name -> (aggregate token, event token, data model); subject = event(SERVICE, agg, evt)
     "UserCreated": ("user", "created", UserCreated),
+    "UserRenamed": ("user", "renamed", UserRenamed),
+    "UserProfileChanged": ("user", "profile-changed", UserProfileChanged),
+    "UserRoleChanged": ("user", "role-changed", UserRoleChanged),
+    "UserPolicyAssigned": ("user", "policy-assigned", UserPolicyAssigned),
+    "PasswordChangeRequired": ("user", "password-change-required", PasswordChangeRequired),
     "UserUpdated": ("user", "updated", UserUpdated),
     "UserDeactivated": ("user", "deactivated", UserDeactivated),
     "UserActivated": ("user", "activated", UserActivated),
@@ -270,6 +328,7 @@ EVENT_TYPES: dict[str, tuple[str, str, type[_Payload]]] = {
     "KeypairActivated": ("keypair", "activated", KeypairActivated),
     "KeypairDeactivated": ("keypair", "deactivated", KeypairDeactivated),
     "KeypairPolicyAssigned": ("keypair", "policy-assigned", KeypairPolicyAssigned),
+    "KeypairRateLimitSet": ("keypair", "rate-limit-set", KeypairRateLimitSet),
     "KeypairRateLimitChanged": ("keypair", "rate-limit-changed", KeypairRateLimitChanged),
     "DomainCreated": ("domain", "created", DomainCreated),
     "ProjectCreated": ("project", "created", ProjectCreated),
@@ -278,9 +337,60 @@ EVENT_TYPES: dict[str, tuple[str, str, type[_Payload]]] = {
 }
 
 
+# No longer published (consumers still meet them in older streams; `typed_events` expands
+# them): the bus contract's record of what changed for consumers.
+RETIRED_EVENTS = {
+    "UserUpdated": "2026-12-02: the specific UserRenamed, UserProfileChanged, UserRoleChanged, "
+                   "UserPolicyAssigned, PasswordChangeRequired (project membership: MemberAdded "
+                   "/ MemberRemoved, as before)",
+    "KeypairRateLimitChanged": "2026-12-02: KeypairRateLimitSet (with the previous limit)",
+}
+
+IdentityEvent = (UserCreated | UserRenamed | UserProfileChanged | UserRoleChanged
+                 | UserPolicyAssigned | PasswordChangeRequired | UserDeactivated | UserActivated
+                 | PasswordChanged | KeypairIssued | KeypairActivated | KeypairDeactivated
+                 | KeypairPolicyAssigned | KeypairRateLimitSet | DomainCreated | ProjectCreated
+                 | MemberAdded | MemberRemoved)
+
+
 def event_subject(type_name: str) -> str:
     aggregate, name, _ = EVENT_TYPES[type_name]
     return subjects.event(SERVICE, aggregate, name)
+
+
+def typed_events(envelope: Event) -> list[IdentityEvent]:
+    """The envelope's data as contract models, parsed once: what a consumer's reaction
+    receives. A retired event becomes the specific events it stood for; a type this contract
+    lacks, none."""
+    found = EVENT_TYPES.get(envelope.type)
+    if found is None:
+        return []
+    data = read_event_data(found[2], envelope.data)
+    if isinstance(data, UserUpdated):
+        return _expand_user_updated(data)
+    if isinstance(data, KeypairRateLimitChanged):
+        return [KeypairRateLimitSet(access_key=data.access_key, user_id=data.user_id,
+                                    rate_limit=data.rate_limit)]
+    return [data]  # type: ignore[list-item]
+
+
+def _expand_user_updated(e: UserUpdated) -> list[IdentityEvent]:
+    keys = {"user_id": e.user_id, "email": e.email}
+    c = e.changes
+    found: list[IdentityEvent] = []
+    if "username" in c:
+        found.append(UserRenamed(**keys, username=str(c["username"])))
+    if "full_name" in c or "description" in c:
+        found.append(UserProfileChanged(
+            **keys, full_name=None if "full_name" not in c else str(c["full_name"]),
+            description=None if "description" not in c else str(c["description"])))
+    if "role" in c:
+        found.append(UserRoleChanged(**keys, role=UserRole(str(c["role"]))))
+    if "resource_policy" in c:
+        found.append(UserPolicyAssigned(**keys, resource_policy=str(c["resource_policy"])))
+    if "need_password_change" in c:
+        found.append(PasswordChangeRequired(**keys, required=bool(c["need_password_change"])))
+    return found
 
 
 class Subjects:
@@ -411,7 +521,15 @@ SPECS: dict[str, specs.MessageSpec] = specs.index([
     *(specs.event(event_subject(name), name, model, summary)
       for name, model, summary in (
           ("UserCreated", UserCreated, "A user was created."),
-          ("UserUpdated", UserUpdated, "A user's fields changed (`changes`: the new values)."),
+          ("UserRenamed", UserRenamed, "A user's username changed."),
+          ("UserProfileChanged", UserProfileChanged,
+           "A user's full name or description changed (both new values)."),
+          ("UserRoleChanged", UserRoleChanged, "A user's role changed."),
+          ("UserPolicyAssigned", UserPolicyAssigned, "A user's resource policy changed."),
+          ("PasswordChangeRequired", PasswordChangeRequired,
+           "Whether a user must change the password at the next login changed."),
+          ("UserUpdated", UserUpdated, "Retired (older streams only): a user's fields "
+           "changed (`changes`); now the five specific user events."),
           ("UserDeactivated", UserDeactivated, "A user and its keypairs were deactivated."),
           ("UserActivated", UserActivated, "A user was re-activated."),
           ("PasswordChanged", PasswordChanged, "A user's password changed."),
@@ -419,8 +537,9 @@ SPECS: dict[str, specs.MessageSpec] = specs.index([
           ("KeypairActivated", KeypairActivated, "A keypair was re-activated."),
           ("KeypairDeactivated", KeypairDeactivated, "A keypair was deactivated."),
           ("KeypairPolicyAssigned", KeypairPolicyAssigned, "A keypair's policy changed."),
+          ("KeypairRateLimitSet", KeypairRateLimitSet, "A keypair's rate limit was set."),
           ("KeypairRateLimitChanged", KeypairRateLimitChanged,
-           "A keypair's rate limit changed."),
+           "Retired (older streams only): now KeypairRateLimitSet."),
           ("DomainCreated", DomainCreated, "A domain was created."),
           ("ProjectCreated", ProjectCreated, "A project was created."),
           ("MemberAdded", MemberAdded, "A user joined a project."),

@@ -25,10 +25,12 @@ from pydantic import (
 )
 
 from contracts import specs, subjects
+from contracts.envelope import Event
 from contracts.permissions import Needs, Target, any_user, scoped, system_wide
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
 from contracts.rbac import ScopeType as Sc
+from contracts.reading import read_event_data
 from contracts.values import SLOT_NAMES as SLOT_NAMES  # one list of slots (values.SlotName)
 from contracts.values import AccessKey, Limit, Offset, SortOrder
 
@@ -169,9 +171,19 @@ EVENT_TYPES: dict[str, tuple[str, str, type[_Payload]]] = {
 }
 
 
+PolicyEvent = PolicyCreated | PolicyUpdated | PolicyDeleted
+
+
 def event_subject(type_name: str) -> str:
     aggregate, name, _ = EVENT_TYPES[type_name]
     return subjects.event(SERVICE, aggregate, name)
+
+
+def typed_event(envelope: Event) -> PolicyEvent | None:
+    """The envelope's data as its contract model (None for a type this contract lacks):
+    what a consumer's reaction receives, parsed once."""
+    found = EVENT_TYPES.get(envelope.type)
+    return None if found is None else read_event_data(found[2], envelope.data)  # type: ignore[return-value]
 
 
 class Subjects:

@@ -7,8 +7,7 @@ import asyncio
 from pydantic_settings import SettingsConfigDict
 
 from contracts import identity as c
-from services.identity.app import IdentityApplication
-from services.identity.directory import BOOTSTRAP_ACTOR
+from services.identity.app import BOOTSTRAP_ACTOR, IdentityApplication
 from services.identity.handlers import HANDLERS, IdentityDeps
 from services.identity.reactions import subscriptions
 from services.identity.translate import IdentityTranslator

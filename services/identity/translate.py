@@ -48,7 +48,10 @@ class IdentityTranslator:
                 "status": e.status, "domain": e.domain, "projects": e.projects,
                 "resource_policy": e.resource_policy,
                 "need_password_change": e.need_password_change, "created_at": e.timestamp}
-        if isinstance(e, User.Updated):
+        found = self._user_change(e, oid)
+        if found is not None:
+            return found
+        if isinstance(e, User.Updated):  # retired shape, stored by older code
             return "UserUpdated", {**self.keys(oid), "changes": e.changes}
         if isinstance(e, User.Deactivated):
             return "UserDeactivated", {**self.keys(oid),
@@ -58,6 +61,25 @@ class IdentityTranslator:
         if isinstance(e, User.PasswordChanged):  # never the hash
             return "PasswordChanged", {**self.keys(oid), "changed_at": e.timestamp}
         return self._keypair(e, oid) or _directory(e, oid)
+
+    def _user_change(self, e: Any, oid: str) -> tuple[str, dict[str, Any]] | None:
+        """One specific event per user change (a user's own project list is not published:
+        the project's MemberAdded / MemberRemoved say it)."""
+        if isinstance(e, User.Renamed):
+            return "UserRenamed", {**self.keys(oid), "username": e.username,
+                                   "previous_username": e.previous_username}
+        if isinstance(e, User.ProfileChanged):
+            return "UserProfileChanged", {**self.keys(oid), "full_name": e.full_name,
+                                          "description": e.description}
+        if isinstance(e, User.RoleChanged):
+            return "UserRoleChanged", {**self.keys(oid), "role": e.role,
+                                       "previous_role": e.previous_role}
+        if isinstance(e, User.PolicyAssigned):
+            return "UserPolicyAssigned", {**self.keys(oid), "resource_policy": e.resource_policy,
+                                          "previous_policy": e.previous_policy}
+        if isinstance(e, User.PasswordChangeRequired):
+            return "PasswordChangeRequired", {**self.keys(oid), "required": e.required}
+        return None
 
     def _keypair(self, e: Any, oid: str) -> tuple[str, dict[str, Any]] | None:
         if isinstance(e, Keypair.Issued):  # never the secret
@@ -74,8 +96,9 @@ class IdentityTranslator:
             return "KeypairPolicyAssigned", {**self.keys(oid),
                                              "resource_policy": e.resource_policy,
                                              "previous_policy": e.previous_policy}
-        if isinstance(e, Keypair.RateLimitChanged):
-            return "KeypairRateLimitChanged", {**self.keys(oid), "rate_limit": e.rate_limit}
+        if isinstance(e, Keypair.RateLimitSet):  # v1 (RateLimitChanged) upcast: previous None
+            return "KeypairRateLimitSet", {**self.keys(oid), "rate_limit": e.rate_limit,
+                                           "previous_rate_limit": e.previous_rate_limit}
         return None
 
 

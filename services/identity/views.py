@@ -22,6 +22,16 @@ def _all(sid: str) -> bool:
     return True
 
 
+# The user row's fields each specific change sets.
+USER_FIELDS: dict[type, Callable[[Any], dict[str, Any]]] = {
+    User.Renamed: lambda e: {"username": e.username},
+    User.ProfileChanged: lambda e: {"full_name": e.full_name, "description": e.description},
+    User.RoleChanged: lambda e: {"role": e.role},
+    User.PolicyAssigned: lambda e: {"resource_policy": e.resource_policy},
+    User.PasswordChangeRequired: lambda e: {"need_password_change": e.required},
+}
+
+
 class IdentityView(FollowingView):
     """Users, keypairs, domains and projects for the identity queries."""
 
@@ -53,7 +63,13 @@ class IdentityView(FollowingView):
                 "need_password_change": e.need_password_change, "keypairs": [],
                 "created_at": at, "updated_at": at,
             }
-        elif isinstance(e, User.Updated):
+        elif type(e) in USER_FIELDS:
+            self.users[oid].update(USER_FIELDS[type(e)](e), updated_at=at)
+        elif isinstance(e, User.JoinedProject):
+            self.users[oid]["projects"].append(e.project_id)
+        elif isinstance(e, User.LeftProject):
+            self.users[oid]["projects"].remove(e.project_id)
+        elif isinstance(e, User.Updated):  # retired shape, stored by older code
             self.users[oid].update(e.changes, updated_at=at)
         elif isinstance(e, User.Deactivated | User.Activated):
             status = "active" if isinstance(e, User.Activated) else "inactive"
@@ -78,7 +94,7 @@ class IdentityView(FollowingView):
             self._keypair(oid)["is_active"] = isinstance(e, Keypair.Activated)
         elif isinstance(e, Keypair.PolicyAssigned):
             self._keypair(oid)["resource_policy"] = e.resource_policy
-        elif isinstance(e, Keypair.RateLimitChanged):
+        elif isinstance(e, Keypair.RateLimitSet):
             self._keypair(oid)["rate_limit"] = e.rate_limit
         elif isinstance(e, Domain.Created):
             self.domains[e.name] = {"domain_id": oid, "name": e.name,
@@ -197,7 +213,9 @@ def _teach(guard: PermissionGuard, e: Any) -> None:
         guard.learn_project(oid, e.domain)
     elif isinstance(e, User.Created):
         guard.learn_user(oid, e.email, e.domain, e.role)
-    elif isinstance(e, User.Updated) and "role" in e.changes:
+    elif isinstance(e, User.RoleChanged):
+        guard.learn_role(oid, e.role)
+    elif isinstance(e, User.Updated) and "role" in e.changes:  # retired shape
         guard.learn_role(oid, e.changes["role"])
     elif isinstance(e, Project.MemberAdded | Project.MemberRemoved):
         guard.learn_membership(e.user_id, oid, isinstance(e, Project.MemberAdded))

@@ -1,4 +1,5 @@
-"""QuotaApplication: policy commands (load → decide → save) and reference tracking."""
+"""QuotaApplication: policy commands (load → call the Policy's method → save) and the
+reference tracking that identity's typed events drive (reactions.py parses them)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from contracts.envelope import Actor, Event
+from contracts import identity as idc
+from contracts.envelope import Actor
 from contracts.quota import effective_slots
 from contracts.values import UserRole
 from services.quota.domain import fields
 from services.quota.domain.errors import refuse
 from services.quota.domain.model import (
     BOOTSTRAPPED,
+    DEFAULT_POLICY,
     Assignment,
     Bootstrapped,
     Policy,
@@ -23,9 +26,6 @@ from services.quota.domain.model import (
 )
 from services.runtime.actors import ActorDirectory
 from services.runtime.store import Decision, ServiceApplication
-
-DEFAULT_POLICY = "default"
-NAMES_SHOWN = 5
 
 
 class QuotaApplication(ServiceApplication):
@@ -62,15 +62,11 @@ class QuotaApplication(ServiceApplication):
             self.directory.require_role(actor, UserRole.SUPERADMIN)
             name = fields.check_name(given["name"])
             values = fields.defaults(kind) | fields.read_fields(kind, given)
-            existing = self.find(policy_id(kind, name))
-            if existing is not None and not existing.deleted:
-                raise refuse("policy.name_taken", f"a {kind} policy named '{name}' exists",
-                             field="name")
-            if existing is None:
+            policy = self.find(policy_id(kind, name))
+            if policy is None:
                 policy = Policy(kind=kind, name=name, values=values)
             else:
-                existing.recreate(values)
-                policy = existing
+                policy.create_again(values)
             return Decision([policy], _summary(policy))
 
         return self.execute(command_id, {"kind": kind, **given}, decide)
@@ -79,15 +75,8 @@ class QuotaApplication(ServiceApplication):
                       given: dict[str, Any]) -> dict[str, Any]:
         def decide() -> Decision:
             self.directory.require_role(actor, UserRole.SUPERADMIN)
-            if given.get("new_name") not in (None, given["name"]):
-                raise refuse("policy.name_immutable",
-                             "a policy cannot be renamed: the name is its key", field="new_name")
             policy = self.policy(kind, given["name"])
-            changes = fields.read_fields(kind, given)
-            values = policy.values | changes
-            changed = sorted(k for k in changes if policy.values.get(k) != values[k])
-            if changed:
-                policy.update(values, changed)
+            policy.change(fields.read_fields(kind, given), given.get("new_name"))
             return Decision([policy], _summary(policy))
 
         return self.execute(command_id, {"kind": kind, **given}, decide)
@@ -97,36 +86,29 @@ class QuotaApplication(ServiceApplication):
         def decide() -> Decision:
             self.directory.require_role(actor, UserRole.SUPERADMIN)
             policy = self.policy(kind, name)
-            if name == DEFAULT_POLICY:
-                raise refuse("policy.protected", "the default policy cannot be deleted; "
-                             "new keypairs, users and projects get it", field="name")
-            usage = self.find(usage_id(kind, name))
-            if usage is not None and usage.subjects:
-                raise in_use(kind, name, usage)
-            policy.delete()
+            policy.delete(self.find(usage_id(kind, name)))
             return Decision([policy], {"kind": kind, "name": name, "deleted": True})
 
         return self.execute(command_id, {"kind": kind, "name": name}, decide)
 
-    # ---- reactions to identity (effects + position in one transaction) ------------------
+    # ---- reactions to identity, typed (reactions.py; effects + position in one transaction)
 
-    def on_identity_event(self, envelope: Event, tracking: Tracking) -> None:
-        data = envelope.data
+    def on_identity_events(self, events: list[idc.IdentityEvent], tracking: Tracking) -> None:
+        """Who references which policy: keypairs, users and projects as identity tells."""
         touched: list[Any] = []
-        if envelope.type == "KeypairIssued":
-            touched = self._assign("keypair", data["access_key"], data["resource_policy"],
-                                   f"{data['access_key']} ({data['email']})")
-        elif envelope.type == "KeypairPolicyAssigned":
-            touched = self._assign("keypair", data["access_key"], data["resource_policy"], "")
-        elif envelope.type == "UserCreated":
-            touched = self._assign("user", data["user_id"], data["resource_policy"],
-                                   data["email"])
-        elif envelope.type == "UserUpdated" and "resource_policy" in data["changes"]:
-            touched = self._assign("user", data["user_id"],
-                                   data["changes"]["resource_policy"], data["email"])
-        elif envelope.type == "ProjectCreated":
-            touched = self._assign("project", data["project_id"], data["resource_policy"],
-                                   f"{data['domain']}/{data['name']}")
+        for e in events:
+            if isinstance(e, idc.KeypairIssued):
+                touched += self._assign("keypair", e.access_key, e.resource_policy,
+                                        f"{e.access_key} ({e.email})")
+            elif isinstance(e, idc.KeypairPolicyAssigned):
+                touched += self._assign("keypair", e.access_key, e.resource_policy, "")
+            elif isinstance(e, idc.UserCreated):
+                touched += self._assign("user", e.user_id, e.resource_policy, e.email)
+            elif isinstance(e, idc.UserPolicyAssigned):
+                touched += self._assign("user", e.user_id, e.resource_policy, e.email)
+            elif isinstance(e, idc.ProjectCreated):
+                touched += self._assign("project", e.project_id, e.resource_policy,
+                                        f"{e.domain}/{e.name}")
         self.save_tracked(tracking, *touched)
 
     def _assign(self, kind: str, subject: str, policy: str, label: str) -> list[Any]:
@@ -134,13 +116,13 @@ class QuotaApplication(ServiceApplication):
         touched: list[Any] = []
         if assignment is None:
             assignment = Assignment(kind=kind, subject=subject, policy=policy, label=label)
-        elif assignment.policy == policy:
-            return []
         else:
-            old = self._usage(kind, assignment.policy)
-            old.release(subject)
-            touched.append(old)
-            assignment.reassign(policy)
+            old = assignment.policy
+            if not assignment.move_to(policy):
+                return []
+            released = self._usage(kind, old)
+            released.release(subject)
+            touched.append(released)
         new = self._usage(kind, policy)
         new.reference(subject, label or assignment.label)
         return [assignment, new, *touched]
@@ -162,15 +144,6 @@ class QuotaApplication(ServiceApplication):
                    if k not in ("total_resource_slots", "default_for_unspecified")}
         return {"access_key": access_key, "policy": policy.name,
                 "slots": effective_slots(policy.values), **scalars}
-
-
-def in_use(kind: str, name: str, usage: PolicyUsage) -> Exception:
-    labels = sorted(usage.subjects.values())[:NAMES_SHOWN]
-    counts = {"keypairs": 0, "users": 0, "projects": 0}
-    counts[f"{kind}s"] = len(usage.subjects)
-    return refuse("policy.in_use",
-                  f"'{name}' is used by {len(usage.subjects)} {kind}(s), inactive ones included;"
-                  f" e.g. {', '.join(labels)}", field="name", references=counts, examples=labels)
 
 
 def _summary(policy: Policy) -> dict[str, Any]:

@@ -6,12 +6,13 @@ Each event's effects and the consumer position commit in one transaction (`save_
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
-from contracts.envelope import Event
+from contracts import identity as idc
 from contracts.values import UserRole
 from services.rbac.domain import system_roles as sr
 from services.rbac.domain.model import (
@@ -27,7 +28,6 @@ from services.rbac.domain.model import role_id as role_key
 from services.runtime.store import ServiceApplication
 
 SYSTEM = "system"
-USER_ATTRS = ("username", "full_name", "role")
 
 
 class _Unit:
@@ -51,16 +51,20 @@ class _Unit:
 
 
 class IdentityLearner:
-    def on_identity_event(self: Any, envelope: Event, tracking: Tracking) -> None:
+    def on_identity_events(self: Any, events: list[idc.IdentityEvent],
+                           tracking: Tracking) -> None:
+        """One consumed envelope's typed events (reactions.py parses it; a retired event
+        comes as the specific ones it stood for)."""
         unit = _Unit(self)
-        handler = _HANDLERS.get(envelope.type)
-        if handler is not None:
-            handler(unit, envelope.data)
+        for event in events:
+            handler = _HANDLERS.get(type(event))
+            if handler is not None:
+                handler(unit, event)
         self.save_tracked(tracking, *(a for a in unit.touched.values() if a.pending_events))
 
 
-def _domain_created(unit: _Unit, data: dict[str, Any]) -> None:
-    did, name = data["domain_id"], data["name"]
+def _domain_created(unit: _Unit, e: idc.DomainCreated) -> None:
+    did, name = e.domain_id, e.name
     if unit.get(scope_key("domain", did)) is None:
         unit.add(KnownScope(scope_type="domain", scope_id=did, name=name, domain_id=did,
                             attrs={}))
@@ -68,71 +72,70 @@ def _domain_created(unit: _Unit, data: dict[str, Any]) -> None:
     _system_role(unit, sr.domain_admin_role(did, name))
 
 
-def _project_created(unit: _Unit, data: dict[str, Any]) -> None:
-    pid = data["project_id"]
+def _project_created(unit: _Unit, e: idc.ProjectCreated) -> None:
+    pid = e.project_id
     if unit.get(scope_key("project", pid)) is None:
-        unit.add(KnownScope(scope_type="project", scope_id=pid, name=data["name"],
-                            domain_id=_domain_id(unit, data["domain"]), attrs={}))
+        unit.add(KnownScope(scope_type="project", scope_id=pid, name=e.name,
+                            domain_id=_domain_id(unit, e.domain), attrs={}))
     _system_role(unit, sr.project_admin_role(pid))
     _system_role(unit, sr.project_member_role(pid))
 
 
-def _user_created(unit: _Unit, data: dict[str, Any]) -> None:
-    uid = data["user_id"]
-    did = _domain_id(unit, data["domain"])
+def _user_created(unit: _Unit, e: idc.UserCreated) -> None:
+    uid = e.user_id
+    did = _domain_id(unit, e.domain)
     if unit.get(scope_key("user", uid)) is None:
-        attrs = {k: data[k] for k in USER_ATTRS} | {
-            "email": data["email"], "active": data["status"] == "active"}
-        unit.add(KnownScope(scope_type="user", scope_id=uid, name=data["email"],
+        attrs = {"username": e.username, "full_name": e.full_name, "role": str(e.role),
+                 "email": e.email, "active": e.status == "active"}
+        unit.add(KnownScope(scope_type="user", scope_id=uid, name=e.email,
                             domain_id=did, attrs=attrs))
-        if unit.get(known_name_id("email", data["email"])) is None:
-            unit.add(KnownName(kind="email", key=data["email"], scope_id=uid))
+        if unit.get(known_name_id("email", e.email)) is None:
+            unit.add(KnownName(kind="email", key=e.email, scope_id=uid))
     _assign(unit, _system_role(unit, sr.user_role(uid)), uid, True)
-    if data["role"] == UserRole.ADMIN:
+    if e.role == UserRole.ADMIN:
         _assign(unit, unit.get(role_key(f"domain-admin:{did}")), uid, True)
-    for pid in data["projects"]:
-        _membership(unit, {"project_id": pid, "user_id": uid}, True)
+    for pid in e.projects:
+        _membership(unit, pid, uid, True)
 
 
-def _user_updated(unit: _Unit, data: dict[str, Any]) -> None:
-    user = unit.get(scope_key("user", data["user_id"]))
-    changes = {k: v for k, v in data["changes"].items() if k in USER_ATTRS}
-    if user is None or not changes:
+def _user_changed(unit: _Unit, user_id: str, attrs: dict[str, Any]) -> None:
+    user = unit.get(scope_key("user", user_id))
+    attrs = {k: v for k, v in attrs.items() if v is not None}
+    if user is not None and attrs and any(user.attrs.get(k) != v for k, v in attrs.items()):
+        user.change(attrs)
+
+
+def _user_role_changed(unit: _Unit, e: idc.UserRoleChanged) -> None:
+    user = unit.get(scope_key("user", e.user_id))
+    if user is None:
         return
     was_admin = user.attrs.get("role") == UserRole.ADMIN
-    user.change(changes)
-    is_admin = user.attrs.get("role") == UserRole.ADMIN
+    _user_changed(unit, e.user_id, {"role": str(e.role)})
+    is_admin = e.role == UserRole.ADMIN
     if was_admin != is_admin:
         admin_role = unit.get(role_key(f"domain-admin:{user.domain_id}"))
         _assign(unit, admin_role, user.scope_id, is_admin)
 
 
-def _user_status(active: bool) -> Any:
-    def handle(unit: _Unit, data: dict[str, Any]) -> None:
-        user = unit.get(scope_key("user", data["user_id"]))
-        if user is not None and user.attrs.get("active") != active:
-            user.change({"active": active})
-
-    return handle
-
-
-def _membership(unit: _Unit, data: dict[str, Any], member: bool) -> None:
-    pid, uid = data["project_id"], data["user_id"]
+def _membership(unit: _Unit, pid: str, uid: str, member: bool) -> None:
     user = unit.get(scope_key("user", uid))
     if user is not None and (pid in user.projects) != member:
         (user.join if member else user.leave)(pid)
     _assign(unit, unit.get(role_key(f"project-member:{pid}")), uid, member)
 
 
-_HANDLERS = {
-    "DomainCreated": _domain_created,
-    "ProjectCreated": _project_created,
-    "UserCreated": _user_created,
-    "UserUpdated": _user_updated,
-    "UserDeactivated": _user_status(False),
-    "UserActivated": _user_status(True),
-    "MemberAdded": lambda unit, data: _membership(unit, data, True),
-    "MemberRemoved": lambda unit, data: _membership(unit, data, False),
+_HANDLERS: dict[type, Callable[[_Unit, Any], None]] = {
+    idc.DomainCreated: _domain_created,
+    idc.ProjectCreated: _project_created,
+    idc.UserCreated: _user_created,
+    idc.UserRenamed: lambda unit, e: _user_changed(unit, e.user_id, {"username": e.username}),
+    idc.UserProfileChanged: lambda unit, e: _user_changed(
+        unit, e.user_id, {"full_name": e.full_name}),
+    idc.UserRoleChanged: _user_role_changed,
+    idc.UserDeactivated: lambda unit, e: _user_changed(unit, e.user_id, {"active": False}),
+    idc.UserActivated: lambda unit, e: _user_changed(unit, e.user_id, {"active": True}),
+    idc.MemberAdded: lambda unit, e: _membership(unit, e.project_id, e.user_id, True),
+    idc.MemberRemoved: lambda unit, e: _membership(unit, e.project_id, e.user_id, False),
 }
 
 

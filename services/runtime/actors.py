@@ -1,7 +1,9 @@
 """Actor directory: resolves a command's actor (access key) to a user, role and status.
 
 A replica of the identity stream, so each service authorizes commands itself without a
-round trip. It reads events by type name and plain fields, and teaches the service's
+round trip. It reads events by type name and plain fields (the runtime imports no service's
+contract; the fields are contracts/identity.py's: UserCreated, UserRoleChanged, the retired
+UserUpdated of older streams, ...), and teaches the service's
 permission guard the scope hierarchy (domains, projects, memberships, keypair owners).
 """
 
@@ -57,7 +59,9 @@ class ActorDirectory(StreamReplica):
             self.users[data["user_id"]] = Principal(
                 data["user_id"], data["email"], data["role"], data["domain"],
                 data["status"] == "active")
-        elif kind == "UserUpdated" and data["user_id"] in self.users:
+        elif kind == "UserRoleChanged" and data["user_id"] in self.users:
+            self.users[data["user_id"]].role = data["role"]
+        elif kind == "UserUpdated" and data["user_id"] in self.users:  # retired (older streams)
             changes = data["changes"]
             user = self.users[data["user_id"]]
             user.role = changes.get("role", user.role)
@@ -109,7 +113,9 @@ def _teach(guard: PermissionGuard, kind: str, data: dict[str, Any]) -> None:
         guard.learn_project(data["project_id"], data["domain"])
     elif kind == "UserCreated":
         guard.learn_user(data["user_id"], data["email"], data["domain"], data["role"])
-    elif kind == "UserUpdated" and "role" in data["changes"]:
+    elif kind == "UserRoleChanged":
+        guard.learn_role(data["user_id"], data["role"])
+    elif kind == "UserUpdated" and "role" in data["changes"]:  # retired (older streams)
         guard.learn_role(data["user_id"], data["changes"]["role"])
     elif kind in ("MemberAdded", "MemberRemoved"):
         guard.learn_membership(data["user_id"], data["project_id"], kind == "MemberAdded")

@@ -9,6 +9,7 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from contracts import identity
 from contracts.envelope import Event
 from services.runtime.errors import CodedError
 from services.runtime.traced import continuing
@@ -134,16 +135,17 @@ class Scheduler(SchedulerApplication):
             record.end(kind, str(data.get("reason", "")))
         return [record] if record.pending_events else []
 
-    def on_identity_event(self, envelope: Event, tracking: Tracking) -> None:
-        """A deactivated user or keypair: no new sessions, running ones end."""
-        data = envelope.data
-        if envelope.type == "UserDeactivated":
-            rows = [r for r in self.view.sessions.values() if r["user_id"] == data["user_id"]]
-        elif envelope.type == "KeypairDeactivated":
-            rows = [r for r in self.view.sessions.values()
-                    if r["access_key"] == data["access_key"]]
-        else:
-            rows = []
+    def on_identity_events(self, events: list[identity.IdentityEvent],
+                           tracking: Tracking) -> None:
+        """A deactivated user or keypair (typed, parsed by reactions.py): no new sessions,
+        running ones end."""
+        rows = []
+        for e in events:
+            if isinstance(e, identity.UserDeactivated):
+                rows += [r for r in self.view.sessions.values() if r["user_id"] == e.user_id]
+            elif isinstance(e, identity.KeypairDeactivated):
+                rows += [r for r in self.view.sessions.values()
+                         if r["access_key"] == e.access_key]
         touched: list[Any] = []
         for row in rows:
             session = self.session(row["session_id"])

@@ -8,7 +8,7 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from contracts.envelope import Event
+from contracts import identity, quota
 from services.storage.domain.known import (
     KnownKeypair,
     KnownPolicy,
@@ -23,52 +23,69 @@ from services.storage.domain.known import (
 
 
 class Learner:
-    def on_identity_event(self: Any, envelope: Event, tracking: Tracking) -> None:
-        data, kind = envelope.data, envelope.type
-        touched: list[Any] = []
-        if kind == "UserCreated" and self.find(known_user_id(data["user_id"])) is None:
-            touched.append(KnownUser(user_id=data["user_id"], email=data["email"],
-                                     domain=data["domain"], role=data["role"],
-                                     policy=data["resource_policy"],
-                                     projects=list(data.get("projects", []))))
-        elif kind == "UserUpdated":
-            user = self.find(known_user_id(data["user_id"]))
-            changes = data["changes"]
-            if user is not None and {"role", "domain", "resource_policy"} & set(changes):
-                user.change(str(changes.get("role", user.role)),
-                            str(changes.get("domain", user.domain)),
-                            str(changes.get("resource_policy", user.policy)))
-                touched.append(user)
-        elif kind in ("MemberAdded", "MemberRemoved"):
-            user = self.find(known_user_id(data["user_id"]))
-            if user is not None:
-                (user.join if kind == "MemberAdded" else user.leave)(data["project_id"])
-                touched.append(user)
-        elif kind == "ProjectCreated" and self.find(known_project_id(data["project_id"])) is None:
-            touched.append(KnownProject(project_id=data["project_id"], name=data["name"],
-                                        domain=data["domain"], policy=data["resource_policy"]))
-        elif kind == "KeypairIssued" and self.find(known_keypair_id(data["access_key"])) is None:
-            touched.append(KnownKeypair(access_key=data["access_key"], user_id=data["user_id"],
-                                        policy=data["resource_policy"]))
-        elif kind == "KeypairPolicyAssigned":
-            keypair = self.find(known_keypair_id(data["access_key"]))
-            if keypair is not None:
-                keypair.assign(data["resource_policy"])
-                touched.append(keypair)
-        self.save_tracked(tracking, *(a for a in touched if a.pending_events))
+    def on_identity_events(self: Any, events: list[identity.IdentityEvent],
+                           tracking: Tracking) -> None:
+        """One envelope's typed events (reactions.py parses it; a retired UserUpdated comes
+        as the specific events it stood for)."""
+        touched: dict[Any, Any] = {}
 
-    def on_quota_event(self: Any, envelope: Event, tracking: Tracking) -> None:
-        data = envelope.data
-        found = self.find(known_policy_id(data["kind"], data["name"]))
+        def find(aggregate_id: Any) -> Any:
+            return touched.get(aggregate_id) or self.find(aggregate_id)
+
+        for e in events:
+            found = _learn(find, e)
+            if found is not None:
+                touched[found.id] = found
+        self.save_tracked(tracking, *(a for a in touched.values() if a.pending_events))
+
+    def on_policy_event(self: Any, e: quota.PolicyEvent | None, tracking: Tracking) -> None:
+        """quota's typed event (reactions.py parses it): the folder fields of every policy."""
+        found = None if e is None else self.find(known_policy_id(e.kind, e.name))
         touched: list[Any] = []
-        if envelope.type in ("PolicyCreated", "PolicyUpdated"):
-            limits = folder_limits(data["policy"])
+        if isinstance(e, quota.PolicyCreated | quota.PolicyUpdated):
+            limits = folder_limits(e.policy)
             if found is None:
-                touched.append(KnownPolicy(kind=data["kind"], name=data["name"], limits=limits))
+                touched.append(KnownPolicy(kind=e.kind, name=e.name, limits=limits))
             else:
                 found.change(limits)
                 touched.append(found)
-        elif envelope.type == "PolicyDeleted" and found is not None:
+        elif isinstance(e, quota.PolicyDeleted) and found is not None:
             found.forget()
             touched.append(found)
         self.save_tracked(tracking, *touched)
+
+
+def _learn(find: Any, e: identity.IdentityEvent) -> Any:
+    """The known user, project or keypair one identity event changes (None: nothing)."""
+    if isinstance(e, identity.UserCreated):
+        if find(known_user_id(e.user_id)) is None:
+            return KnownUser(user_id=e.user_id, email=e.email, domain=e.domain,
+                             role=str(e.role), policy=e.resource_policy,
+                             projects=list(e.projects))
+    elif isinstance(e, identity.UserRoleChanged | identity.UserPolicyAssigned):
+        user = find(known_user_id(e.user_id))
+        if user is not None:
+            role = str(e.role) if isinstance(e, identity.UserRoleChanged) else user.role
+            policy = e.resource_policy if isinstance(e, identity.UserPolicyAssigned) \
+                else user.policy
+            user.change(role, user.domain, policy)
+            return user
+    elif isinstance(e, identity.MemberAdded | identity.MemberRemoved):
+        user = find(known_user_id(e.user_id))
+        if user is not None:
+            (user.join if isinstance(e, identity.MemberAdded) else user.leave)(e.project_id)
+            return user
+    elif isinstance(e, identity.ProjectCreated):
+        if find(known_project_id(e.project_id)) is None:
+            return KnownProject(project_id=e.project_id, name=e.name, domain=e.domain,
+                                policy=e.resource_policy)
+    elif isinstance(e, identity.KeypairIssued):
+        if find(known_keypair_id(e.access_key)) is None:
+            return KnownKeypair(access_key=e.access_key, user_id=e.user_id,
+                                policy=e.resource_policy)
+    elif isinstance(e, identity.KeypairPolicyAssigned):
+        keypair = find(known_keypair_id(e.access_key))
+        if keypair is not None:
+            keypair.assign(e.resource_policy)
+            return keypair
+    return None

@@ -1,17 +1,26 @@
 """Consumed events: identity (users, memberships, projects, keypairs), quota (policies) and
-the scheduler (sessions that ended release the folders they mounted)."""
+the scheduler (sessions that ended release the folders they mounted). identity's and quota's
+envelopes are parsed once, here, into their typed contract events."""
 
 from __future__ import annotations
 
-from contracts import subjects
+from eventsourcing.persistence import Tracking
+
+from contracts import identity, quota, subjects
+from contracts.envelope import Event
 from services.runtime.host import Subscription
 from services.storage.app import StorageApplication
 
 
 def subscriptions(app: StorageApplication) -> list[Subscription]:
+    def directory(envelope: Event, tracking: Tracking) -> None:
+        app.on_identity_events(identity.typed_events(envelope), tracking)
+
+    def policies(envelope: Event, tracking: Tracking) -> None:
+        app.on_policy_event(quota.typed_event(envelope), tracking)
+
     return [Subscription("identity", subjects.durable("storage", "identity", "directory"),
-                         app.on_identity_event),
-            Subscription("quota", subjects.durable("storage", "quota", "policies"),
-                         app.on_quota_event),
+                         directory),
+            Subscription("quota", subjects.durable("storage", "quota", "policies"), policies),
             Subscription("scheduler", subjects.durable("storage", "scheduler", "sessions"),
                          app.on_scheduler_event)]

@@ -101,3 +101,25 @@ def test_a_data_dir_of_the_first_version_opens_with_nothing_lost(opened) -> None
         assert as_alice.call("GET", "/auth/whoami")["user_id"] == alice["user_id"]
     finally:
         as_alice.close()
+
+
+@pytest.mark.timeout(240)
+def test_todays_specific_events_flow_on_from_an_opened_data_dir_of_the_first_version(
+        opened) -> None:
+    """Old streams and stores, new commands: a demotion is UserRoleChanged now, and rbac
+    (which learnt bob's admin role from the retired shapes) takes the domain admin role back."""
+    data, expected = opened
+    root = GatewayClient(load_credentials(data))
+    bob = expected["users"]["bob"]
+    may_create_users = {"user_id": bob["user_id"], "operation": "create", "entity_type": "user",
+                        "scope_type": "domain", "scope_id": expected["domain_id"]}
+    try:
+        eventually(lambda: root.call("POST", "/permissions/check", body=may_create_users),
+                   lambda r: r["allowed"] is True)
+        root.call("PATCH", "/users/bob@example.com", body={"role": "user", "username": "bobby"})
+        eventually(lambda: root.call("POST", "/permissions/check", body=may_create_users),
+                   lambda r: r["allowed"] is False)
+        shown = root.call("GET", "/users/bob@example.com")
+        assert (shown["role"], shown["username"]) == ("user", "bobby")
+    finally:
+        root.close()

@@ -12,6 +12,7 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from contracts import identity as c
+from contracts import quota
 from contracts.envelope import Actor, Event
 from services.identity.app import IdentityApplication
 from services.identity.domain.errors import IdentityError
@@ -277,7 +278,8 @@ def announce_policy(h: Harness, name: str, kind: str = "keypair", seq: int = 1) 
     event = Event(id=new_id(), type="PolicyCreated", source="quota", aggregate_id=new_id(),
                   sequence=1, occurred_at=datetime.now(UTC),
                   data={"kind": kind, "name": name, "policy": {}})
-    h.app.on_quota_event(event, Tracking(application_name="BAI_EVT_QUOTA", notification_id=seq))
+    h.app.on_policy_event(quota.typed_event(event),
+                          Tracking(application_name="BAI_EVT_QUOTA", notification_id=seq))
 
 
 def test_unknown_policy_names_are_refused_until_quota_announces_them(h: Harness) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from services.identity.domain import model
+from services.identity.domain.errors import IdentityError
 from services.identity.domain.model import (
     Bootstrapped,
     Domain,
@@ -79,23 +80,61 @@ def test_users_get_fresh_ids() -> None:
 # ---- user ----------------------------------------------------------------------------------
 
 
-def test_user_deactivate_and_activate() -> None:
+def test_user_deactivation_takes_its_active_keypairs_and_activation_does_not() -> None:
     user = new_user()
-    assert user.is_active
-    user.deactivate(["AKIAAAAAAAAAAAAAAAAA"])
+    keypairs = [new_keypair("AKIAAAAAAAAAAAAAAAAA"), new_keypair("AKIAAAAAAAAAAAAAAAAB")]
+    keypairs[1].deactivate("admin-requested")
+    assert user.deactivate(keypairs)
     assert not user.is_active and user.status == "inactive"
-    user.activate()
-    assert user.is_active
-    assert event_names(user) == ["Created", "Deactivated", "Activated"]
+    assert not keypairs[0].is_active
+    assert not user.deactivate(keypairs)  # already inactive: nothing recorded
+    assert user.activate()
+    assert user.is_active and not keypairs[0].is_active
+    events = user.collect_events()
+    assert [type(e).__name__ for e in events] == ["Created", "Deactivated", "Activated"]
+    assert events[1].deactivated_keypairs == ["AKIAAAAAAAAAAAAAAAAA"]
 
 
-def test_user_update_and_password_change() -> None:
+def test_each_user_change_records_its_own_fact_and_a_no_change_records_none() -> None:
     user = new_user()
-    user.update({"username": "alice2", "full_name": "A. L."})
+    assert user.rename("alice2") and not user.rename("alice2")
+    assert user.edit_profile("A. L.", None) and not user.edit_profile("A. L.", "")
+    assert user.change_role("admin") and not user.change_role("admin")
+    assert user.assign_policy("big") and not user.assign_policy("big")
+    assert user.require_password_change(True) and not user.require_password_change(True)
     user.change_password("$argon2id$other")
-    assert (user.username, user.full_name, user.password_hash) == (
-        "alice2", "A. L.", "$argon2id$other")
-    assert user.version == 3
+    assert (user.username, user.full_name, user.role, user.resource_policy,
+            user.need_password_change, user.password_hash) == (
+        "alice2", "A. L.", "admin", "big", True, "$argon2id$other")
+    events = user.collect_events()
+    assert [type(e).__name__ for e in events] == [
+        "Created", "Renamed", "ProfileChanged", "RoleChanged", "PolicyAssigned",
+        "PasswordChangeRequired", "PasswordChanged"]
+    assert (events[1].previous_username, events[3].previous_role,
+            events[4].previous_policy) == ("alice", "user", "default")
+
+
+def test_user_rules_refuse_with_their_codes() -> None:
+    user = new_user()
+    with pytest.raises(IdentityError) as bad_name:
+        user.rename("has space")
+    assert bad_name.value.code == "identity.user.username_invalid"
+    with pytest.raises(IdentityError) as long_name:
+        user.edit_profile("x" * 65, None)
+    assert long_name.value.code == "identity.user.full_name_too_long"
+    with pytest.raises(IdentityError) as demotion:
+        user.refuse_self_demotion(str(user.id), "admin", None)
+    assert demotion.value.code == "identity.user.self_demotion"
+    user.refuse_self_demotion("someone-else", "admin", "inactive")
+    assert user.version == 1
+
+
+def test_a_user_of_another_domain_cannot_join_a_project() -> None:
+    project = Project(domain="research", name="vision", description="", resource_policy="p")
+    with pytest.raises(IdentityError) as refused:
+        project.admit(new_user())
+    assert refused.value.code == "identity.project.other_domain"
+    assert project.admit(new_user(domain="research")) and len(project.members) == 1
 
 
 def test_user_projects_are_copied_not_shared() -> None:
@@ -117,15 +156,25 @@ def test_user_keeps_its_keypairs_in_order() -> None:
 
 def test_keypair_lifecycle() -> None:
     keypair = new_keypair()
-    keypair.deactivate("admin-requested")
+    assert keypair.deactivate("admin-requested") and not keypair.deactivate("again")
     assert not keypair.is_active
-    keypair.activate()
+    assert keypair.activate(new_user()) and not keypair.activate(new_user())
     assert keypair.is_active
-    keypair.assign_policy("gpu-large", "default")
-    keypair.set_rate_limit(500)
+    assert keypair.assign_policy("gpu-large") and not keypair.assign_policy("gpu-large")
+    assert keypair.set_rate_limit(500) and not keypair.set_rate_limit(500)
     assert (keypair.resource_policy, keypair.rate_limit) == ("gpu-large", 500)
-    assert event_names(keypair) == [
-        "Issued", "Deactivated", "Activated", "PolicyAssigned", "RateLimitChanged"]
+    events = keypair.collect_events()
+    assert [type(e).__name__ for e in events] == [
+        "Issued", "Deactivated", "Activated", "PolicyAssigned", "RateLimitSet"]
+    assert (events[3].previous_policy, events[4].previous_rate_limit) == ("default", 10_000)
+
+
+def test_a_keypair_of_an_inactive_user_is_not_activated() -> None:
+    keypair = new_keypair(is_active=False)
+    with pytest.raises(IdentityError) as refused:
+        keypair.activate(new_user(status="inactive"))
+    assert refused.value.code == "identity.keypair.user_inactive"
+    assert not keypair.is_active
 
 
 # ---- project -------------------------------------------------------------------------------

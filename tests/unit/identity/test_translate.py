@@ -7,9 +7,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from eventsourcing.persistence import Tracking
+from pydantic import ValidationError
 
 from contracts import identity as c
+from contracts import quota
 from contracts.envelope import Actor, Event
 from services.identity.app import IdentityApplication
 from services.identity.translate import IdentityTranslator
@@ -34,15 +37,17 @@ def run_every_command(app: IdentityApplication) -> dict[str, Any]:
     member = c.ProjectMember(project_id=project["project_id"], email="alice@example.com")
     app.change_membership(cid(), admin, member, add=True)
     app.change_membership(cid(), admin, member, add=False)
-    app.update_user(cid(), admin, c.UpdateUser(email="alice@example.com", full_name="Alice",
-                                               password=NEW_PASSWORD,
-                                               password_confirm=NEW_PASSWORD))
+    for seq, kind in enumerate(("keypair", "user"), start=1):
+        policy_created = Event(id=cid(), type="PolicyCreated", source="quota",
+                               aggregate_id=cid(), sequence=1, occurred_at=datetime.now(UTC),
+                               data={"kind": kind, "name": "gpu", "policy": {}})
+        app.on_policy_event(quota.typed_event(policy_created),
+                            Tracking(application_name="BAI_EVT_QUOTA", notification_id=seq))
+    app.update_user(cid(), admin, c.UpdateUser(
+        email="alice@example.com", username="alice2", full_name="Alice", role="admin",
+        need_password_change=True, resource_policy="gpu", password=NEW_PASSWORD,
+        password_confirm=NEW_PASSWORD))
     ak = user["access_key"]
-    policy_created = Event(id=cid(), type="PolicyCreated", source="quota", aggregate_id=cid(),
-                           sequence=1, occurred_at=datetime.now(UTC),
-                           data={"kind": "keypair", "name": "gpu", "policy": {}})
-    app.on_quota_event(policy_created, Tracking(application_name="BAI_EVT_QUOTA",
-                                                notification_id=1))
     app.change_keypair(cid(), admin, ak, "assign-policy", "gpu")
     app.change_keypair(cid(), admin, ak, "set-rate-limit", 5)
     app.change_keypair(cid(), admin, ak, "deactivate")
@@ -67,7 +72,7 @@ def test_every_declared_event_type_is_published_and_valid() -> None:
     app = IdentityApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     user = run_every_command(app)
     events = published(app)
-    assert {e.type for _, e in events} == set(c.EVENT_TYPES)
+    assert {e.type for _, e in events} == set(c.EVENT_TYPES) - set(c.RETIRED_EVENTS)
     for subject, event in events:
         assert subject == c.event_subject(event.type)
         assert event.source == c.SERVICE
@@ -92,3 +97,41 @@ def test_deactivation_names_the_keypairs_it_took() -> None:
     [deactivated] = [e for _, e in published(app) if e.type == "UserDeactivated"]
     assert deactivated.data == {"user_id": user["user_id"], "email": "alice@example.com",
                                 "deactivated_keypairs": [user["access_key"]]}
+
+
+def test_each_user_change_is_published_as_its_own_typed_event() -> None:
+    app = IdentityApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    user = run_every_command(app)
+    mine = [e for _, e in published(app) if e.data.get("user_id") == user["user_id"]
+            and e.type.startswith(("User", "Password"))]
+    typed = {type(t).__name__: t for e in mine for t in c.typed_events(e)}
+    assert typed["UserRenamed"] == c.UserRenamed(
+        user_id=user["user_id"], email="alice@example.com", username="alice2",
+        previous_username="alice")
+    assert typed["UserRoleChanged"].role == "admin"
+    assert typed["UserRoleChanged"].previous_role == "user"
+    assert typed["UserPolicyAssigned"].previous_policy == "default"
+    assert typed["PasswordChangeRequired"].required is True
+    assert typed["UserProfileChanged"].full_name == "Alice"
+
+
+def test_a_retired_user_updated_expands_into_the_specific_events() -> None:
+    old = Event(id="e1", type="UserUpdated", source="identity", aggregate_id="u1", sequence=3,
+                occurred_at=datetime.now(UTC),
+                data={"user_id": "u1", "email": "a@x.test",
+                      "changes": {"role": "admin", "full_name": "A", "projects": ["p1"]}})
+    assert c.typed_events(old) == [
+        c.UserProfileChanged(user_id="u1", email="a@x.test", full_name="A", description=None),
+        c.UserRoleChanged(user_id="u1", email="a@x.test", role="admin")]
+
+
+def test_a_consumer_ignores_fields_its_contract_does_not_know_but_not_missing_ones() -> None:
+    data = {"access_key": "AKIA1", "user_id": "u1", "reason": "admin-requested",
+            "added_later": True}
+    newer = Event(id="e2", type="KeypairDeactivated", source="identity", aggregate_id="k1",
+                  sequence=2, occurred_at=datetime.now(UTC), data=data)
+    assert c.typed_events(newer) == [c.KeypairDeactivated(access_key="AKIA1", user_id="u1",
+                                                          reason="admin-requested")]
+    lacking = newer.model_copy(update={"data": {"access_key": "AKIA1"}})
+    with pytest.raises(ValidationError):
+        c.typed_events(lacking)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from contracts import identity
 from contracts import rbac as c
 from contracts.envelope import Actor, Event
 from services.rbac.app import RbacApplication
@@ -54,8 +55,8 @@ class Harness:
             sequence = self.position
         envelope = Event(id=new_id(), type=type_name, source="identity", aggregate_id=new_id(),
                          sequence=1, occurred_at=datetime.now(UTC), data=data)
-        self.app.on_identity_event(envelope, Tracking(application_name=STREAM,
-                                                      notification_id=sequence))
+        self.app.on_identity_events(identity.typed_events(envelope),
+                                    Tracking(application_name=STREAM, notification_id=sequence))
 
     def user(self, n: int, role: str = "user", projects: list[str] | None = None) -> str:
         uid = f"u{n:07d}-0000-0000-0000-000000000000"
@@ -243,9 +244,13 @@ def test_system_roles_follow_domains_projects_users_and_membership(h: Harness) -
     h.feed("MemberAdded", {"project_id": PROJECT, "user_id": uid})  # already member: no-op
     h.feed("MemberRemoved", {"project_id": PROJECT, "user_id": uid})
     assert uid not in h.app.role(member).assignments
-    h.feed("UserUpdated", {"user_id": admin, "email": "user2@example.com",
-                           "changes": {"role": "user"}})
+    h.feed("UserRoleChanged", {"user_id": admin, "email": "user2@example.com",
+                               "role": "user", "previous_role": "admin"})
     assert admin not in h.app.role(str(role_id(f"domain-admin:{DOMAIN}"))).assignments
+    # the retired generic event of older streams still means the same
+    h.feed("UserUpdated", {"user_id": admin, "email": "user2@example.com",
+                           "changes": {"role": "admin"}})
+    assert admin in h.app.role(str(role_id(f"domain-admin:{DOMAIN}"))).assignments
 
 
 def test_a_redelivered_identity_event_is_never_applied_twice(h: Harness) -> None:
@@ -260,6 +265,17 @@ def test_user_search_by_email_or_name_substring(h: Harness) -> None:
     found = h.catalog.search_users(c.SearchUsers(text="number2"))
     assert [u["email"] for u in found["items"]] == ["user22@example.com"]
     assert h.catalog.search_users(c.SearchUsers(text="EXAMPLE"))["total"] == 2
+
+
+def test_user_search_follows_renames_and_full_name_changes(h: Harness) -> None:
+    uid = h.user(1)
+    h.feed("UserRenamed", {"user_id": uid, "email": "user1@example.com", "username": "zed",
+                           "previous_username": "user1"})
+    h.feed("UserProfileChanged", {"user_id": uid, "email": "user1@example.com",
+                                  "full_name": "Quentin Quux", "description": ""})
+    assert [u["user_id"] for u in h.catalog.search_users(c.SearchUsers(text="zed"))[
+        "items"]] == [uid]
+    assert h.catalog.search_users(c.SearchUsers(text="quux"))["total"] == 1
 
 
 # ---- checks -------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import Tracking
 
+from contracts import identity
 from contracts import scheduler as c
 from contracts.agent import Heartbeat
 from contracts.envelope import Actor, Event
@@ -125,8 +126,10 @@ class Harness:
                          sequence=self.positions[stream], occurred_at=datetime.now(UTC),
                          data=data)
         tracking = Tracking(application_name=stream, notification_id=self.positions[stream])
-        handler = self.app.on_agent_event if stream == "agent" else self.app.on_identity_event
-        handler(envelope, tracking)
+        if stream == "agent":
+            self.app.on_agent_event(envelope, tracking)
+        else:  # as services/scheduler/reactions.py hands it over: typed
+            self.app.on_identity_events(identity.typed_events(envelope), tracking)
         return tracking
 
     def agent_event(self, type_name: str, session_id: str, **data: Any) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
+from contracts import identity, quota
 from contracts import storage as c
 from contracts.envelope import Actor, Event
 from services.runtime.actors import ActorDirectory
@@ -92,10 +93,12 @@ class Harness:
         self.positions[producer] += 1
         envelope = Event(id=new_id(), type=type_name, source=producer, aggregate_id=new_id(),
                          sequence=1, occurred_at=datetime.now(UTC), data=data)
-        handler = (self.app.on_identity_event if producer == "identity"
-                   else self.app.on_quota_event)
-        handler(envelope, Tracking(application_name=f"BAI_EVT_{producer.upper()}",
-                                   notification_id=self.positions[producer]))
+        tracking = Tracking(application_name=f"BAI_EVT_{producer.upper()}",
+                            notification_id=self.positions[producer])
+        if producer == "identity":  # typed, as services/storage/reactions.py hands them over
+            self.app.on_identity_events(identity.typed_events(envelope), tracking)
+        else:
+            self.app.on_policy_event(quota.typed_event(envelope), tracking)
 
     # ---- commands and queries -------------------------------------------------------------------
 
