@@ -64,6 +64,7 @@ def build(settings: StorageSettings) -> ServiceHost:
     # Only the scheduler mounts folders for its sessions (`folder.mount` is system-only).
     guard = directory.guarding(PermissionGuard(directory.resolve,
                                                trusted_systems=frozenset({"scheduler"})))
+    app.guard = guard
     host = ServiceHost(settings, app, lambda d: register(d, app, queries),
                        StorageTranslator(app), subscriptions(app), guard=guard)
     host.components.extend([directory, app.group_grants])

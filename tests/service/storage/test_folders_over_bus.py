@@ -136,3 +136,39 @@ async def test_the_seeds_custom_role_lets_a_user_create_folders_in_one_project(w
     assert made.data["owner_id"] == pid
     listed = await world["b"].query_or_raise(SS.FOLDER_LIST, {})
     assert [r["name"] for r in listed["items"]] == ["a-for-research"]
+
+
+async def test_a_custom_role_at_a_domain_scope_lets_a_user_create_folders_in_its_projects(world):
+    from contracts.rbac import Subjects as RS
+
+    root = world["root"]
+    domains = await root.query_or_raise(IS.DOMAIN_LIST, {})
+    domain_id = next(d["domain_id"] for d in domains["items"] if d["name"] == "default")
+    lab = await root.command_or_raise(IS.PROJECT_CREATE, {"name": "lab"})
+    await root.command_or_raise(IS.DOMAIN_CREATE, {"name": "elsewhere"})
+    await root.command_or_raise(IS.PROJECT_CREATE, {"name": "far", "domain": "elsewhere"})
+    role = await root.command_or_raise(RS.ROLE_CREATE, {
+        "name": "domain-folders", "scopes": [{"scope_type": "domain", "scope_id": domain_id}]})
+    await root.command_or_raise(RS.ROLE_ADD_PERMISSION, {
+        "role_id": role["role_id"], "scope_type": "domain", "scope_id": domain_id,
+        "entity_type": "vfolder", "operations": ["create", "read"]})
+    await root.command_or_raise(RS.ROLE_ASSIGN, {
+        "role_id": role["role_id"], "emails": ["a@example.com"]})
+    a = world["a"]
+    a.positions = dict(root.positions)  # the position token, handed on: no waiting needed
+    for project in ("research", "lab"):
+        made = await a.command(SS.FOLDER_CREATE, {
+            "name": f"a-for-{project}", "type": "group", "project": project})
+        assert made.ok, made
+    assert made.data["owner_id"] == lab["project_id"]
+    far = await a.command(SS.FOLDER_CREATE, {"name": "a-far", "type": "group",
+                                             "project": "far"})
+    assert far.error is not None and far.error.code in (
+        "storage.project.not_found", "storage.folder.group_forbidden")
+    listed = await world["b"].query_or_raise(SS.FOLDER_LIST, {})
+    assert [r["name"] for r in listed["items"]] == ["a-for-research"]
+    await root.command_or_raise(RS.ROLE_DEACTIVATE, {"role_id": role["role_id"]})
+    a.positions = dict(root.positions)
+    refused = await a.command(SS.FOLDER_CREATE, {"name": "a-late", "type": "group",
+                                                 "project": "lab"})
+    assert refused.error is not None and refused.error.code == "storage.folder.group_forbidden"
