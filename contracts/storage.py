@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from contracts import subjects
+from contracts import specs, subjects
 from contracts.permissions import Needs, Target, scoped, system_only
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
@@ -171,6 +171,27 @@ class AuthorizeFiles(_Payload):
     target: RelPath | None = None  # rename / move: where to
 
 
+class AdmitMounts(_Payload):
+    """The scheduler, when a session is requested (before any placement): may the owner of
+    `access_key` mount each of these folders, and how? Holds nothing (see `MountFolder`)."""
+
+    access_key: Annotated[str, StringConstraints(pattern=r"^AKIA[A-Z2-7]{16}$")]
+    folders: list[FolderRef] = Field(min_length=1, max_length=16)
+
+
+class AdmittedMount(_Payload):
+    folder: str  # as the request named it
+    folder_id: str
+    name: str
+    path: str  # the folder's directory on the storage host (the same on every node)
+    permission: Permission
+    read_only: bool
+
+
+class MountsAdmitted(_Payload):
+    mounts: list[AdmittedMount]  # in the order asked
+
+
 class MountFolder(_Payload):
     """The scheduler, when a session starts: may its owner (by access key) mount the folder,
     and how? Accepted, the folder is held by the session (no trash, no purge) until the
@@ -273,6 +294,7 @@ class Subjects:
     HOST_LIST = subjects.query(SERVICE, "hosts", "list")
     FILES_AUTHORIZE = subjects.query(SERVICE, "files", "authorize")
     FOLDER_USAGE = subjects.query(SERVICE, "folders", "usage")
+    FOLDER_ADMIT_MOUNTS = subjects.query(SERVICE, "folders", "admit-mounts")  # scheduler only
 
 
 COMMAND_PAYLOADS: dict[str, type[_Payload]] = {
@@ -322,6 +344,7 @@ QUERY_PAYLOADS: dict[str, type[_Payload]] = {
     Subjects.HOST_LIST: ListHosts,
     Subjects.FILES_AUTHORIZE: AuthorizeFiles,
     Subjects.FOLDER_USAGE: FolderTarget,
+    Subjects.FOLDER_ADMIT_MOUNTS: AdmitMounts,
 }
 
 # Reads: vfolder:read at the actor's own scope; which folders a caller sees, and with which
@@ -330,3 +353,14 @@ QUERY_PAYLOADS: dict[str, type[_Payload]] = {
 # the same rule (an upload needs a writable folder).
 QUERY_NEEDS: dict[str, Needs] = {subject: _own(O.READ) for subject in QUERY_PAYLOADS}
 
+
+# ---- a session's mounts, decided at admission (one spec, a local block) -------------------------
+# Only the scheduler may ask (its system proof; its NATS user is the only one allowed to publish
+# the subject, contracts/principals.py). Refusals: the first folder refused, with its code.
+_ADMIT_NEEDS = system_only(E.VFOLDER, O.READ, "scheduler")
+ADMIT_MOUNTS_SPEC = specs.query(
+    Subjects.FOLDER_ADMIT_MOUNTS, AdmitMounts, _ADMIT_NEEDS,
+    "May a session's owner mount these folders, and read-only or not? (the scheduler, at "
+    "admission)", errors=("auth.unauthenticated", "folder.not_found", "folder.ambiguous",
+                          "host.not_allowed"), reply=MountsAdmitted)
+QUERY_NEEDS[Subjects.FOLDER_ADMIT_MOUNTS] = _ADMIT_NEEDS

@@ -13,15 +13,22 @@ from services.scheduler.domain import recalc as r
 from services.scheduler.domain import slots as s
 from services.scheduler.domain.errors import refuse
 from services.scheduler.lifecycle import Scheduler
+from services.scheduler.mounts import MountAdmission
 from services.scheduler.recalc import UsageRecalculator
 
 S = c.Subjects
 
 
 def register(dispatcher: Dispatcher, app: Scheduler, guard: PermissionGuard,
-             recalculator: UsageRecalculator | None = None) -> None:
+             recalculator: UsageRecalculator | None = None,
+             admission: MountAdmission | None = None) -> None:
     def request(envelope: Command, p: c.RequestSession) -> dict[str, Any]:
-        return app.request_session(envelope.id, envelope.actor, p)
+        # Storage decides the folders' mounts now, before any placement (services/scheduler/
+        # mounts.py); without an admission the worker asks when the session starts.
+        mounts = None
+        if p.mounts and admission is not None:
+            mounts = admission.admit(envelope.actor.access_key or "", p.mounts, envelope.after)
+        return app.request_session(envelope.id, envelope.actor, p, mounts)
 
     def terminate(envelope: Command, p: c.TerminateSession) -> dict[str, Any]:
         return app.terminate_session(envelope.id, envelope.actor, p)

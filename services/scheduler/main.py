@@ -15,6 +15,7 @@ from services.runtime.store import store_env
 from services.scheduler.app import Placement
 from services.scheduler.handlers import register
 from services.scheduler.lifecycle import Scheduler
+from services.scheduler.mounts import MountAdmission
 from services.scheduler.reactions import subscriptions
 from services.scheduler.recalc import UsageRecalculator
 from services.scheduler.translate import SchedulerTranslator
@@ -49,12 +50,14 @@ def build(settings: SchedulerSettings) -> tuple[ServiceHost, Scheduler]:
                                      settings.recalc_agent_timeout,
                                      settings.recalc_interval_seconds,
                                      signer=settings.signer())
-    host = ServiceHost(settings, app, lambda d: register(d, app, guard, recalculator),
+    admission = MountAdmission(settings.signer(), settings.request_timeout)
+    host = ServiceHost(settings, app,
+                       lambda d: register(d, app, guard, recalculator, admission),
                        SchedulerTranslator(app), subscriptions(app), guard=guard)
     recalculator.use_registry(host.metrics.registry)
     worker = SchedulerWorker(app, settings.tick_seconds, registry=host.metrics.registry,
                              signer=settings.signer())
-    host.components += [directory, policies, worker, recalculator]
+    host.components += [directory, policies, worker, recalculator, admission]
     return host, app
 
 

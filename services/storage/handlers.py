@@ -7,6 +7,7 @@ from typing import Any
 
 from contracts import storage as c
 from services.runtime.dispatch import Dispatcher
+from services.storage.admission import admit_mounts
 from services.storage.app import StorageApplication
 from services.storage.queries import StorageQueries
 
@@ -42,6 +43,7 @@ def register(dispatcher: Dispatcher, app: StorageApplication, queries: StorageQu
         S.HOST_LIST: lambda e, q: queries.list_hosts(e.actor),
         S.FILES_AUTHORIZE: lambda e, q: queries.authorize_files(e.actor, q),
         S.FOLDER_USAGE: lambda e, q: queries.usage(e.actor, q.folder),
+        S.FOLDER_ADMIT_MOUNTS: lambda e, q: admit_mounts(app, q),  # the scheduler only
     }
     for subject, handler in reads.items():
         dispatcher.query(subject, c.QUERY_PAYLOADS[subject], handler, c.QUERY_NEEDS[subject])

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import httpx
+import nats.errors
 import pytest
 
 from contracts import subjects
@@ -172,3 +173,42 @@ async def test_a_custom_role_at_a_domain_scope_lets_a_user_create_folders_in_its
     refused = await a.command(SS.FOLDER_CREATE, {"name": "a-late", "type": "group",
                                                  "project": "lab"})
     assert refused.error is not None and refused.error.code == "storage.folder.group_forbidden"
+
+
+async def test_only_the_scheduler_asks_whether_a_session_may_mount_folders_and_how(
+        world, nats_server):
+    from contracts.principals import SCHEDULER_QUERIES, gateway_principal, operator_principal
+
+    await world["admin"].command_or_raise(SS.FOLDER_CREATE, {
+        "name": "shared-data", "type": "group", "project": "research", "permission": "ro"})
+    await world["a"].command_or_raise(SS.FOLDER_CREATE, {"name": "notes"})
+    scheduler_nc = await connect_as(nats_server, "scheduler")
+    try:
+        scheduler = BusClient(scheduler_nc, Actor(system="scheduler"), timeout=10)
+        admitted = await scheduler.query_or_raise(SS.FOLDER_ADMIT_MOUNTS, {
+            "access_key": world["b_key"], "folders": ["shared-data"]})
+        [mount] = admitted["mounts"]
+        assert (mount["name"], mount["permission"], mount["read_only"]) == (
+            "shared-data", "ro", True)
+        assert Path(mount["path"]) == (world["data"] / "vfolders" /
+                                       mount["folder_id"].replace("-", "")).resolve()
+        own = await scheduler.query_or_raise(SS.FOLDER_ADMIT_MOUNTS, {
+            "access_key": world["a_key"], "folders": ["notes"]})
+        assert own["mounts"][0]["read_only"] is False
+        refused = await scheduler.query(SS.FOLDER_ADMIT_MOUNTS, {
+            "access_key": world["outsider_key"], "folders": ["shared-data"]})
+        assert refused.error is not None and refused.error.code == "storage.folder.not_found"
+        as_user = await BusClient(scheduler_nc, Actor(access_key=world["a_key"]),
+                                  timeout=10).query(SS.FOLDER_ADMIT_MOUNTS, {
+            "access_key": world["a_key"], "folders": ["notes"]})
+        assert as_user.error is not None and as_user.error.code == "storage.auth.forbidden"
+    finally:
+        await scheduler_nc.close()
+    # No other bus user may even publish it (the gateway and the operator are denied).
+    operator = BusClient(world["nc"], Actor(system="scheduler"), timeout=1)
+    with pytest.raises(nats.errors.TimeoutError):  # the server dropped it: a violation
+        await operator.query(SS.FOLDER_ADMIT_MOUNTS, {
+            "access_key": world["a_key"], "folders": ["notes"]})
+    assert SS.FOLDER_ADMIT_MOUNTS in SCHEDULER_QUERIES
+    assert SS.FOLDER_ADMIT_MOUNTS in gateway_principal().deny_publish
+    assert SS.FOLDER_ADMIT_MOUNTS in operator_principal().deny_publish
