@@ -1,6 +1,7 @@
 """Membership changes are causal for folders: right after identity's add-member or
-remove-member returns, the user's very next folder list (over HTTP, through the gateway's
-position token) sees it — never the membership from before (0 stale answers)."""
+remove-member returns, the user's very next folder list, and the very next session request
+naming the folder (decided by storage at admission), over HTTP through the gateway's position
+token, see it — never the membership from before (0 stale answers)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ RETRIES = 3  # `replica.behind` (503) is retryable: the service waited its bound
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayStack]:
-    running = GatewayStack(tmp_path_factory.mktemp("storage-causal")).start()
+    running = GatewayStack(tmp_path_factory.mktemp("storage-causal"), scheduler=True).start()
     yield running
     running.stop()
 
@@ -75,3 +76,43 @@ def test_add_member_then_list_and_remove_member_then_list_are_never_stale(world)
             stale.append(f"remove round {n}: {seen.status_code} {seen.text[:120]}")
     assert stale == [], f"{len(stale)} stale answers in {2 * ROUNDS}: {stale[:5]}"
     assert retried[0] <= 2 * ROUNDS // 100, f"{retried[0]} answers were `replica.behind`"
+
+
+SESSION_ROUNDS = 50
+SESSION = {"name": "s", "image": "baikal/busybox:latest", "command": ["true"],
+           "slots": {"cpu": 1, "mem": "64m"}, "mounts": [{"folder": "team"}]}
+
+
+def requested(client: httpx.Client, retried: list[int]) -> httpx.Response:
+    answer = client.post("/sessions", json=SESSION)
+    for _ in range(RETRIES):
+        if answer.status_code != 503 or "replica.behind" not in answer.text:
+            break
+        retried[0] += 1
+        answer = client.post("/sessions", json=SESSION)
+    return answer
+
+
+def test_add_member_then_mount_and_remove_member_then_mount_are_never_stale(world):
+    root, user, pid = world["root"], world["user"], world["project_id"]
+    eventually(lambda: user.get("/resource-indicator"), lambda r: r.status_code == 200,
+               attempts=400)  # the scheduler knows the user and the policy
+    stale: list[str] = []
+    retried = [0]
+    for n in range(SESSION_ROUNDS):
+        added = root.post(f"/projects/{pid}/members", json={"email": "c@example.com"})
+        assert added.status_code == 200, added.text
+        made = requested(user, retried)
+        if made.status_code != 201:
+            stale.append(f"add round {n}: {made.status_code} {made.text[:160]}")
+        else:
+            ended = user.post(f"/sessions/{made.json()['session_id']}/terminate")
+            assert ended.status_code == 200, ended.text
+        removed = root.delete(f"/projects/{pid}/members/c@example.com")
+        assert removed.status_code == 200, removed.text
+        refused = requested(user, retried)
+        if refused.status_code != 403 or refused.json()["error"]["code"] != (
+                "scheduler.session.mount_forbidden"):
+            stale.append(f"remove round {n}: {refused.status_code} {refused.text[:160]}")
+    assert stale == [], f"{len(stale)} stale answers in {2 * SESSION_ROUNDS}: {stale[:5]}"
+    assert retried[0] <= 2 * SESSION_ROUNDS // 20, f"{retried[0]} were `replica.behind`"
