@@ -172,8 +172,9 @@ def measure(http: httpx.Client, chunked: httpx.Client, tmp: Path, args: argparse
     up = timed(lambda: client(http, "PUT", "/folders/bench/file?path=big.bin", source))
     downs: dict[str, list[float]] = {"zero-copy": [], "chunked": []}
     cpu: dict[str, list[float]] = {"zero-copy": [], "chunked": []}
-    for _ in range(args.rounds):
-        for mode, via in (("zero-copy", http), ("chunked", chunked)):
+    for n in range(args.rounds):
+        order = (("zero-copy", http), ("chunked", chunked))
+        for mode, via in order if n % 2 == 0 else order[::-1]:  # no place is favoured
             before = cpu_seconds(gateways[mode])
             downs[mode].append(timed(lambda v=via: client(
                 v, "GET", "/folders/bench/file?path=big.bin", tmp / "back.bin")))

@@ -15,8 +15,10 @@ httptools): uvicorn's own protocol, and FileResponse reads the file in chunks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import select
+import socket
+import struct
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -47,25 +49,34 @@ def http_protocol(enabled: bool, tls: bool) -> Any:
 
 
 def _send_all(sock_fd: int, path: str, expected: int) -> int:
-    """Blocking in a worker thread: the whole file, or an OSError (client gone, stalled)."""
+    """In a worker thread: the whole file, or an OSError (client gone, stalled, file shrunk).
+
+    The socket is switched to blocking mode for the transfer (its reads are paused, and
+    nothing else writes to it meanwhile), with a send timeout, so each `sendfile` call waits
+    in the kernel without the GIL instead of waking a Python loop per buffer's worth; it is
+    non-blocking again before this returns."""
     sent = 0
     out = os.dup(sock_fd)  # ours to close, whatever the transport does meanwhile
+    view = socket.socket(fileno=out)  # for setsockopt only; detached, never closed by it
     try:
-        poller = select.poll()
-        poller.register(out, select.POLLOUT)
+        view.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                        struct.pack("ll", int(STALL_SECONDS), 0))
+        os.set_blocking(out, True)
         with open(path, "rb") as source:
             while sent < expected:
                 try:
                     n = os.sendfile(out, source.fileno(), sent, min(CHUNK, expected - sent))
-                except BlockingIOError:
-                    if not poller.poll(STALL_SECONDS * 1000):
-                        raise TimeoutError("the client took nothing for "
-                                           f"{STALL_SECONDS:.0f} s") from None
-                    continue
+                except BlockingIOError:  # SO_SNDTIMEO passed with nothing taken
+                    raise TimeoutError("the client took nothing for "
+                                       f"{STALL_SECONDS:.0f} s") from None
                 if n == 0:  # the file shrank under us: Content-Length can no longer hold
                     raise OSError("the file ended before its announced length")
                 sent += n
     finally:
+        with contextlib.suppress(OSError):
+            os.set_blocking(out, False)
+            view.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 0, 0))
+        view.detach()
         os.close(out)
     return sent
 
@@ -87,6 +98,7 @@ if RequestResponseCycle is not None:
             expected = self.expected_content_length
             loop = asyncio.get_running_loop()
             _active[0] += 1
+            self.flow.pause_reading()  # the socket turns blocking for the transfer
             try:
                 await loop.run_in_executor(_pool, _send_all, sock.fileno(), message["path"],
                                            expected)
@@ -98,6 +110,8 @@ if RequestResponseCycle is not None:
                 return
             finally:
                 _active[0] -= 1
+                if not self.disconnected:
+                    self.flow.resume_reading()
             self.expected_content_length = 0
             await super().send({"type": "http.response.body", "body": b"",
                                 "more_body": False})
