@@ -161,11 +161,11 @@ class Stack:
                        self.env(service))
             self.wait_run_file(service)
 
-    def start_gateway(self, instance: int = 0) -> int:
+    def start_gateway(self, instance: int = 0, **extra: str) -> int:
         port, name = free_port(), "gateway" if instance == 0 else f"gateway-{instance}"
         self.spawn(name, [sys.executable, "-m", "services.gateway"],
                    self.env("gateway", BAIKAL_HTTP_PORT=str(port),
-                            BAIKAL_INSTANCE=str(instance)))
+                            BAIKAL_INSTANCE=str(instance), **extra))
         self.wait_run_file(name, f"gateway-{instance}.json")
         return port
 

@@ -9,7 +9,10 @@ the superadmin, creates a folder and then measures, each timed on its own:
 
   cp                 `cp SOURCE <storage host>/copy` (the baseline: same disk, same run)
   upload             PUT /folders/bench/file, the body streamed from the file in 1 MiB chunks
-  download           GET /folders/bench/file, streamed to a file in 1 MiB chunks
+  download           GET /folders/bench/file, streamed to a file in 1 MiB chunks: from the
+                     gateway (zero-copy, `os.sendfile`) and from a second gateway started with
+                     `BAIKAL_GATEWAY_ZERO_COPY=false` (reads and sends chunks), alternately,
+                     `--rounds` times each (medians; the page cache is warm for both)
   first page         GET /folders/many/files?limit=1000 of a directory of `--files` files
                      (created on disk directly; listing sorts every name, stats one page)
 
@@ -132,18 +135,30 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             stack.env(service))
                 stack.wait_run_file(service)
             port = stack.start_gateway()
+            chunked_port = stack.start_gateway(1, BAIKAL_GATEWAY_ZERO_COPY="false")
             root = bootstrap(stack)
+            auth = BackendAISigner(root["access_key"], root["secret_key"])
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600,
-                              auth=BackendAISigner(root["access_key"],
-                                                   root["secret_key"])) as http:
+                              auth=auth) as http, httpx.Client(
+                    base_url=f"http://127.0.0.1:{chunked_port}", timeout=600,
+                    auth=auth) as chunked:
                 http.put(f"/keypairs/{root['access_key']}/rate-limit",
                          json={"rate_limit": 1_000_000})
-                return measure(http, Path(tmp), args)
+                gateways = {"zero-copy": stack.processes["gateway"].pid,
+                            "chunked": stack.processes["gateway-1"].pid}
+                return measure(http, chunked, Path(tmp), args, gateways)
         finally:
             stack.close()
 
 
-def measure(http: httpx.Client, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (the gateway's cost, whatever the load)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(http: httpx.Client, chunked: httpx.Client, tmp: Path, args: argparse.Namespace,
+            gateways: dict[str, int]) -> dict[str, Any]:
     size = args.size_mib * MIB
     hosts = tmp / "data" / "vfolders"
     source = tmp / "source.bin"
@@ -155,11 +170,23 @@ def measure(http: httpx.Client, tmp: Path, args: argparse.Namespace) -> dict[str
 
     client = curl if args.client == "curl" else python_client
     up = timed(lambda: client(http, "PUT", "/folders/bench/file?path=big.bin", source))
-    down = timed(lambda: client(http, "GET", "/folders/bench/file?path=big.bin",
-                                tmp / "back.bin"))
-    assert (tmp / "back.bin").stat().st_size == size
-    (tmp / "back.bin").unlink()
-    log(f"{args.size_mib} MiB: cp {cp:.2f}s, upload {up:.2f}s, download {down:.2f}s")
+    downs: dict[str, list[float]] = {"zero-copy": [], "chunked": []}
+    cpu: dict[str, list[float]] = {"zero-copy": [], "chunked": []}
+    for n in range(args.rounds):
+        order = (("zero-copy", http), ("chunked", chunked))
+        for mode, via in order if n % 2 == 0 else order[::-1]:  # no place is favoured
+            before = cpu_seconds(gateways[mode])
+            downs[mode].append(timed(lambda v=via: client(
+                v, "GET", "/folders/bench/file?path=big.bin", tmp / "back.bin")))
+            cpu[mode].append(cpu_seconds(gateways[mode]) - before)
+            assert (tmp / "back.bin").stat().st_size == size
+            (tmp / "back.bin").unlink()
+    down = statistics.median(downs["zero-copy"])
+    down_chunked = statistics.median(downs["chunked"])
+    log(f"{args.size_mib} MiB: cp {cp:.2f}s, upload {up:.2f}s, download {down:.2f}s "
+        f"(chunked {down_chunked:.2f}s); gateway CPU per download "
+        f"{statistics.median(cpu['zero-copy']):.2f}s (chunked "
+        f"{statistics.median(cpu['chunked']):.2f}s)")
 
     many = folder(http, "many")
     directory = hosts / many["folder_id"].replace("-", "")
@@ -173,8 +200,13 @@ def measure(http: httpx.Client, tmp: Path, args: argparse.Namespace) -> dict[str
         pages.append(timed(lambda: http.get("/folders/many/files", params={"limit": 1000})))
     return {"client": args.client, "size_mib": args.size_mib, "cp_s": round(cp, 3),
             "upload_s": round(up, 3), "download_s": round(down, 3),
+            "download_chunked_s": round(down_chunked, 3),
             "upload_vs_cp": round(cp / up, 2),
-            "download_vs_cp": round(cp / down, 2), "files": args.files,
+            "download_vs_cp": round(cp / down, 2),
+            "download_chunked_vs_cp": round(cp / down_chunked, 2),
+            "download_gateway_cpu_s": round(statistics.median(cpu["zero-copy"]), 3),
+            "download_chunked_gateway_cpu_s": round(statistics.median(cpu["chunked"]), 3),
+            "files": args.files,
             "first_page_ms_median": round(statistics.median(pages) * 1000, 1),
             "first_page_ms_min": round(min(pages) * 1000, 1)}
 
@@ -184,6 +216,7 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--client", choices=["curl", "httpx"], default="curl")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = run(args)

@@ -92,10 +92,16 @@ BUCKETS: tuple[KvBucket, ...] = (
     KvBucket(subjects.REPLAY_BUCKET, 2 * 900, writers=(GATEWAY,), readers=(GATEWAY,)),
 )
 
+# Queries only the scheduler may ask (no other user may even publish them): whether a session's
+# owner may mount its folders, answered with their host paths.
+SCHEDULER_QUERIES = (subjects.query("storage", "folders", "admit-mounts"),)
+
 # What some components may do beyond their own subjects.
 EXTRA_PUBLISH: dict[str, tuple[str, ...]] = {
-    # The scheduler directs agents, and holds a session's folders with storage (folder.mount).
-    "scheduler": (subjects.commands_of("agent"), subjects.command("storage", "folder", "mount")),
+    # The scheduler directs agents, asks storage at admission whether a session may mount its
+    # folders, and holds them when the session starts (folder.mount).
+    "scheduler": (subjects.commands_of("agent"), *SCHEDULER_QUERIES,
+                  subjects.command("storage", "folder", "mount")),
 }
 EXTRA_SUBSCRIBE: dict[str, tuple[str, ...]] = {"scheduler": (subjects.AGENT_HEARTBEATS,)}
 
@@ -183,6 +189,7 @@ def gateway_principal() -> Principal:
                  *(subjects.js_api("STREAM", "MSG", "GET", s) for s in streams),
                  *_owned(GATEWAY)),
         subscribe=(_inbox(GATEWAY), *_heard_buckets(GATEWAY)),
+        deny_publish=SCHEDULER_QUERIES,
     )
 
 
@@ -196,7 +203,7 @@ def operator_principal() -> Principal:
         publish=(subjects.ALL_COMMANDS, subjects.ALL_QUERIES, *_reading(streams),
                  *(subjects.js_api("STREAM", "MSG", "GET", s) for s in streams)),
         subscribe=(_inbox(OPERATOR), subjects.ALL_EVENTS, subjects.ALL_HEARTBEATS),
-        deny_publish=SECRET_QUERIES,
+        deny_publish=(*SECRET_QUERIES, *SCHEDULER_QUERIES),
     )
 
 

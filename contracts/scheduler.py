@@ -51,8 +51,9 @@ MOUNT_PATH = r"^/(home/work|mnt)(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$"
 
 
 class FolderMount(_Payload):
-    """A storage folder (name or id) for the session, checked with storage when it starts;
-    mounted read-only unless the owner's permission allows writing."""
+    """A storage folder (name or id) for the session, admitted by storage when the session is
+    requested (refused: `session.mount_forbidden`); mounted read-only unless the owner's
+    permission allows writing."""
 
     folder: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     path: Annotated[str, StringConstraints(max_length=512, pattern=MOUNT_PATH)] | None = None
@@ -211,11 +212,12 @@ _STATUS_EVENTS = (
 SPECS: dict[str, specs.MessageSpec] = specs.index([
     specs.command(S.SESSION_REQUEST, RequestSession,
                   scoped(E.SESSION, O.CREATE, Sc.USER, Target.ACTOR),
-                  "Request a compute session; admitted against the keypair's policy, queued "
-                  "PENDING.",
+                  "Request a compute session; admitted against the keypair's policy and, for "
+                  "its folders, by storage (host paths, read-only or not); queued PENDING.",
                   ("auth.unauthenticated", "policy.unknown", "session.bad_slot",
                    "session.unknown_slot", "session.exceeds_policy", "session.exceeds_cluster",
-                   "session.too_many_pending")),
+                   "session.too_many_pending", "session.mount_forbidden",
+                   "service.unavailable")),
     specs.command(S.SESSION_TERMINATE, TerminateSession,
                   scoped(E.SESSION, O.SOFT_DELETE, Sc.USER, Target.SESSION, "session_id"),
                   "Terminate (or cancel) a session.",

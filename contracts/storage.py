@@ -171,6 +171,27 @@ class AuthorizeFiles(_Payload):
     target: RelPath | None = None  # rename / move: where to
 
 
+class AdmitMounts(_Payload):
+    """The scheduler, when a session is requested (before any placement): may the owner of
+    `access_key` mount each of these folders, and how? Holds nothing (see `MountFolder`)."""
+
+    access_key: Annotated[str, StringConstraints(pattern=r"^AKIA[A-Z2-7]{16}$")]
+    folders: list[FolderRef] = Field(min_length=1, max_length=16)
+
+
+class AdmittedMount(_Payload):
+    folder: str  # as the request named it
+    folder_id: str
+    name: str
+    path: str  # the folder's directory on the storage host (the same on every node)
+    permission: Permission
+    read_only: bool
+
+
+class MountsAdmitted(_Payload):
+    mounts: list[AdmittedMount]  # in the order asked
+
+
 class MountFolder(_Payload):
     """The scheduler, when a session starts: may its owner (by access key) mount the folder,
     and how? Accepted, the folder is held by the session (no trash, no purge) until the
@@ -273,6 +294,7 @@ class Subjects:
     HOST_LIST = subjects.query(SERVICE, "hosts", "list")
     FILES_AUTHORIZE = subjects.query(SERVICE, "files", "authorize")
     FOLDER_USAGE = subjects.query(SERVICE, "folders", "usage")
+    FOLDER_ADMIT_MOUNTS = subjects.query(SERVICE, "folders", "admit-mounts")  # scheduler only
 
 
 def _own(operation: O) -> Needs:
@@ -352,6 +374,13 @@ SPECS: dict[str, specs.MessageSpec] = specs.index([
                 (*_OWNED, "folder.not_ready", *_PATHS)),
     specs.query(S.FOLDER_USAGE, FolderTarget, _own(O.READ),
                 "A folder's bytes and files, walked now.", _FOLDER),
+    # A session's mounts, decided at admission: only the scheduler may ask (its system proof;
+    # its NATS user is the only one allowed to publish the subject, contracts/principals.py).
+    # Refusals: the first folder refused, with its code.
+    specs.query(S.FOLDER_ADMIT_MOUNTS, AdmitMounts, system_only(E.VFOLDER, O.READ, "scheduler"),
+                "May a session's owner mount these folders, and read-only or not? (the "
+                "scheduler, at admission)", _FOLDER + ("host.not_allowed",),
+                reply=MountsAdmitted),
     *(specs.event(event_subject(name), name, EVENT_TYPES[name][2], summary)
       for name, summary in (
           ("FolderCreated", "A folder was created (its directory exists)."),

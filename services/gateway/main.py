@@ -14,6 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from services.gateway.app import create_app
+from services.gateway.sendfile import http_protocol
 from services.gateway.settings import GatewaySettings
 from services.runtime.host import process_edge
 
@@ -57,7 +58,9 @@ async def serve(settings: GatewaySettings,
                             port=settings.http_port, log_level=settings.log_level.lower(),
                             access_log=False, lifespan="on", backlog=settings.http_backlog,
                             server_header=False, timeout_graceful_shutdown=10,
-                            proxy_headers=False, **tls_options(settings))
+                            proxy_headers=False, **tls_options(settings),
+                            http=http_protocol(settings.gateway_zero_copy,
+                                               bool(settings.tls_cert_file)))
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS

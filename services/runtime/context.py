@@ -9,10 +9,10 @@ one too (`for_event`), so the commands and events it causes keep the correlation
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from contracts.envelope import Actor
 
@@ -24,6 +24,9 @@ class MessageContext:
     actor: Actor  # proven by the dispatcher, or the system actor of a reaction
     correlation_id: str  # the envelope's, else the message's own id (a chain starts here)
     causation_id: str | None = None  # the message or event that caused this one
+    # The positions the request said it had seen (its causal token), already awaited here;
+    # a handler that asks another service on the request's behalf passes them on.
+    after: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def principal(self) -> str:

@@ -280,7 +280,7 @@ class Dispatcher:
         ctx = MessageContext(subject=route.subject, message_id=message_id,
                              actor=envelope.actor,
                              correlation_id=envelope.correlation_id or message_id,
-                             causation_id=envelope.causation_id)
+                             causation_id=envelope.causation_id, after=envelope.after)
         with using(ctx):
             return route.handler(ctx, payload), WRITTEN.position
 

@@ -213,6 +213,15 @@ class PermissionGuard:
         with self.lock:
             self.keypair_owner[access_key] = user_id
 
+    def projects_of(self, user_id: str) -> frozenset[str]:
+        """The user's projects as learnt from identity (awaited causally with the directory)."""
+        with self.lock:
+            return frozenset(self.index.user_projects.get(user_id, ()))
+
+    def domain_of_project(self, project_id: str) -> str | None:
+        with self.lock:
+            return self.index.project_domain.get(project_id)
+
 
 def _everything(sid: str) -> bool:
     return True

@@ -93,8 +93,10 @@ class SchedulerApplication(ServiceApplication):
 
     # ---- commands -----------------------------------------------------------------------------
 
-    def request_session(self, command_id: str, actor: Actor,
-                        p: c.RequestSession) -> dict[str, Any]:
+    def request_session(self, command_id: str, actor: Actor, p: c.RequestSession,
+                        mounts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """`mounts`: what storage admitted for `p.mounts` (host path, read-only); None: the
+        folders as named, checked when the session starts."""
         def decide() -> Decision:
             principal = self.directory.resolve(actor)
             assert actor.access_key is not None
@@ -109,7 +111,8 @@ class SchedulerApplication(ServiceApplication):
                 session_type=str(p.session_type), slots=s.to_wire(request),
                 cluster_size=p.cluster_size, priority=p.priority, designated_agent=p.agent)
             if p.mounts:
-                session.request_mounts([m.model_dump() for m in p.mounts])
+                session.request_mounts(mounts if mounts is not None
+                                       else [m.model_dump() for m in p.mounts])
             return Decision([session], {"session_id": str(session.id), "status": PENDING})
 
         return self.execute(command_id, p.model_dump(mode="json"), decide)

@@ -17,6 +17,7 @@ from services.runtime.store import store_env
 from services.scheduler.app import Placement
 from services.scheduler.handlers import HANDLERS, SchedulerDeps
 from services.scheduler.lifecycle import Scheduler
+from services.scheduler.mounts import MountAdmission
 from services.scheduler.reactions import subscriptions
 from services.scheduler.recalc import UsageRecalculator
 from services.scheduler.translate import SchedulerTranslator
@@ -51,13 +52,14 @@ def build(settings: SchedulerSettings) -> tuple[ServiceHost, Scheduler]:
                                      settings.recalc_agent_timeout,
                                      settings.recalc_interval_seconds,
                                      signer=settings.signer())
-    deps = SchedulerDeps(app, guard, recalculator)
+    admission = MountAdmission(settings.signer(), settings.request_timeout)
+    deps = SchedulerDeps(app, guard, recalculator, admission)
     host = ServiceHost(settings, app, lambda d: serve(d, c.SPECS, HANDLERS, deps),
                        SchedulerTranslator(app), subscriptions(app), guard=guard)
     recalculator.use_registry(host.metrics.registry)
     worker = SchedulerWorker(app, settings.tick_seconds, registry=host.metrics.registry,
                              signer=settings.signer())
-    host.components += [directory, policies, worker, recalculator]
+    host.components += [directory, policies, worker, recalculator, admission]
     return host, app
 
 

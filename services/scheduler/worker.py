@@ -148,13 +148,14 @@ class SchedulerWorker:
 
     async def _mounts(self, row: dict[str, Any], session: Any
                       ) -> list[agent_contract.Mount] | None:
-        """Storage decides, when the session starts, whether its owner may mount each folder
-        and how (read-only for `ro`), and holds it for the session (no trash or purge until
-        the session ends); a refusal fails the session, no answer retries later."""
+        """Storage decided at admission whether the owner may mount each folder and how
+        (`folder_id`, `source`, `read_only` in the session); now it holds each one for the
+        session (no trash or purge until the session ends), checking again: a refusal fails
+        the session, no answer retries later. Read-only if either answer says so."""
         mounts = []
         for want in getattr(session, "mounts", []):
-            data = {"folder": want["folder"], "access_key": row["access_key"],
-                    "session_id": row["session_id"]}
+            data = {"folder": want.get("folder_id") or want["folder"],
+                    "access_key": row["access_key"], "session_id": row["session_id"]}
             reply = await self._request(storage_contract.Subjects.FOLDER_MOUNT,
                                         f"mount:{row['session_id']}:{want['folder']}", data,
                                         session)
@@ -166,8 +167,9 @@ class SchedulerWorker:
                                         f"mount-refused: {code}")
                 return None
             target = want.get("path") or f"/home/work/{reply.data['name']}"
-            mounts.append(agent_contract.Mount(source=reply.data["path"], target=target,
-                                               read_only=reply.data["read_only"]))
+            read_only = bool(reply.data["read_only"]) or bool(want.get("read_only", False))
+            mounts.append(agent_contract.Mount(source=want.get("source") or reply.data["path"],
+                                               target=target, read_only=read_only))
         return mounts
 
     async def _stop(self, row: dict[str, Any]) -> None:

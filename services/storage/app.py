@@ -17,6 +17,7 @@ from contracts import storage as c
 from contracts.envelope import Actor, Event
 from services.runtime.actors import ActorDirectory
 from services.runtime.errors import CodedError
+from services.runtime.permissions import PermissionGuard
 from services.runtime.store import Decision, ServiceApplication
 from services.storage.domain import access
 from services.storage.domain.access import Viewer
@@ -54,14 +55,21 @@ class StorageApplication(Learner, ServiceApplication):
         self.directory = directory or ActorDirectory()
         self.view: Any = None  # StorageView, attached by main
         self.group_grants = GroupFolderGrants()  # started by the host (a component)
+        # Memberships and the project → domain map as the permission guard learnt them from
+        # the actor directory, which requests naming identity positions wait for (causal);
+        # set by main. Without one: what storage's own consumer learnt (eventual).
+        self.guard: PermissionGuard | None = None
         self._locks = [threading.Lock() for _ in range(64)]
 
     # ---- who asks, and what they see ---------------------------------------------------------
 
     def viewer(self, actor: Actor) -> Viewer:
         principal = self.directory.resolve(actor)
-        known = self.view.user(principal.user_id)
-        projects = known["projects"] if known else frozenset()
+        if self.guard is not None:
+            projects = self.guard.projects_of(principal.user_id)
+        else:
+            known = self.view.user(principal.user_id)
+            projects = known["projects"] if known else frozenset()
         return Viewer(principal.user_id, principal.email, principal.role, principal.domain,
                       projects)
 
@@ -193,11 +201,13 @@ class StorageApplication(Learner, ServiceApplication):
             raise refuse("project.not_found", f"no project '{p.project}'", field="project")
         admin = viewer.role == access.SUPERADMIN or (
             viewer.role == access.ADMIN and project["domain"] == viewer.domain)
+        domain_id = self.guard.domain_of_project(project["project_id"]) if self.guard else None
         if not admin and not self.group_grants.may_create(viewer.user_id,
-                                                          project["project_id"]):
+                                                          project["project_id"], domain_id):
             raise refuse("folder.group_forbidden", "no permission: only admins of the "
                          "project's domain, superadmins and holders of a custom role "
-                         "granting vfolder:create at the project create group folders",
+                         "granting vfolder:create at the project or its domain create "
+                         "group folders",
                          field="type")
         limit = count_limit(self.view.policy("project", project["policy"]).get(
             "max_vfolder_count"))

@@ -66,6 +66,7 @@ def build(settings: StorageSettings) -> ServiceHost:
     # Only the scheduler mounts folders for its sessions (`folder.mount` is system-only).
     guard = directory.guarding(PermissionGuard(directory.resolve,
                                                trusted_systems=frozenset({"scheduler"})))
+    app.guard = guard
     deps = StorageDeps(app, queries)
     host = ServiceHost(settings, app, lambda d: serve(d, c.SPECS, HANDLERS, deps),
                        StorageTranslator(app), subscriptions(app), guard=guard)

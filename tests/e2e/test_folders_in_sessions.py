@@ -1,6 +1,7 @@
 """Storage folders mounted into sessions on a real Docker engine: a session of user A writes into
 a `rw` group folder, a session of user B (a member, `ro` for them) reads the same bytes and
-cannot write ("Read-only file system"); a non-member's session is refused its mount."""
+cannot write ("Read-only file system"); a non-member's session request is refused at
+admission, and so is B's once B has left the project."""
 
 from __future__ import annotations
 
@@ -79,9 +80,25 @@ async def test_a_group_folder_is_shared_between_sessions_and_read_only_where_ro(
     assert "hello-from-a" in output
     assert "Read-only file system" in output
 
-    refused = await run(stack, people["outsider"], "intruder", "ls /home/work")
-    assert refused["status"] == "ERROR"
-    assert refused["reason"] == "mount-refused: storage.folder.not_found", refused
+    await refused_at_admission(people["outsider"])
+    # B loses access (removed from the project): B's next session cannot mount it.
+    await root.command_or_raise(IS.PROJECT_REMOVE_MEMBER, {
+        "project_id": project["project_id"], "email": "b@example.com"})
+    people["b"].positions = dict(root.positions)  # what B's client saw returned
+    await refused_at_admission(people["b"])
+
+
+async def refused_at_admission(client: BusClient) -> None:
+    """Storage decides at admission: the request itself is refused, nothing is placed."""
+    refused = await client.command(SS.SESSION_REQUEST, {
+        "name": "intruder", "image": "baikal/busybox:latest", "session_type": "batch",
+        "command": ["ls", "/home/work"], "slots": {"cpu": "0.5", "mem": "64m"},
+        "mounts": [{"folder": "team-data"}]})
+    assert refused.error is not None, refused
+    assert refused.error.code == "scheduler.session.mount_forbidden", refused
+    assert refused.error.details["reason"] == "storage.folder.not_found", refused
+    listed = await client.query_or_raise(SS.SESSION_LIST, {})
+    assert all(row["name"] != "intruder" for row in listed["items"])
 
 
 async def test_a_folder_mounted_by_a_running_session_stays_out_of_the_trash(stack):

@@ -21,6 +21,7 @@ from contracts.envelope import Actor
 from contracts.rbac import Subjects as RbacSubjects
 from services.cli.admin_client import BackendAISigner
 from services.gateway.app import create_app
+from services.gateway.sendfile import http_protocol
 from services.gateway.settings import GatewaySettings
 from services.runtime.client import BusClient
 from services.runtime.host import ServiceHost
@@ -108,9 +109,11 @@ class GatewayStack:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        # As services.gateway.main configures it (no proxy headers).
+        # As services.gateway.main configures it (no proxy headers, zero-copy downloads).
+        zero_copy = self.overrides.get("gateway_zero_copy", True)
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                access_log=False, lifespan="on", proxy_headers=False)
+                                access_log=False, lifespan="on", proxy_headers=False,
+                                http=http_protocol(zero_copy, tls=False))
         server = uvicorn.Server(config)
         serving = asyncio.ensure_future(server.serve())
         for _ in range(400):

@@ -4,7 +4,7 @@ Limits: a cgroup per container (memory limit, CPU quota) where the agent may cre
 RLIMIT_AS (RLIMIT_DATA for GPU sessions: CUDA reserves far more address space than it uses);
 CPU affinity to the allocated cores always. The image is recorded but not used. Isolation:
 each session runs in a bubblewrap sandbox as an unprivileged user, seeing only its own working
-directory and a read-only minimal system (runtimes/sandbox.py).
+directory, the storage folders it mounts and a read-only minimal system (runtimes/sandbox.py).
 """
 
 from __future__ import annotations
@@ -107,18 +107,16 @@ class ProcessRuntime:
     async def launch(self, spec: LaunchSpec) -> str:
         if not spec.command:
             raise LaunchError("start-failed", "the process runtime needs a command")
-        if spec.mounts:  # no private mount namespace here yet: a read-only bind needs one
-            raise LaunchError("start-failed", "the process runtime cannot mount storage "
-                              "folders yet; use the Docker runtime")
         workdir = self.state_dir / "work" / spec.name
         env = {k: os.environ[k] for k in self.inherited_env if k in os.environ}
         env |= {"HOME": str(workdir), **spec.environ}
         # A GPU session reaches the MPS control daemon through its pipe directory.
         mps = (env.get(PIPE_DIR, DEFAULT_PIPE_DIR),) if spec.allocation.gpu_devices else ()
+        mounts = tuple(spec.mounts)  # storage folders, bound in the sandbox's namespace
         command = self.sandbox.wrap(workdir, spec.command, spec.allocation.gpu_devices,
-                                    env.get("PATH"), shared=mps)
+                                    env.get("PATH"), shared=mps, mounts=mounts)
         workdir.mkdir(parents=True, exist_ok=True)
-        self.sandbox.prepare(workdir)
+        self.sandbox.prepare(workdir, mounts)
         groups = await asyncio.to_thread(self._cgroups_for, spec)
         read_end, write_end = os.pipe()
         launch = self._launch_spec(spec, groups, write_end) | {"command": command}

@@ -172,6 +172,9 @@ async def _receive(request: Request, parent: str, real: str, room: int | None,
     upload stops and nothing is kept; a body whose SHA-256 is not the one its signature
     declared (signature version 2 of a streamed body) is not kept either."""
     fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=parent)
+    # As `cp` makes a file (not mkstemp's 0600): a session running as another user (the
+    # process runtime's sandbox) reads it; the folder's 0700 directory keeps others out.
+    os.fchmod(fd, 0o644)
     size = 0
     digest = hashlib.sha256() if declared is not None else None
     try:

@@ -68,8 +68,9 @@ class Session(Aggregate):
         return status in TRANSITIONS[self.status]
 
     @event("MountsRequested")
-    def request_mounts(self, mounts: list[dict[str, str | None]]) -> None:
-        """Storage folders to mount (folder, path); storage authorizes them at start."""
+    def request_mounts(self, mounts: list[dict[str, Any]]) -> None:
+        """Storage folders to mount: (folder, path), with what storage admitted when the
+        session was requested (folder_id, source, read_only); held with storage at start."""
         self.mounts = [dict(m) for m in mounts]
 
     @event("ChecksFailed")

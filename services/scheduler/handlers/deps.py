@@ -1,4 +1,5 @@
-"""What the scheduler's handlers are given: the application, the guard, the recalculator."""
+"""What the scheduler's handlers are given: the application, the guard, the recalculator
+and the folder-mount admission."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 from services.runtime.permissions import PermissionGuard
 from services.scheduler.lifecycle import Scheduler
+from services.scheduler.mounts import MountAdmission
 from services.scheduler.recalc import UsageRecalculator
 
 
@@ -14,3 +16,4 @@ class SchedulerDeps:
     app: Scheduler
     guard: PermissionGuard
     recalculator: UsageRecalculator | None = None  # none: usage.recalculate is unavailable
+    admission: MountAdmission | None = None  # none: folder mounts are asked at session start

@@ -15,7 +15,13 @@ S = c.Subjects
 
 def request_session(deps: SchedulerDeps, ctx: MessageContext, p: c.RequestSession
                     ) -> dict[str, Any]:
-    return deps.app.request_session(ctx.message_id, ctx.actor, p)
+    # Storage decides the folders' mounts now, before any placement (services/scheduler/
+    # mounts.py), having seen what the request had seen; without an admission the worker
+    # asks when the session starts.
+    mounts = None
+    if p.mounts and deps.admission is not None:
+        mounts = deps.admission.admit(ctx.actor.access_key or "", p.mounts, dict(ctx.after))
+    return deps.app.request_session(ctx.message_id, ctx.actor, p, mounts)
 
 
 def terminate_session(deps: SchedulerDeps, ctx: MessageContext, p: c.TerminateSession

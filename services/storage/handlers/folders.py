@@ -8,6 +8,7 @@ from typing import Any
 from contracts import storage as c
 from services.runtime.context import MessageContext
 from services.runtime.serve import SpecHandler
+from services.storage.admission import admit_mounts
 from services.storage.handlers.deps import StorageDeps
 
 S = c.Subjects
@@ -67,6 +68,12 @@ def folder_usage(deps: StorageDeps, ctx: MessageContext, q: c.FolderTarget) -> d
     return deps.queries.usage(ctx.actor, q.folder)
 
 
+def admit_session_mounts(deps: StorageDeps, ctx: MessageContext, q: c.AdmitMounts
+                         ) -> dict[str, Any]:
+    # The scheduler only (its system proof, and NATS lets no one else publish the subject).
+    return admit_mounts(deps.app, q)
+
+
 HANDLERS: dict[str, SpecHandler[StorageDeps]] = {
     S.FOLDER_CREATE: create_folder,
     S.FOLDER_RENAME: rename_folder,
@@ -80,4 +87,5 @@ HANDLERS: dict[str, SpecHandler[StorageDeps]] = {
     S.FOLDER_LIST: list_folders,
     S.FOLDER_GET: get_folder,
     S.FOLDER_USAGE: folder_usage,
+    S.FOLDER_ADMIT_MOUNTS: admit_session_mounts,
 }

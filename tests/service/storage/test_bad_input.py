@@ -14,6 +14,7 @@ import pytest
 
 from contracts import storage as c
 from contracts.envelope import Actor, Reply
+from contracts.principals import SCHEDULER_QUERIES
 from services.runtime.client import BusClient
 from tests.support.fuzz import envelope, envelope_cases, stable_error
 from tests.support.identity import bootstrap, connect_as, start_identity
@@ -46,7 +47,9 @@ VALID_DATA: dict[str, dict[str, Any]] = {
     S.INVITATION_LIST: {},
     S.HOST_LIST: {},
     S.FILES_AUTHORIZE: {"folder": "notes", "operation": "list", "path": ""},
+    S.FOLDER_ADMIT_MOUNTS: {"access_key": UNKNOWN_KEY, "folders": ["notes"]},
 }
+SYSTEM_ONLY = (S.FOLDER_MOUNT, S.FOLDER_ADMIT_MOUNTS)  # refused before the actor is looked at
 
 
 @pytest.fixture
@@ -58,7 +61,10 @@ async def stack(nats_server, tmp_path: Path, cipher_key: str):
     nc = await connect_as(nats_server, "admin")
     root = BusClient(nc, Actor(access_key=(await bootstrap(nc))["access_key"]), timeout=10)
     people = await seed_world(nc, root, hosts)
-    yield people | {"nc": nc, "data": tmp_path / "storage"}
+    # Only the scheduler's NATS user may publish admit-mounts (contracts/principals.py).
+    scheduler_nc = await connect_as(nats_server, "scheduler")
+    yield people | {"nc": nc, "scheduler_nc": scheduler_nc, "data": tmp_path / "storage"}
+    await scheduler_nc.close()
     await nc.close()
     for host in reversed(hosts):
         await host.stop()
@@ -73,8 +79,12 @@ def body(subject: str, data: Any, access_key: str) -> bytes:
     return json.dumps(envelope(subject, data, {"access_key": access_key})).encode()
 
 
+def nc_for(stack, subject: str):
+    return stack["scheduler_nc"] if subject in SCHEDULER_QUERIES else stack["nc"]
+
+
 async def refused(stack, subject: str, raw: bytes) -> str:
-    msg = await stack["nc"].request(subject, raw, timeout=5)
+    msg = await nc_for(stack, subject).request(subject, raw, timeout=5)
     assert "S3cr3t" not in msg.data.decode()
     return stable_error(msg.data, "storage")
 
@@ -93,11 +103,11 @@ async def test_bad_requests_get_stable_codes(stack, subject: str) -> None:
     if long != VALID_DATA[subject]:
         assert await refused(stack, subject, body(subject, long, key)) in (
             "storage.request.invalid", "storage.folder.name_invalid")
-    if subject != S.FOLDER_MOUNT:  # system-only: refused before the actor is looked at
+    if subject not in SYSTEM_ONLY:
         stranger = await refused(stack, subject, body(subject, VALID_DATA[subject],
                                                       UNKNOWN_KEY))
         assert stranger == "storage.auth.unauthenticated"
-    as_user = await stack["nc"].request(subject, body(subject, VALID_DATA[subject], key),
+    as_user = await nc_for(stack, subject).request(subject, body(subject, VALID_DATA[subject], key),
                                         timeout=5)
     if not Reply.model_validate_json(as_user.data).ok:
         stable_error(as_user.data, "storage")

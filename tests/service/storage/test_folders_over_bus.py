@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import httpx
+import nats.errors
 import pytest
 
 from contracts import subjects
@@ -136,3 +137,78 @@ async def test_the_seeds_custom_role_lets_a_user_create_folders_in_one_project(w
     assert made.data["owner_id"] == pid
     listed = await world["b"].query_or_raise(SS.FOLDER_LIST, {})
     assert [r["name"] for r in listed["items"]] == ["a-for-research"]
+
+
+async def test_a_custom_role_at_a_domain_scope_lets_a_user_create_folders_in_its_projects(world):
+    from contracts.rbac import Subjects as RS
+
+    root = world["root"]
+    domains = await root.query_or_raise(IS.DOMAIN_LIST, {})
+    domain_id = next(d["domain_id"] for d in domains["items"] if d["name"] == "default")
+    lab = await root.command_or_raise(IS.PROJECT_CREATE, {"name": "lab"})
+    await root.command_or_raise(IS.DOMAIN_CREATE, {"name": "elsewhere"})
+    await root.command_or_raise(IS.PROJECT_CREATE, {"name": "far", "domain": "elsewhere"})
+    role = await root.command_or_raise(RS.ROLE_CREATE, {
+        "name": "domain-folders", "scopes": [{"scope_type": "domain", "scope_id": domain_id}]})
+    await root.command_or_raise(RS.ROLE_ADD_PERMISSION, {
+        "role_id": role["role_id"], "scope_type": "domain", "scope_id": domain_id,
+        "entity_type": "vfolder", "operations": ["create", "read"]})
+    await root.command_or_raise(RS.ROLE_ASSIGN, {
+        "role_id": role["role_id"], "emails": ["a@example.com"]})
+    a = world["a"]
+    a.positions = dict(root.positions)  # the position token, handed on: no waiting needed
+    for project in ("research", "lab"):
+        made = await a.command(SS.FOLDER_CREATE, {
+            "name": f"a-for-{project}", "type": "group", "project": project})
+        assert made.ok, made
+    assert made.data["owner_id"] == lab["project_id"]
+    far = await a.command(SS.FOLDER_CREATE, {"name": "a-far", "type": "group",
+                                             "project": "far"})
+    assert far.error is not None and far.error.code in (
+        "storage.project.not_found", "storage.folder.group_forbidden")
+    listed = await world["b"].query_or_raise(SS.FOLDER_LIST, {})
+    assert [r["name"] for r in listed["items"]] == ["a-for-research"]
+    await root.command_or_raise(RS.ROLE_DEACTIVATE, {"role_id": role["role_id"]})
+    a.positions = dict(root.positions)
+    refused = await a.command(SS.FOLDER_CREATE, {"name": "a-late", "type": "group",
+                                                 "project": "lab"})
+    assert refused.error is not None and refused.error.code == "storage.folder.group_forbidden"
+
+
+async def test_only_the_scheduler_asks_whether_a_session_may_mount_folders_and_how(
+        world, nats_server):
+    from contracts.principals import SCHEDULER_QUERIES, gateway_principal, operator_principal
+
+    await world["admin"].command_or_raise(SS.FOLDER_CREATE, {
+        "name": "shared-data", "type": "group", "project": "research", "permission": "ro"})
+    await world["a"].command_or_raise(SS.FOLDER_CREATE, {"name": "notes"})
+    scheduler_nc = await connect_as(nats_server, "scheduler")
+    try:
+        scheduler = BusClient(scheduler_nc, Actor(system="scheduler"), timeout=10)
+        admitted = await scheduler.query_or_raise(SS.FOLDER_ADMIT_MOUNTS, {
+            "access_key": world["b_key"], "folders": ["shared-data"]})
+        [mount] = admitted["mounts"]
+        assert (mount["name"], mount["permission"], mount["read_only"]) == (
+            "shared-data", "ro", True)
+        assert Path(mount["path"]) == (world["data"] / "vfolders" /
+                                       mount["folder_id"].replace("-", "")).resolve()
+        own = await scheduler.query_or_raise(SS.FOLDER_ADMIT_MOUNTS, {
+            "access_key": world["a_key"], "folders": ["notes"]})
+        assert own["mounts"][0]["read_only"] is False
+        refused = await scheduler.query(SS.FOLDER_ADMIT_MOUNTS, {
+            "access_key": world["outsider_key"], "folders": ["shared-data"]})
+        assert refused.error is not None and refused.error.code == "storage.folder.not_found"
+        as_user = await BusClient(scheduler_nc, Actor(access_key=world["a_key"]),
+                                  timeout=10).query(SS.FOLDER_ADMIT_MOUNTS, {
+            "access_key": world["a_key"], "folders": ["notes"]})
+        assert as_user.error is not None and as_user.error.code == "storage.auth.forbidden"
+    finally:
+        await scheduler_nc.close()
+    # No other bus user may even publish it (the gateway and the operator are denied).
+    operator = BusClient(world["nc"], Actor(system="scheduler"), timeout=1)
+    with pytest.raises(nats.errors.TimeoutError):  # the server dropped it: a violation
+        await operator.query(SS.FOLDER_ADMIT_MOUNTS, {
+            "access_key": world["a_key"], "folders": ["notes"]})
+    assert SS.FOLDER_ADMIT_MOUNTS in SCHEDULER_QUERIES
+    assert SS.FOLDER_ADMIT_MOUNTS in gateway_principal().deny_publish
+    assert SS.FOLDER_ADMIT_MOUNTS in operator_principal().deny_publish

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -205,3 +206,53 @@ def test_a_streamed_upload_whose_bytes_are_not_the_signed_digest_is_refused_and_
         "x-baikal-content-sha256": hashlib.sha256(b"{}").hexdigest()})
     assert lied.status_code == 401
     assert lied.json()["error"]["code"] == "gateway.auth.content_mismatch"
+
+
+def test_a_large_download_goes_out_whole_with_sendfile_and_an_abandoned_one_harms_nothing(
+        people, stack, monkeypatch):
+    """Zero-copy downloads (services/gateway/sendfile.py): more bytes than a socket buffer
+    holds (the writer waits for the slow reader), a range request still answered by
+    Starlette's own path, a client that walks away mid-body leaves the gateway serving, and
+    with every sendfile slot busy a download is sent in chunks."""
+    from services.gateway import sendfile
+
+    sent: list[int] = []
+
+    def counted(sock_fd: int, path: str, expected: int) -> int:
+        sent.append(real(sock_fd, path, expected))
+        return sent[-1]
+
+    real = sendfile._send_all
+    monkeypatch.setattr(sendfile, "_send_all", counted)
+    assert sendfile.http_protocol(True, tls=False) is sendfile.PathsendProtocol
+    assert sendfile.http_protocol(False, tls=False) == "auto"
+    assert sendfile.http_protocol(True, tls=True) == "auto"
+    a = people["a"]
+    assert a.post("/folders", json={"name": "big"}).status_code == 201
+    body = os.urandom(40 * 1024 * 1024 + 3)
+    assert a.put("/folders/big/file", params={"path": "b.bin"},
+                 content=body).status_code == 201
+    with a.stream("GET", "/folders/big/file", params={"path": "b.bin"}) as down:
+        assert down.headers["content-length"] == str(len(body))
+        digest = hashlib.sha256()
+        for n, chunk in enumerate(down.iter_bytes(256 * 1024)):
+            digest.update(chunk)
+            if n % 40 == 0:
+                time.sleep(0.01)  # a slow reader: the socket fills, sendfile waits
+    assert digest.hexdigest() == hashlib.sha256(body).hexdigest()
+    assert sent == [len(body)]  # by sendfile, all of it
+    ranged = a.get("/folders/big/file", params={"path": "b.bin"},
+                   headers={"Range": "bytes=10-19"})
+    assert ranged.status_code == 206 and ranged.content == body[10:20]
+    for _ in range(3):
+        with a.stream("GET", "/folders/big/file", params={"path": "b.bin"}) as down:
+            next(down.iter_bytes(64 * 1024))  # then closed without reading the rest
+    again = a.get("/folders/big/file", params={"path": "b.bin"})
+    assert again.status_code == 200 and again.content == body
+    assert sent[-1] == len(body) and len(sent) == 2  # the abandoned ones never completed
+    sendfile._active[0] += sendfile.MAX_ACTIVE  # every sendfile slot busy
+    try:
+        chunked = a.get("/folders/big/file", params={"path": "b.bin"})
+    finally:
+        sendfile._active[0] -= sendfile.MAX_ACTIVE
+    assert chunked.status_code == 200 and chunked.content == body and len(sent) == 2

@@ -74,3 +74,33 @@ def test_a_gpu_session_gets_its_device_nodes_and_the_mps_pipe_directory(tmp_path
     assert ("--bind", str(pipes)) in binds
     if Path("/dev/nvidia0").exists():
         assert ("--dev-bind", "/dev/nvidia0") in binds
+
+
+def test_mounted_folders_are_bound_at_their_paths_read_only_where_ro(tmp_path: Path) -> None:
+    ro, rw = tmp_path / "vfolders" / "aa", tmp_path / "vfolders" / "bb"
+    ro.mkdir(parents=True)
+    rw.mkdir()
+    argv = Sandbox("/usr/bin/bwrap", "/usr/bin/setpriv").wrap(
+        tmp_path / "work", ["sleep", "1"],
+        mounts=((str(ro), "/home/work/data", True), (str(rw), "/mnt/out", False)))
+    sandbox = argv[:argv.index("--")]
+    binds = [tuple(sandbox[i:i + 3]) for i, a in enumerate(sandbox)
+             if a in ("--bind", "--ro-bind")]
+    assert ("--ro-bind", str(ro), "/home/work/data") in binds
+    assert ("--bind", str(rw), "/mnt/out") in binds
+    assert not [b for b in binds if b[1] == str(tmp_path / "vfolders")]
+
+
+@pytest.mark.parametrize("target", ["/home/work/../../etc", "/etc/x", "/mnt/", "/mnt//a"])
+def test_a_mount_path_outside_the_allowed_roots_is_refused(tmp_path: Path, target: str) -> None:
+    with pytest.raises(LaunchError) as refused:
+        Sandbox("/usr/bin/bwrap", "/usr/bin/setpriv").wrap(
+            tmp_path / "work", ["sleep", "1"], mounts=((str(tmp_path), target, True),))
+    assert refused.value.reason == "start-failed"
+
+
+def test_without_bubblewrap_a_session_with_mounts_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(LaunchError) as refused:
+        Sandbox(bwrap=None, setpriv=None).wrap(
+            tmp_path / "work", ["sleep", "1"], mounts=((str(tmp_path), "/mnt/x", True),))
+    assert refused.value.reason == "sandbox-unavailable"

@@ -120,3 +120,24 @@ def test_uploads_get_the_room_left_under_the_folder_and_scope_limits(h):
     h.policy("keypair", "default", event="PolicyUpdated", max_vfolder_size="350")
     assert files(h, ALICE, "notes", "upload", "new.bin")["max_bytes"] == 50
     assert h.queries.usage(Actor(access_key=ALICE), "notes")["bytes"] == 300
+
+
+def test_admission_answers_each_folders_path_and_mode_and_holds_nothing(h):
+    from services.storage.admission import admit_mounts
+
+    made = h.group("shared-data", permission="ro")
+    h.create(BOB, "mine")
+    answer = admit_mounts(h.app, c.AdmitMounts(access_key=BOB,
+                                               folders=["shared-data", "mine"]))
+    assert [(m["name"], m["read_only"]) for m in answer["mounts"]] == [
+        ("shared-data", True), ("mine", False)]
+    assert answer["mounts"][0]["path"] == str(h.directory_of(made).resolve())
+    with pytest.raises(CodedError) as caught:
+        admit_mounts(h.app, c.AdmitMounts(access_key=EVE, folders=["shared-data"]))
+    assert caught.value.code == "storage.folder.not_found"
+    # Nothing is held: the folder goes to the trash (a mounted one is refused), and is then
+    # no longer admitted.
+    h.app.trash_folder("t1", Actor(access_key=BOB), "mine")
+    with pytest.raises(CodedError) as caught:
+        admit_mounts(h.app, c.AdmitMounts(access_key=BOB, folders=["mine"]))
+    assert caught.value.code == "storage.folder.not_found"
