@@ -101,3 +101,13 @@ def entity_valid_at(scope_type: str, entity_type: str) -> bool:
 def operations_for(scope_type: str, entity_type: str) -> list[str]:
     """Valid operations for one permission type at one scope type, in catalogue order."""
     return [str(op) for op in _O if (scope_type, entity_type, str(op)) in CATALOGUE]
+
+
+class RoleSource(StrEnum):
+    SYSTEM = "system"
+    CUSTOM = "custom"
+
+
+class RoleStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"

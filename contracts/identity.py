@@ -3,166 +3,51 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel
 
 from contracts import specs, subjects
 from contracts.envelope import Event
+
+# The payloads are in contracts/identity_requests.py, the replies in contracts/replies/identity.py;
+# the payloads are re-exported here, so `contracts.identity` stays the one name to import.
+from contracts.identity_requests import AssignKeypairPolicy as AssignKeypairPolicy
+from contracts.identity_requests import Bootstrap as Bootstrap
+from contracts.identity_requests import CreateDomain as CreateDomain
+from contracts.identity_requests import CreateProject as CreateProject
+from contracts.identity_requests import CreateUser as CreateUser
+from contracts.identity_requests import GetUser as GetUser
+from contracts.identity_requests import IssueKeypair as IssueKeypair
+from contracts.identity_requests import KeypairRef as KeypairRef
+from contracts.identity_requests import KeypairSortKey as KeypairSortKey
+from contracts.identity_requests import ListDomains as ListDomains
+from contracts.identity_requests import ListKeypairs as ListKeypairs
+from contracts.identity_requests import ListProjects as ListProjects
+from contracts.identity_requests import ListUsers as ListUsers
+from contracts.identity_requests import Login as Login
+from contracts.identity_requests import Payload as Payload
+from contracts.identity_requests import ProjectMember as ProjectMember
+from contracts.identity_requests import Secret as Secret
+from contracts.identity_requests import SetKeypairRateLimit as SetKeypairRateLimit
+from contracts.identity_requests import Text as Text
+from contracts.identity_requests import UpdateUser as UpdateUser
+from contracts.identity_requests import UserRef as UserRef
+from contracts.identity_requests import UserSortKey as UserSortKey
 from contracts.permissions import Needs, Target, rows, scoped, system_only, system_wide
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
 from contracts.rbac import ScopeType as Sc
 from contracts.reading import read_event_data
-from contracts.values import AccessKey, Limit, Offset, PolicyName, SortOrder, UserRole, UserStatus
+from contracts.replies import identity as r
+from contracts.values import UserRole, UserStatus
 
 SERVICE = "identity"
-
-# Raw text fields are bounded generously here; the domain applies the exact rules with
-# their own error codes (too long, empty, invalid) so a caller learns which rule failed.
-Text = Annotated[str, StringConstraints(max_length=1024)]
-Secret = Annotated[str, StringConstraints(max_length=1024)]
-
-
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-# ---- commands -------------------------------------------------------------------------------
-
-
-class Bootstrap(_Payload):
-    email: Text
-    password: Secret
-    domain: Text = "default"
-
-
-class CreateDomain(_Payload):
-    name: Text
-    description: Annotated[str, StringConstraints(max_length=512)] = ""
-
-
-class CreateProject(_Payload):
-    domain: Text = "default"
-    name: Text
-    description: Annotated[str, StringConstraints(max_length=512)] = ""
-    resource_policy: PolicyName = "default"
-
-
-class ProjectMember(_Payload):
-    project_id: str = Field(max_length=64)
-    email: Text
-
-
-class CreateUser(_Payload):
-    email: Text
-    username: Text | None = None
-    full_name: Text = ""
-    description: Text = ""
-    password: Secret | None = None
-    password_confirm: Secret | None = None
-    role: UserRole = UserRole.USER
-    status: UserStatus = UserStatus.ACTIVE
-    domain: Text = "default"
-    projects: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
-        default_factory=list, max_length=100
-    )
-    resource_policy: PolicyName = "default"
-    need_password_change: bool = False
-
-
-class UpdateUser(_Payload):
-    email: Text
-    username: Text | None = None
-    full_name: Text | None = None
-    description: Text | None = None
-    password: Secret | None = None
-    password_confirm: Secret | None = None
-    status: UserStatus | None = None
-    role: UserRole | None = None
-    need_password_change: bool | None = None
-    resource_policy: PolicyName | None = None
-    projects: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
-        default=None, max_length=100
-    )
-
-
-class UserRef(_Payload):
-    email: Text
-
-
-class IssueKeypair(_Payload):
-    email: Text
-    resource_policy: PolicyName | None = None
-    rate_limit: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
-
-
-class KeypairRef(_Payload):
-    access_key: AccessKey
-
-
-class AssignKeypairPolicy(_Payload):
-    access_key: AccessKey
-    resource_policy: PolicyName
-
-
-class SetKeypairRateLimit(_Payload):
-    access_key: AccessKey
-    rate_limit: Annotated[int, Field(ge=1, le=1_000_000)]
-
-
-# ---- queries --------------------------------------------------------------------------------
-
-
-class GetUser(_Payload):
-    email: Text | None = None
-    user_id: Annotated[str, StringConstraints(max_length=64)] | None = None
-
-
-UserSortKey = Literal["email", "username", "created_at", "updated_at", "role"]
-
-
-class ListUsers(_Payload):
-    status: UserStatus | None = UserStatus.ACTIVE
-    email_contains: Annotated[str, StringConstraints(max_length=64)] = ""
-    username_contains: Annotated[str, StringConstraints(max_length=64)] = ""
-    domain: Annotated[str, StringConstraints(max_length=64)] | None = None
-    sort: UserSortKey = "email"
-    order: SortOrder = SortOrder.ASC
-    offset: Offset = 0
-    limit: Limit = 50
-
-
-KeypairSortKey = Literal["access_key", "email", "created_at", "resource_policy"]
-
-
-class ListKeypairs(_Payload):
-    is_active: bool | None = True
-    email_contains: Annotated[str, StringConstraints(max_length=64)] = ""
-    sort: KeypairSortKey = "created_at"
-    order: SortOrder = SortOrder.ASC
-    offset: Offset = 0
-    limit: Limit = 50
-
-
-class ListDomains(_Payload):
-    pass
-
-
-class ListProjects(_Payload):
-    domain: Annotated[str, StringConstraints(max_length=64)] | None = None
-
-
-class Login(_Payload):
-    email: Text
-    password: Secret
-    domain: Text = "default"
 
 
 # ---- event data ------------------------------------------------------------------------------
 
 
-class UserCreated(_Payload):
+class UserCreated(Payload):
     user_id: str
     email: str
     username: str
@@ -177,14 +62,14 @@ class UserCreated(_Payload):
     created_at: datetime
 
 
-class UserRenamed(_Payload):
+class UserRenamed(Payload):
     user_id: str
     email: str
     username: str
     previous_username: str | None = None  # None: expanded from a retired UserUpdated
 
 
-class UserProfileChanged(_Payload):
+class UserProfileChanged(Payload):
     """The new full name and description (None: not told, from a retired UserUpdated)."""
 
     user_id: str
@@ -193,21 +78,21 @@ class UserProfileChanged(_Payload):
     description: str | None
 
 
-class UserRoleChanged(_Payload):
+class UserRoleChanged(Payload):
     user_id: str
     email: str
     role: UserRole
     previous_role: UserRole | None = None  # None: expanded from a retired UserUpdated
 
 
-class UserPolicyAssigned(_Payload):
+class UserPolicyAssigned(Payload):
     user_id: str
     email: str
     resource_policy: str
     previous_policy: str | None = None  # None: expanded from a retired UserUpdated
 
 
-class PasswordChangeRequired(_Payload):
+class PasswordChangeRequired(Payload):
     """Whether the user must change the password at the next login."""
 
     user_id: str
@@ -215,7 +100,7 @@ class PasswordChangeRequired(_Payload):
     required: bool
 
 
-class UserUpdated(_Payload):
+class UserUpdated(Payload):
     """Retired (published until 2026-12-01; streams of older data dirs still hold it): any
     field change, `changes` = {field: new value}. `typed_events` expands it into the specific
     events above."""
@@ -225,7 +110,7 @@ class UserUpdated(_Payload):
     changes: dict[str, object]
 
 
-class UserDeactivated(_Payload):
+class UserDeactivated(Payload):
     """The user can no longer log in; all its keypairs were deactivated with it."""
 
     user_id: str
@@ -233,18 +118,18 @@ class UserDeactivated(_Payload):
     deactivated_keypairs: list[str]
 
 
-class UserActivated(_Payload):
+class UserActivated(Payload):
     user_id: str
     email: str
 
 
-class PasswordChanged(_Payload):
+class PasswordChanged(Payload):
     user_id: str
     email: str
     changed_at: datetime
 
 
-class KeypairIssued(_Payload):
+class KeypairIssued(Payload):
     access_key: str
     user_id: str
     email: str
@@ -255,32 +140,32 @@ class KeypairIssued(_Payload):
     rate_limit: int
 
 
-class KeypairActivated(_Payload):
+class KeypairActivated(Payload):
     access_key: str
     user_id: str
 
 
-class KeypairDeactivated(_Payload):
+class KeypairDeactivated(Payload):
     access_key: str
     user_id: str
     reason: str
 
 
-class KeypairPolicyAssigned(_Payload):
+class KeypairPolicyAssigned(Payload):
     access_key: str
     user_id: str
     resource_policy: str
     previous_policy: str
 
 
-class KeypairRateLimitSet(_Payload):
+class KeypairRateLimitSet(Payload):
     access_key: str
     user_id: str
     rate_limit: int
     previous_rate_limit: int | None = None  # None: recorded before 2026-12-02
 
 
-class KeypairRateLimitChanged(_Payload):
+class KeypairRateLimitChanged(Payload):
     """Retired (published until 2026-12-01): now KeypairRateLimitSet."""
 
     access_key: str
@@ -288,13 +173,13 @@ class KeypairRateLimitChanged(_Payload):
     rate_limit: int
 
 
-class DomainCreated(_Payload):
+class DomainCreated(Payload):
     domain_id: str
     name: str
     description: str
 
 
-class ProjectCreated(_Payload):
+class ProjectCreated(Payload):
     project_id: str
     domain: str
     name: str
@@ -302,17 +187,17 @@ class ProjectCreated(_Payload):
     resource_policy: str
 
 
-class MemberAdded(_Payload):
+class MemberAdded(Payload):
     project_id: str
     user_id: str
 
 
-class MemberRemoved(_Payload):
+class MemberRemoved(Payload):
     project_id: str
     user_id: str
 
 
-EVENT_TYPES: dict[str, tuple[str, str, type[_Payload]]] = {
+EVENT_TYPES: dict[str, tuple[str, str, type[Payload]]] = {
     # type name -> (aggregate token, event token, data model); subject = event(SERVICE, agg, evt)
     "UserCreated": ("user", "created", UserCreated),
     "UserRenamed": ("user", "renamed", UserRenamed),
@@ -450,74 +335,77 @@ _KP_ADMIN = scoped(E.KEYPAIR, O.UPDATE, Sc.DOMAIN, Target.KEYPAIR, "access_key")
 SPECS: dict[str, specs.MessageSpec] = specs.index([
     specs.command(S.BOOTSTRAP, Bootstrap, system_only(E.USER, O.CREATE),
                   "Create the first superadmin and the default domain (once).",
-                  ("auth.forbidden", "system.already_bootstrapped", *_USER_RULES)),
+                  ("auth.forbidden", "system.already_bootstrapped", *_USER_RULES),
+                  reply=r.Credentials),
     specs.command(S.DOMAIN_CREATE, CreateDomain, system_wide(E.DOMAIN, O.CREATE),
-                  "Create a domain.", ("auth.unauthenticated", "domain.name_taken")),
+                  "Create a domain.", ("auth.unauthenticated", "domain.name_taken"),
+                  reply=r.CreatedDomain),
     specs.command(S.PROJECT_CREATE, CreateProject,
                   scoped(E.PROJECT, O.CREATE, Sc.DOMAIN, Target.DOMAIN, "domain"),
                   "Create a project in a domain.",
                   ("auth.unauthenticated", "domain.not_found", "project.name_taken",
-                   "policy.unknown")),
+                   "policy.unknown"), reply=r.CreatedProject),
     specs.command(S.PROJECT_ADD_MEMBER, ProjectMember, _PROJECT,
-                  "Add a user to a project.", _MEMBER),
+                  "Add a user to a project.", _MEMBER, reply=r.Membership),
     specs.command(S.PROJECT_REMOVE_MEMBER, ProjectMember, _PROJECT,
-                  "Remove a user from a project.", _MEMBER),
+                  "Remove a user from a project.", _MEMBER, reply=r.Membership),
     specs.command(S.USER_CREATE, CreateUser,
                   scoped(E.USER, O.CREATE, Sc.DOMAIN, Target.DOMAIN, "domain"),
                   "Create a user (and its first keypair).",
                   ("auth.unauthenticated", "user.email_taken", "user.username_taken",
                    "domain.not_found", "project.not_found", "project.other_domain",
-                   "policy.unknown", *_USER_RULES)),
+                   "policy.unknown", *_USER_RULES), reply=r.Credentials),
     specs.command(S.USER_UPDATE, UpdateUser,
                   scoped(E.USER, O.UPDATE, Sc.USER, Target.USER, "email"),
                   "Change a user's fields (status, role, policy and projects: admins only).",
                   (*_USER, "user.self_demotion", "user.username_taken", "project.not_found",
-                   "project.other_domain", "policy.unknown", *_USER_RULES)),
+                   "project.other_domain", "policy.unknown", *_USER_RULES), reply=r.UserSummary),
     specs.command(S.USER_DEACTIVATE, UserRef,
                   scoped(E.USER, O.SOFT_DELETE, Sc.USER, Target.USER, "email"),
                   "Deactivate a user and all its keypairs.",
-                  (*_USER, "user.self_deactivation")),
+                  (*_USER, "user.self_deactivation"), reply=r.UserSummary),
     specs.command(S.USER_ACTIVATE, UserRef,
                   scoped(E.USER, O.UPDATE, Sc.DOMAIN, Target.USER, "email"),
-                  "Re-activate a user.", _USER),
+                  "Re-activate a user.", _USER, reply=r.UserSummary),
     specs.command(S.KEYPAIR_ISSUE, IssueKeypair,
                   scoped(E.KEYPAIR, O.CREATE, Sc.DOMAIN, Target.USER, "email"),
                   "Issue a new keypair to a user (the secret is in the reply only).",
-                  (*_USER, "policy.unknown")),
+                  (*_USER, "policy.unknown"), reply=r.Credentials),
     specs.command(S.KEYPAIR_ACTIVATE, KeypairRef, _KP_ADMIN, "Re-activate a keypair.",
-                  _KEYPAIR),
+                  _KEYPAIR, reply=r.KeypairSummary),
     specs.command(S.KEYPAIR_DEACTIVATE, KeypairRef,
                   scoped(E.KEYPAIR, O.SOFT_DELETE, Sc.USER, Target.KEYPAIR, "access_key"),
-                  "Deactivate a keypair.", _KEYPAIR),
+                  "Deactivate a keypair.", _KEYPAIR, reply=r.KeypairSummary),
     specs.command(S.KEYPAIR_ASSIGN_POLICY, AssignKeypairPolicy, _KP_ADMIN,
                   "Assign a keypair resource policy to a keypair.",
-                  (*_KEYPAIR, "policy.unknown")),
+                  (*_KEYPAIR, "policy.unknown"), reply=r.KeypairSummary),
     specs.command(S.KEYPAIR_SET_RATE_LIMIT, SetKeypairRateLimit, _KP_ADMIN,
-                  "Set a keypair's request rate limit.", _KEYPAIR),
+                  "Set a keypair's request rate limit.", _KEYPAIR, reply=r.KeypairSummary),
     specs.query(S.USER_GET, GetUser,
                 scoped(E.USER, O.READ, Sc.USER, Target.USER, "email", "user_id"),
-                "One user, with the keypairs the caller may read.", _USER),
+                "One user, with the keypairs the caller may read.", _USER, reply=r.UserDetail),
     specs.query(S.USER_LIST, ListUsers, rows(E.USER, O.READ, Sc.USER),
-                "The users the caller may read, filtered, sorted and paged."),
+                "The users the caller may read, filtered, sorted and paged.", reply=r.UserPage),
     specs.query(S.KEYPAIR_LIST, ListKeypairs, rows(E.KEYPAIR, O.READ, Sc.USER),
-                "The keypairs the caller may read, filtered, sorted and paged."),
+                "The keypairs the caller may read, filtered, sorted and paged.",
+                reply=r.KeypairPage),
     specs.query(S.DOMAIN_LIST, ListDomains, rows(E.DOMAIN, O.READ, Sc.DOMAIN),
-                "The domains the caller may read."),
+                "The domains the caller may read.", reply=r.DomainList),
     specs.query(S.PROJECT_LIST, ListProjects, rows(E.PROJECT, O.READ, Sc.PROJECT),
-                "The projects the caller may read."),
+                "The projects the caller may read.", reply=r.ProjectList),
     specs.query(S.KEYPAIR_RESOLVE, KeypairRef, system_only(E.KEYPAIR, O.READ, GATEWAY),
                 "A keypair's secret and owner, to verify a request signature (gateway only).",
-                ("keypair.not_found", "keypair.inactive")),
+                ("keypair.not_found", "keypair.inactive"), reply=r.ResolvedKeypair),
     specs.query(S.LOGIN, Login, system_only(E.USER, O.READ, GATEWAY),
                 "Check a user's password and answer its keypair (gateway only).",
-                ("auth.invalid_credentials", "auth.no_active_keypair")),
+                ("auth.invalid_credentials", "auth.no_active_keypair"), reply=r.LoginCredentials),
     specs.query(S.TOKEN_ISSUE, KeypairRef, system_only(E.KEYPAIR, O.READ, GATEWAY),
                 "An actor proof for a keypair the gateway authenticated (gateway only).",
-                ("keypair.inactive", "auth.signing_unavailable")),
+                ("keypair.inactive", "auth.signing_unavailable"), reply=r.ProofToken),
     specs.query(S.BUS_LOGIN, Login, None,
                 "A bus user's login: email and password give an actor proof (no proof asked).",
                 ("auth.invalid_credentials", "auth.no_active_keypair",
-                 "auth.signing_unavailable"), public=True),
+                 "auth.signing_unavailable"), public=True, reply=r.ProofToken),
     *(specs.event(event_subject(name), name, model, summary)
       for name, model, summary in (
           ("UserCreated", UserCreated, "A user was created."),

@@ -11,7 +11,6 @@ Wire conventions (one representation each):
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -31,8 +30,11 @@ from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
 from contracts.rbac import ScopeType as Sc
 from contracts.reading import read_event_data
+from contracts.replies import quota as r
 from contracts.values import SLOT_NAMES as SLOT_NAMES  # one list of slots (values.SlotName)
 from contracts.values import AccessKey, Limit, Offset, SortOrder
+from contracts.values import DefaultForUnspecified as DefaultForUnspecified
+from contracts.values import PolicyKind as PolicyKind
 
 SERVICE = "quota"
 UNLIMITED = "unlimited"
@@ -50,17 +52,6 @@ def effective_slots(policy: dict[str, Any]) -> dict[str, str]:
 # refusal names the field and its range.
 Scalar = StrictInt | StrictFloat | StrictStr | None
 PolicyNameText = Annotated[str, StringConstraints(max_length=1024)]
-
-
-class PolicyKind(StrEnum):
-    KEYPAIR = "keypair"
-    USER = "user"
-    PROJECT = "project"
-
-
-class DefaultForUnspecified(StrEnum):
-    LIMITED = "limited"
-    UNLIMITED = "unlimited"
 
 
 class _Payload(BaseModel):
@@ -238,18 +229,22 @@ def _tier_specs() -> list[specs.MessageSpec]:
     for kind, entity, (create, update, delete, get, listing), new, change in _TIERS:
         found += [
             specs.command(create, new, system_wide(entity, O.CREATE),
-                          f"Create a {kind} resource policy.", ("policy.name_taken", *_FIELDS)),
+                          f"Create a {kind} resource policy.", ("policy.name_taken", *_FIELDS),
+                          reply=r.PolicyState),
             specs.command(update, change, system_wide(entity, O.UPDATE),
                           f"Change a {kind} resource policy's fields (the whole policy is in "
                           "the event).", ("policy.not_found", "policy.name_immutable",
-                                          *_FIELDS)),
+                                          *_FIELDS), reply=r.PolicyState),
             specs.command(delete, PolicyRef, system_wide(entity, O.HARD_DELETE),
                           f"Delete a {kind} resource policy no one uses.",
-                          ("policy.not_found", "policy.protected", "policy.in_use")),
+                          ("policy.not_found", "policy.protected", "policy.in_use"),
+                          reply=r.DeletedPolicy),
             specs.query(get, PolicyRef, any_user(entity, O.READ),
-                        f"One {kind} resource policy.", ("policy.not_found",)),
+                        f"One {kind} resource policy.", ("policy.not_found",),
+                        reply=r.PolicyRow),
             specs.query(listing, ListPolicies, scoped(entity, O.READ, Sc.DOMAIN, Target.ACTOR),
-                        f"The {kind} resource policies, filtered, sorted and paged."),
+                        f"The {kind} resource policies, filtered, sorted and paged.",
+                        reply=r.PolicyPage),
         ]
     return found
 
@@ -259,7 +254,7 @@ SPECS: dict[str, specs.MessageSpec] = specs.index([
     specs.query(S.EFFECTIVE_LIMITS, EffectiveLimits,
                 scoped(E.KEYPAIR, O.READ, Sc.USER, Target.KEYPAIR, "access_key"),
                 "A keypair's effective limits (its keypair, user and project policies).",
-                ("keypair.unknown", "policy.not_found")),
+                ("keypair.unknown", "policy.not_found"), reply=r.KeypairLimits),
     specs.event(event_subject("PolicyCreated"), "PolicyCreated", PolicyCreated,
                 "A resource policy was created (the whole policy)."),
     specs.event(event_subject("PolicyUpdated"), "PolicyUpdated", PolicyUpdated,

@@ -7,7 +7,6 @@ permission editor and every command's declared permission are checked against it
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -36,6 +35,8 @@ from contracts.catalogue import (
 from contracts.catalogue import (
     Operation as Operation,
 )
+from contracts.catalogue import RoleSource as RoleSource
+from contracts.catalogue import RoleStatus as RoleStatus
 from contracts.catalogue import (
     ScopeType as ScopeType,
 )
@@ -49,20 +50,11 @@ from contracts.catalogue import (
     operations_for as operations_for,
 )
 from contracts.permissions import Needs, any_user, system_wide
+from contracts.replies import rbac as r
 from contracts.values import Limit, Offset, SortOrder
 
 SERVICE = "rbac"
 ROLE_NAME_MAX = 64
-
-
-class RoleSource(StrEnum):
-    SYSTEM = "system"
-    CUSTOM = "custom"
-
-
-class RoleStatus(StrEnum):
-    ACTIVE = "active"
-    INACTIVE = "inactive"
 
 
 class _Payload(BaseModel):
@@ -280,42 +272,46 @@ _PERMISSION = ("role.not_found", "role.system_immutable", "permission.entity_inv
 
 
 def _cmd(subject: str, payload: type[_Payload], operation: Operation, summary: str,
-         errors: tuple[str, ...]) -> specs.MessageSpec:
-    return specs.command(subject, payload, system_wide(_R, operation), summary, errors)
+         errors: tuple[str, ...], reply: type[BaseModel]) -> specs.MessageSpec:
+    return specs.command(subject, payload, system_wide(_R, operation), summary, errors, reply)
 
 
 SPECS: dict[str, specs.MessageSpec] = specs.index([
     _cmd(S.ROLE_CREATE, CreateRole, Operation.CREATE, "Create a custom role with its scopes.",
-         (*_NAME, "role.scope_required", "scope.unknown_target")),
+         (*_NAME, "role.scope_required", "scope.unknown_target"), r.RoleState),
     _cmd(S.ROLE_UPDATE, UpdateRole, Operation.UPDATE, "Rename or describe a role.",
-         (*_ROLE, "role.system_immutable", *_NAME)),
+         (*_ROLE, "role.system_immutable", *_NAME), r.UpdatedRole),
     _cmd(S.ROLE_DEACTIVATE, RoleRef, Operation.SOFT_DELETE,
-         "Deactivate a role (its grants stop counting).", (*_ROLE, "role.system_immutable")),
-    _cmd(S.ROLE_ACTIVATE, RoleRef, Operation.UPDATE, "Re-activate a role.", _ROLE),
+         "Deactivate a role (its grants stop counting).", (*_ROLE, "role.system_immutable"),
+         reply=r.RoleState),
+    _cmd(S.ROLE_ACTIVATE, RoleRef, Operation.UPDATE, "Re-activate a role.", _ROLE,
+         reply=r.RoleState),
     _cmd(S.ROLE_PURGE, RoleRef, Operation.HARD_DELETE,
          "Delete an inactive role for good (its id never comes back).",
-         (*_ROLE, "role.active", "role.not_empty", "role.system_immutable")),
+         (*_ROLE, "role.active", "role.not_empty", "role.system_immutable"), r.PurgedRole),
     _cmd(S.ROLE_ADD_PERMISSION, AddPermission, Operation.UPDATE,
          "Grant operations on an entity type at one of the role's scopes.",
-         (*_PERMISSION, "permission.exists")),
+         (*_PERMISSION, "permission.exists"), r.AddedPermissions),
     _cmd(S.ROLE_REMOVE_PERMISSION, RemovePermission, Operation.UPDATE,
          "Remove one permission from a role.",
-         (*_ROLE, "role.system_immutable", "permission.not_found")),
+         (*_ROLE, "role.system_immutable", "permission.not_found"), r.RemovedPermission),
     _cmd(S.ROLE_ASSIGN, AssignUsers, Operation.UPDATE, "Assign a role to users.",
          (*_ROLE, "role.inactive", "assignment.exists", "assignment.no_users",
-          "user.not_found")),
+          "user.not_found"), r.AssignedUsers),
     _cmd(S.ROLE_UNASSIGN, UnassignUser, Operation.UPDATE, "Take a role from a user.",
-         (*_ROLE, "assignment.not_found", "assignment.no_users", "user.not_found")),
+         (*_ROLE, "assignment.not_found", "assignment.no_users", "user.not_found"),
+         reply=r.UnassignedUser),
     specs.query(S.ROLE_LIST, ListRoles, system_wide(_R, Operation.READ),
-                "The roles, filtered, sorted and paged."),
+                "The roles, filtered, sorted and paged.", reply=r.RolePage),
     specs.query(S.ROLE_GET, GetRole, system_wide(_R, Operation.READ),
-                "One role with its scopes, permissions and users.", _ROLE),
+                "One role with its scopes, permissions and users.", _ROLE, reply=r.RoleDetail),
     specs.query(S.USER_SEARCH, SearchUsers, system_wide(EntityType.USER, Operation.READ),
-                "Users by email or name, to assign roles to."),
+                "Users by email or name, to assign roles to.", reply=r.KnownUserPage),
     specs.query(S.CHECK, Check, any_user(_R, Operation.READ),
-                "Whether a user may do an operation at a scope (own checks unless superadmin)."),
+                "Whether a user may do an operation at a scope (own checks unless superadmin).",
+                reply=r.CheckResult),
     specs.query(S.CHECK_BATCH, CheckBatch, any_user(_R, Operation.READ),
-                "Many permission checks in one request."),
+                "Many permission checks in one request.", reply=r.CheckBatchResult),
     *(specs.event(event_subject(name), name, model, summary)
       for name, model, summary in (
           ("RoleCreated", RoleCreated, "A role was created."),

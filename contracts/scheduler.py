@@ -5,7 +5,6 @@ Requested slots use the quota wire form: decimal strings, `mem` in bytes.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -15,28 +14,15 @@ from contracts.permissions import Needs, Target, any_user, rows, scoped, system_
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
 from contracts.rbac import ScopeType as Sc
+from contracts.replies import scheduler as r
 from contracts.values import AccessKey, Limit, Offset
+from contracts.values import SessionStatus as SessionStatus
+from contracts.values import SessionType as SessionType
 
 SERVICE = "scheduler"
 
 
-class SessionStatus(StrEnum):
-    PENDING = "PENDING"
-    SCHEDULED = "SCHEDULED"
-    PREPARING = "PREPARING"
-    RUNNING = "RUNNING"
-    TERMINATING = "TERMINATING"
-    TERMINATED = "TERMINATED"
-    CANCELLED = "CANCELLED"
-    ERROR = "ERROR"
-
-
 TERMINAL = (SessionStatus.TERMINATED, SessionStatus.CANCELLED, SessionStatus.ERROR)
-
-
-class SessionType(StrEnum):
-    INTERACTIVE = "interactive"
-    BATCH = "batch"
 
 
 class _Payload(BaseModel):
@@ -217,36 +203,38 @@ SPECS: dict[str, specs.MessageSpec] = specs.index([
                   ("auth.unauthenticated", "policy.unknown", "session.bad_slot",
                    "session.unknown_slot", "session.exceeds_policy", "session.exceeds_cluster",
                    "session.too_many_pending", "session.mount_forbidden",
-                   "service.unavailable")),
+                   "service.unavailable"), reply=r.SessionState),
     specs.command(S.SESSION_TERMINATE, TerminateSession,
                   scoped(E.SESSION, O.SOFT_DELETE, Sc.USER, Target.SESSION, "session_id"),
                   "Terminate (or cancel) a session.",
-                  ("session.not_found", "session.invalid_transition")),
+                  ("session.not_found", "session.invalid_transition"), reply=r.SessionState),
     specs.command(S.SESSION_TOUCH, SessionRef,
                   scoped(E.SESSION, O.UPDATE, Sc.USER, Target.SESSION, "session_id"),
                   "Mark a session as used now (its idle timeout restarts).",
-                  ("session.not_found",)),
+                  ("session.not_found",), reply=r.SessionState),
     # Cluster-wide (every agent, every keypair): no scoped grant covers it; superadmins only,
     # as in the reference (`POST /resource/recalculate-usage`).
     specs.command(S.USAGE_RECALCULATE, RecalculateUsage, system_wide(E.AGENT, O.UPDATE),
                   "RECALCULATE USAGE: replay container events, ask every agent, correct the "
                   "ledgers.",
                   ("usage.unavailable", "usage.recalculation_conflict",
-                   "usage.recalculation_timeout")),
+                   "usage.recalculation_timeout"), reply=r.Recalculation),
     specs.query(S.SESSION_LIST, ListSessions, rows(E.SESSION, O.READ, Sc.USER),
-                "The sessions the caller may read, filtered and paged."),
+                "The sessions the caller may read, filtered and paged.", reply=r.SessionPage),
     specs.query(S.SESSION_GET, SessionRef,
                 scoped(E.SESSION, O.READ, Sc.USER, Target.SESSION, "session_id"),
-                "One session.", ("session.not_found",)),
+                "One session.", ("session.not_found",), reply=r.SessionDetail),
     specs.query(S.AGENT_LIST, ListAgents, scoped(E.AGENT, O.READ, Sc.DOMAIN, Target.ACTOR),
-                "The agents (alive or lost) with their capacity and occupied slots."),
+                "The agents (alive or lost) with their capacity and occupied slots.",
+                reply=r.AgentList),
     specs.query(S.RESOURCE_INDICATOR, ResourceIndicator,
                 scoped(E.KEYPAIR, O.READ, Sc.USER, Target.KEYPAIR, "access_key"),
                 "A keypair's limits and what its sessions occupy.",
-                ("auth.unauthenticated", "policy.unknown")),
+                ("auth.unauthenticated", "policy.unknown"), reply=r.KeypairResources),
     # Any user; the handler keeps a plain user to their own keypair and user rows.
     specs.query(S.USAGE_LIST, ListUsage, any_user(E.SESSION, O.READ),
-                "What each keypair, user, project, domain and agent occupies now."),
+                "What each keypair, user, project, domain and agent occupies now.",
+                reply=r.UsageListing),
     specs.event(event_subject("SessionRequested"), "SessionRequested", SessionRequested,
                 "A session was requested and admitted (PENDING)."),
     *(specs.event(event_subject(name), name, SessionStatusChanged, summary)

@@ -8,9 +8,11 @@ it (`payloads`, `needs`); the golden samples, the contract tests and the AsyncAP
 (`contracts/asyncapi.py`) enumerate it.
 
 Replies: a command or query answers `Accepted` (`{"status": "accepted", "data": {...},
-"positions": {...}}`) or `Error` (contracts/envelope.py). Where `reply` is set, `data` is that
-model; where it is None, `data` is the documented generic object (`GENERIC_REPLY`): the
-handler's answer, a JSON object whose fields the service README describes.
+"positions": {...}}`) or `Error` (contracts/envelope.py); `data` is the spec's `reply` model
+(contracts/replies/, the agent's in contracts/agent.py). Every request names one (the contract
+tests refuse a request without); with `BAIKAL_CHECK_REPLIES=1` the dispatcher checks each
+answer against it (services/runtime/replies.py). `GENERIC_REPLY` only describes, in the
+AsyncAPI document, a request declared without one.
 
 Error codes: the reply's `error.code` is `<service>.<code>`; `errors` lists the codes the
 owning service raises for this message, `COMMON_ERRORS` those every request can get.
@@ -59,7 +61,7 @@ class MessageSpec:
     kind: Kind
     payload: type[BaseModel]  # commands/queries: the envelope's `data`; events: the event data
     summary: str
-    reply: type[BaseModel] | None = None  # None on a request: GENERIC_REPLY
+    reply: type[BaseModel] | None = None  # every request names one (tests/contracts)
     needs: Needs | None = None  # events: none; public queries: none
     errors: tuple[str, ...] = ()
     public: bool = False  # no proof asked (the bus login that hands one out)

@@ -17,6 +17,19 @@ from contracts.permissions import Needs, Target, scoped, system_only
 from contracts.rbac import EntityType as E
 from contracts.rbac import Operation as O
 from contracts.rbac import ScopeType as Sc
+from contracts.replies import storage as r
+
+# The wire enums of folders live in contracts/storage_values.py (the reply models use them
+# too); they are re-exported here, so `contracts.storage` stays the one name to import.
+from contracts.storage_values import DELETABLE as DELETABLE
+from contracts.storage_values import PERMISSION_LABELS as PERMISSION_LABELS
+from contracts.storage_values import READABLE as READABLE
+from contracts.storage_values import WRITABLE as WRITABLE
+from contracts.storage_values import FolderStatus as FolderStatus
+from contracts.storage_values import InvitationState as InvitationState
+from contracts.storage_values import Ownership as Ownership
+from contracts.storage_values import Permission as Permission
+from contracts.storage_values import UsageMode as UsageMode
 from contracts.values import Limit, Offset
 
 SERVICE = "storage"
@@ -30,43 +43,6 @@ EmailText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 RelPath = Annotated[str, StringConstraints(max_length=PATH_MAX)]
 
 
-class Permission(StrEnum):
-    """Mount permissions of the reference (`VFolderMountPermission`)."""
-
-    READ_ONLY = "ro"
-    READ_WRITE = "rw"
-    RW_DELETE = "wd"
-
-
-PERMISSION_LABELS = {"ro": "R", "rw": "RW", "wd": "RWD"}
-READABLE = frozenset({"ro", "rw", "wd"})
-WRITABLE = frozenset({"rw", "wd"})
-DELETABLE = frozenset({"wd"})
-
-
-class Ownership(StrEnum):
-    USER = "user"
-    GROUP = "group"
-
-
-class UsageMode(StrEnum):
-    GENERAL = "general"
-    MODEL = "model"
-    DATA = "data"
-
-
-class FolderStatus(StrEnum):
-    READY = "ready"
-    TRASHED = "delete-pending"  # in the trash: restorable, still counts
-    PURGING = "delete-ongoing"  # delete forever started: the directory is being removed
-    PURGED = "delete-complete"
-
-
-class InvitationState(StrEnum):
-    PENDING = "pending"
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-    CANCELED = "canceled"
 
 
 class HostOperation(StrEnum):
@@ -320,60 +296,65 @@ SPECS: dict[str, specs.MessageSpec] = specs.index([
                   ("auth.unauthenticated", "host.not_configured", "host.not_found",
                    "host.not_allowed", *_NAME, "folder.type_not_allowed",
                    "folder.project_required", "project.not_found", "folder.group_forbidden",
-                   "folder.count_exceeded")),
+                   "folder.count_exceeded"), reply=r.FolderState),
     specs.command(S.FOLDER_RENAME, RenameFolder, _own(O.UPDATE),
-                  "Rename a folder (its directory stays).", (*_OWNED, "folder.not_ready", *_NAME)),
+                  "Rename a folder (its directory stays).", (*_OWNED, "folder.not_ready", *_NAME),
+                  reply=r.FolderState),
     specs.command(S.FOLDER_UPDATE_PERMISSION, UpdateFolderPermission, _own(O.UPDATE),
                   "Change a folder's own permission.",
-                  (*_OWNED, "folder.not_ready", "folder.owner_permission")),
+                  (*_OWNED, "folder.not_ready", "folder.owner_permission"), reply=r.FolderState),
     specs.command(S.FOLDER_SHARE, ShareFolder, _own(O.UPDATE),
                   "Set one user's permission on a folder (group: an override; user: a grant).",
                   (*_OWNED, "folder.not_ready", "folder.not_directly_sharable",
-                   "folder.self_share", "user.not_found")),
+                   "folder.self_share", "user.not_found"), reply=r.FolderState),
     specs.command(S.FOLDER_UNSHARE, UnshareFolder, _own(O.UPDATE),
                   "Remove one user's own permission on a folder.",
-                  (*_OWNED, "folder.share_not_found", "user.not_found")),
+                  (*_OWNED, "folder.share_not_found", "user.not_found"), reply=r.FolderState),
     specs.command(S.FOLDER_TRASH, FolderTarget, _own(O.SOFT_DELETE),
                   "Move a folder to the trash (restorable, still counted).",
-                  (*_OWNED, "folder.not_ready", "folder.mounted")),
+                  (*_OWNED, "folder.not_ready", "folder.mounted"), reply=r.FolderState),
     specs.command(S.FOLDER_RESTORE, FolderTarget, _own(O.SOFT_DELETE),
                   "Restore a folder from the trash.",
-                  (*_OWNED, "folder.not_in_trash", "folder.name_taken")),
+                  (*_OWNED, "folder.not_in_trash", "folder.name_taken"), reply=r.FolderState),
     specs.command(S.FOLDER_PURGE, FolderTarget, _own(O.HARD_DELETE),
                   "Delete a trashed folder forever (its directory is removed).",
-                  (*_OWNED, "folder.not_in_trash", "folder.mounted")),
+                  (*_OWNED, "folder.not_in_trash", "folder.mounted"), reply=r.FolderState),
     specs.command(S.INVITATION_SEND, SendInvitations, _own(O.UPDATE),
                   "Invite users to a user folder with a permission.",
                   (*_OWNED, "folder.not_ready", "invitation.group_folder",
                    "invitation.dot_folder", "invitation.self", "invitation.pending",
-                   "invitation.grant_exists", "user.not_found")),
+                   "invitation.grant_exists", "user.not_found"), reply=r.InvitationsSent),
     specs.command(S.INVITATION_ACCEPT, InvitationRef, _own(O.READ),
-                  "Accept an invitation (the invitee gains its permission).", _DECIDE),
+                  "Accept an invitation (the invitee gains its permission).", _DECIDE,
+                  reply=r.InvitationDecision),
     specs.command(S.INVITATION_REJECT, InvitationRef, _own(O.READ),
-                  "Reject an invitation (the invitee).", _DECIDE),
+                  "Reject an invitation (the invitee).", _DECIDE, reply=r.InvitationDecision),
     specs.command(S.INVITATION_CANCEL, InvitationRef, _own(O.UPDATE),
-                  "Cancel an invitation (the inviter or the folder's owner).", _DECIDE),
+                  "Cancel an invitation (the inviter or the folder's owner).", _DECIDE,
+                  reply=r.InvitationDecision),
     specs.command(S.FOLDER_MOUNT, MountFolder, system_only(E.VFOLDER, O.READ),
                   "Mount a folder in a starting session (the scheduler, for the owner).",
-                  (*_FOLDER, "folder.not_ready", "host.not_allowed")),
+                  (*_FOLDER, "folder.not_ready", "host.not_allowed"), reply=r.MountGrant),
     # Reads: vfolder:read at the actor's own scope; which folders a caller sees, and with
     # which permission, is storage's folder rule (owner, project membership, role, shares),
     # so lists are filtered by storage itself. `files.authorize` answers for the operation it
     # names, checked by the same rule (an upload needs a writable folder).
     specs.query(S.FOLDER_LIST, ListFolders, _own(O.READ),
-                "The folders the caller can see (ready ones, or the trash), with its permission."),
+                "The folders the caller can see (ready ones, or the trash), with its permission.",
+                reply=r.FolderPage),
     specs.query(S.FOLDER_GET, FolderTarget, _own(O.READ), "One folder the caller can see.",
-                _FOLDER),
+                _FOLDER, reply=r.FolderRow),
     specs.query(S.INVITATION_LIST, ListInvitations, _own(O.READ),
-                "The caller's received or sent invitations.", ("auth.unauthenticated",)),
+                "The caller's received or sent invitations.", ("auth.unauthenticated",),
+                reply=r.InvitationList),
     specs.query(S.HOST_LIST, ListHosts, _own(O.READ),
                 "The hosts, the default one and what the caller's policies allow on each.",
-                ("auth.unauthenticated",)),
+                ("auth.unauthenticated",), reply=r.HostList),
     specs.query(S.FILES_AUTHORIZE, AuthorizeFiles, _own(O.READ),
                 "May the caller do a file operation on a path: the real paths and size room.",
-                (*_OWNED, "folder.not_ready", *_PATHS)),
+                (*_OWNED, "folder.not_ready", *_PATHS), reply=r.FileGrant),
     specs.query(S.FOLDER_USAGE, FolderTarget, _own(O.READ),
-                "A folder's bytes and files, walked now.", _FOLDER),
+                "A folder's bytes and files, walked now.", _FOLDER, reply=r.FolderUsage),
     # A session's mounts, decided at admission: only the scheduler may ask (its system proof;
     # its NATS user is the only one allowed to publish the subject, contracts/principals.py).
     # Refusals: the first folder refused, with its code.

@@ -95,6 +95,33 @@ class SortOrder(StrEnum):
     DESC = "desc"
 
 
+class SessionStatus(StrEnum):
+    PENDING = "PENDING"
+    SCHEDULED = "SCHEDULED"
+    PREPARING = "PREPARING"
+    RUNNING = "RUNNING"
+    TERMINATING = "TERMINATING"
+    TERMINATED = "TERMINATED"
+    CANCELLED = "CANCELLED"
+    ERROR = "ERROR"
+
+
+class SessionType(StrEnum):
+    INTERACTIVE = "interactive"
+    BATCH = "batch"
+
+
+class PolicyKind(StrEnum):
+    KEYPAIR = "keypair"
+    USER = "user"
+    PROJECT = "project"
+
+
+class DefaultForUnspecified(StrEnum):
+    LIMITED = "limited"
+    UNLIMITED = "unlimited"
+
+
 Slug = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ]

@@ -17,6 +17,9 @@ from tests.support.natsserver import NatsServer, start_nats
 # `baikal up` stacks started by tests get their own per-component keys.
 TEST_SIGNING_KEY = new_private_key()
 TEST_SIGNERS = ("identity", "gateway", "bootstrap", "scheduler", "operator", "agent")
+# Every handler's answer is checked against its spec's reply model (services/runtime/replies.py):
+# a reply that does not match answers `internal` and logs why, so a test fails at once.
+os.environ.setdefault("BAIKAL_CHECK_REPLIES", "1")
 os.environ.setdefault("BAIKAL_STACK_ID", "test-stack")
 os.environ.setdefault("BAIKAL_SIGNING_KEY", TEST_SIGNING_KEY)
 os.environ.setdefault("BAIKAL_TRUSTED_KEYS", format_keys(

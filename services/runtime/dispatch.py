@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.envelope import Accepted, Actor, Command, Query, error_reply
 from contracts.permissions import Needs
+from services.runtime import replies
 from services.runtime.context import MessageContext, using
 from services.runtime.errors import CodedError
 from services.runtime.observability import Metrics
@@ -229,6 +230,7 @@ class Dispatcher:
             loop = asyncio.get_running_loop()
             result, written = await loop.run_in_executor(self._pool, self._run, route, envelope,
                                                          payload)
+            replies.check(route.subject, result)  # BAIKAL_CHECK_REPLIES=1: fails loudly
         except CodedError as exc:
             return self._error_bytes(exc.code, exc.message, **exc.details), "refused"
         except ValidationError as exc:

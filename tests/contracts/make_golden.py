@@ -1,4 +1,5 @@
-"""Write the golden sample of every spec that has none yet (existing samples stay frozen).
+"""Write the golden sample of every spec, and of every request's reply, that has none yet
+(existing samples stay frozen).
 
     python -m tests.contracts.make_golden
 """
@@ -8,18 +9,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.contracts.samples import ALL_SPECS, golden_name, sample_message
+from tests.contracts.samples import (
+    ALL_SPECS,
+    golden_name,
+    reply_golden_name,
+    sample_message,
+    sample_reply,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
 def main() -> None:
     for spec in ALL_SPECS.values():
-        path = GOLDEN / golden_name(spec)
-        if path.exists():
-            continue
-        path.write_text(json.dumps(sample_message(spec), indent=2) + "\n", encoding="utf-8")
-        print("wrote", path.name)
+        samples = [(golden_name(spec), sample_message)]
+        if spec.is_request and spec.reply is not None:
+            samples.append((reply_golden_name(spec), sample_reply))
+        for name, make in samples:
+            path = GOLDEN / name
+            if path.exists():
+                continue
+            path.write_text(json.dumps(make(spec), indent=2) + "\n", encoding="utf-8")
+            print("wrote", path.name)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Golden sample names and generated sample messages, from the specs (contracts/specs.py).
+"""Golden sample names and generated sample messages and replies, from the specs
+(contracts/specs.py).
 
 `make_golden.py` writes the missing samples with these; the contract tests read them back.
 """
@@ -14,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts import agent, identity, quota, rbac, scheduler, storage
-from contracts.envelope import Actor, Command, Event, Query
+from contracts.envelope import Accepted, Actor, Command, Event, Query
 from contracts.specs import Kind, MessageSpec
 
 MODULES = (identity, quota, rbac, scheduler, storage, agent)
@@ -41,6 +42,12 @@ def golden_name(spec: MessageSpec) -> str:
     if spec.directed:
         return "agent." + spec.subject.split("{agent_id}.", 1)[1] + ".json"
     return f"{spec.subject}.json"
+
+
+def reply_golden_name(spec: MessageSpec) -> str:
+    """The reply sample's file name: the request's, with `.reply` before `.json`."""
+    assert spec.is_request, spec.subject
+    return golden_name(spec).removesuffix(".json") + ".reply.json"
 
 
 def _value(name: str, annotation: Any) -> Any:
@@ -107,3 +114,11 @@ def sample_message(spec: MessageSpec) -> dict[str, Any]:
                        proof=proof).model_dump(mode="json")
     return Query(actor=actor, correlation_id="corr-7f3a", data=data,
                  proof=proof).model_dump(mode="json")
+
+
+def sample_reply(spec: MessageSpec) -> dict[str, Any]:
+    """The whole `Accepted` reply of a request of `spec` (a command's names its position)."""
+    assert spec.reply is not None, f"{spec.subject} declares no reply model"
+    positions = {spec.service: 1} if spec.is_command else None
+    return Accepted(data=sample_data(spec.reply), positions=positions).model_dump(
+        mode="json", exclude_none=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -105,13 +106,24 @@ def test_a_message_payload_is_the_envelope_with_the_payload_model_as_data() -> N
     assert schema["additionalProperties"] is False
 
 
-def test_a_typed_reply_is_in_the_document_and_the_generic_one_is_described() -> None:
-    typed = DOC["components"]["messages"][
-        asyncapi.reply_key("bai.cmd.agent.{agent_id}.start-container.v1")]
-    assert resolve(typed["payload"]["allOf"][1]["properties"]["data"]["$ref"])[
-        "title"] == "ContainerState"
-    generic = DOC["components"]["messages"][asyncapi.reply_key(identity.Subjects.USER_GET)]
-    assert "no typed reply" in generic["payload"]["allOf"][1]["properties"]["data"][
+@pytest.mark.parametrize("subject", sorted(s for s, spec in ALL_SPECS.items() if spec.is_request))
+def test_every_request_reply_shows_its_typed_reply_schema(subject: str) -> None:
+    spec = ALL_SPECS[subject]
+    assert spec.reply is not None, f"{subject} declares no reply model"
+    message = DOC["components"]["messages"][asyncapi.reply_key(subject)]
+    envelope, data = message["payload"]["allOf"]
+    assert resolve(envelope["$ref"])["title"] == "Accepted"
+    schema = resolve(data["properties"]["data"]["$ref"])
+    assert schema["title"] == spec.reply.__name__
+    assert set(schema["properties"]) == set(spec.reply.model_fields)
+    assert schema["additionalProperties"] is False  # a reply's fields are all declared
+
+
+def test_a_request_without_a_reply_model_is_described_as_the_generic_object() -> None:
+    spec = identity.SPECS[identity.Subjects.USER_GET]
+    untyped = asyncapi.build([replace(spec, reply=None)])
+    message = untyped["components"]["messages"][asyncapi.reply_key(spec.subject)]
+    assert "no typed reply" in message["payload"]["allOf"][1]["properties"]["data"][
         "description"]
 
 

@@ -1,5 +1,6 @@
 """Each message is declared once: every subject a service serves comes from a spec, and every
-spec has a handler, a payload model, a reply (typed or the documented generic) and a sample."""
+spec has a handler, a payload model, a sample and, for a request, a typed reply model with a
+golden reply that it accepts."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from pydantic import BaseModel
 
 from contracts import agent, identity, quota, rbac, scheduler, specs, storage
+from contracts.envelope import Accepted
 from contracts.permissions import Needs
 from contracts.specs import Kind, MessageSpec
 from services.agent.handlers import HANDLERS as AGENT
@@ -26,7 +28,7 @@ from services.runtime.context import MessageContext
 from services.runtime.serve import UnservedSpecs, serve, table
 from services.scheduler.handlers import HANDLERS as SCHEDULER
 from services.storage.handlers import HANDLERS as STORAGE
-from tests.contracts.samples import ALL_SPECS, MODULES, golden_name
+from tests.contracts.samples import ALL_SPECS, MODULES, golden_name, reply_golden_name
 
 GOLDEN = Path(__file__).parent / "golden"
 RAISED = re.compile(r'refuse\(\s*"([a-z_]+\.[a-z_.]+)"')
@@ -94,16 +96,32 @@ def test_every_request_spec_is_served_as_declared(subject: str) -> None:
 
 
 @pytest.mark.parametrize("subject", sorted(ALL_SPECS))
-def test_every_spec_has_a_payload_a_summary_and_a_reply_or_the_generic(subject: str) -> None:
+def test_every_spec_has_a_payload_a_summary_and_every_request_a_typed_reply(subject: str) -> None:
     spec = ALL_SPECS[subject]
     assert issubclass(spec.payload, BaseModel)
     assert spec.summary.strip() and "\n" not in spec.summary
     if spec.is_request:
-        assert spec.reply is None or issubclass(spec.reply, BaseModel)
-        assert specs.GENERIC_REPLY  # what a reply without a model carries is documented
+        # no request is left with the generic reply (specs.GENERIC_REPLY)
+        assert spec.reply is not None, f"{subject} declares no reply model"
+        assert issubclass(spec.reply, BaseModel)
+        # every field declared: a handler's undeclared field is a contract change
+        assert spec.reply.model_config.get("extra") == "forbid", spec.reply.__name__
         assert set(specs.COMMON_ERRORS[:3]) & set(spec.all_errors())
     else:
         assert spec.reply is None and spec.needs is None and spec.all_errors() == ()
+
+
+@pytest.mark.parametrize("subject", sorted(REQUESTS))
+def test_every_request_has_a_golden_reply_that_its_reply_model_accepts(subject: str) -> None:
+    spec = REQUESTS[subject]
+    assert spec.reply is not None, f"{subject} declares no reply model"
+    path = GOLDEN / reply_golden_name(spec)
+    assert path.is_file(), f"run python -m tests.contracts.make_golden ({path.name})"
+    reply = Accepted.model_validate_json(path.read_text(encoding="utf-8"))
+    assert (reply.positions is not None) == spec.is_command  # a command names what it wrote
+    # as on the bus: the JSON text, strictly, as the dispatcher's reply check reads it
+    typed = spec.reply.model_validate_json(json.dumps(reply.data), strict=True)
+    assert typed.model_dump(mode="json", exclude_unset=True) == reply.data
 
 
 @pytest.mark.parametrize("subject", sorted(ALL_SPECS))

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import storage as sc
+from contracts.replies import storage as sr
 from services.gateway.errors import ERROR_RESPONSES
 from services.gateway.routes.calls import Reader, Writer, body_data, json_response
 
@@ -20,105 +21,8 @@ router = APIRouter(prefix="/folders", tags=["storage folders"], responses=ERROR_
 FolderPath = Annotated[str, Path(min_length=1, max_length=128)]
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class FolderOut(_Out):
-    folder_id: str
-    name: str
-    host: str
-    ownership: sc.Ownership
-    owner_id: str
-    domain: str
-    creator: str
-    permission: sc.Permission
-    usage_mode: sc.UsageMode
-    status: sc.FolderStatus
-    shared_with: str | None = None
-    shared_permission: sc.Permission | None = None
-    unshared: str | None = None
-
-
-class Share(_Out):
-    email: str
-    permission: sc.Permission
-
-
-class FolderRow(_Out):
-    folder_id: str
-    name: str
-    host: str
-    ownership: sc.Ownership
-    owner_id: str
-    domain: str
-    creator: str
-    usage_mode: sc.UsageMode
-    status: sc.FolderStatus
-    created_at: str
-    folder_permission: sc.Permission
-    permission: sc.Permission = Field(description="the caller's permission")
-    permission_label: str = Field(description="R, RW or RWD")
-    is_owner: bool
-    shares: list[Share]
-
-
-class FolderPage(_Out):
-    total: int
-    offset: int
-    limit: int
-    items: list[FolderRow]
-
-
-class HostOut(_Out):
-    name: str
-    is_default: bool
-    allowed: list[str]
-
-
-class HostList(_Out):
-    default: str | None
-    hosts: list[HostOut]
-    ownership_types: list[str]
-
-
-class InvitationRow(_Out):
-    invitation_id: str
-    folder_id: str
-    folder_name: str
-    inviter: str
-    invitee: str
-    permission: sc.Permission
-    state: sc.InvitationState
-    created_at: str
-
-
-class InvitationList(_Out):
-    total: int
-    items: list[InvitationRow]
-
-
-class InvitationsSent(_Out):
-    folder_id: str
-    invitations: dict[str, str]
-
-
-class InvitationDecision(_Out):
-    invitation_id: str
-    folder_id: str
-    state: sc.InvitationState
-    permission: sc.Permission
-
-
-class FolderUsage(_Out):
-    folder_id: str
-    name: str
-    bytes: int
-    files: int
 
 
 class NewName(_Body):
@@ -150,13 +54,13 @@ class InvitationBody(_Body):
 # ---- static paths first: they would otherwise read as a folder's name ---------------------
 
 
-@router.get("/_/hosts", response_model=HostList,
+@router.get("/_/hosts", response_model=sr.HostList,
             summary="Storage hosts, the default one, and what your policies allow on each")
 async def list_hosts(call: Reader) -> Response:
     return json_response(await call.query(S.HOST_LIST, {}))
 
 
-@router.get("/invitations/list", response_model=InvitationList,
+@router.get("/invitations/list", response_model=sr.InvitationList,
             summary="Invitations you received (or sent)")
 async def list_invitations(
         call: Reader, direction: Annotated[str, Query(pattern="^(received|sent)$")] = "received"
@@ -175,7 +79,7 @@ def _decision(subject: str, verb: str) -> Any:
 for _verb, _subject, _who in (("accept", S.INVITATION_ACCEPT, "the invitee"),
                               ("reject", S.INVITATION_REJECT, "the invitee"),
                               ("cancel", S.INVITATION_CANCEL, "the inviter")):
-    router.post(f"/invitations/{_verb}", response_model=InvitationDecision,
+    router.post(f"/invitations/{_verb}", response_model=sr.InvitationDecision,
                 name=f"{_verb}_invitation",
                 summary=f"{_verb.capitalize()} an invitation ({_who})")(
         _decision(_subject, _verb))
@@ -184,13 +88,13 @@ for _verb, _subject, _who in (("accept", S.INVITATION_ACCEPT, "the invitee"),
 # ---- folders ---------------------------------------------------------------------------------
 
 
-@router.post("", status_code=201, response_model=FolderOut,
+@router.post("", status_code=201, response_model=sr.FolderState,
              summary="Create a user folder, or a group folder of a project (admins)")
 async def create_folder(body: sc.CreateFolder, call: Writer) -> Response:
     return json_response(await call.command(S.FOLDER_CREATE, body_data(body)), 201)
 
 
-@router.get("", response_model=FolderPage,
+@router.get("", response_model=sr.FolderPage,
             summary="Folders you can see, with your permission (R / RW / RWD)")
 async def list_folders(
     call: Reader,
@@ -202,23 +106,23 @@ async def list_folders(
     return json_response(await call.query(S.FOLDER_LIST, data))
 
 
-@router.get("/{name}", response_model=FolderRow, summary="One folder, by name or id")
+@router.get("/{name}", response_model=sr.FolderRow, summary="One folder, by name or id")
 async def get_folder(name: FolderPath, call: Reader) -> Response:
     return json_response(await call.query(S.FOLDER_GET, {"folder": name}))
 
 
-@router.get("/{name}/usage", response_model=FolderUsage,
+@router.get("/{name}/usage", response_model=sr.FolderUsage,
             summary="Bytes and files in a folder (walked now)")
 async def folder_usage(name: FolderPath, call: Reader) -> Response:
     return json_response(await call.query(S.FOLDER_USAGE, {"folder": name}))
 
 
-@router.post("/{name}/rename", response_model=FolderOut)
+@router.post("/{name}/rename", response_model=sr.FolderState)
 async def rename_folder(name: FolderPath, body: NewName, call: Writer) -> Response:
     return json_response(await call.command(S.FOLDER_RENAME, body_data(body, folder=name)))
 
 
-@router.post("/{name}/permission", response_model=FolderOut,
+@router.post("/{name}/permission", response_model=sr.FolderState,
              summary="A group folder's permission for its project's members")
 async def update_permission(name: FolderPath, body: PermissionChange, call: Writer
                             ) -> Response:
@@ -226,37 +130,37 @@ async def update_permission(name: FolderPath, body: PermissionChange, call: Writ
                                             body_data(body, folder=name)))
 
 
-@router.post("/{name}/share", response_model=FolderOut,
+@router.post("/{name}/share", response_model=sr.FolderState,
              summary="One user's own permission (a group folder's override, or a change to "
                      "a user folder's grant)")
 async def share_folder(name: FolderPath, body: ShareBody, call: Writer) -> Response:
     return json_response(await call.command(S.FOLDER_SHARE, body_data(body, folder=name)))
 
 
-@router.post("/{name}/unshare", response_model=FolderOut,
+@router.post("/{name}/unshare", response_model=sr.FolderState,
              summary="Drop one user's own permission (revokes a user folder's grant)")
 async def unshare_folder(name: FolderPath, body: UnshareBody, call: Writer) -> Response:
     return json_response(await call.command(S.FOLDER_UNSHARE, body_data(body, folder=name)))
 
 
-@router.post("/{name}/invite", response_model=InvitationsSent,
+@router.post("/{name}/invite", response_model=sr.InvitationsSent,
              summary="Invite users (by email) to a user folder with a permission")
 async def invite(name: FolderPath, body: InviteBody, call: Writer) -> Response:
     return json_response(await call.command(S.INVITATION_SEND, body_data(body, folder=name)))
 
 
-@router.delete("/{name}", response_model=FolderOut, summary="Move a folder to the trash")
+@router.delete("/{name}", response_model=sr.FolderState, summary="Move a folder to the trash")
 async def trash_folder(name: FolderPath, call: Writer) -> Response:
     return json_response(await call.command(S.FOLDER_TRASH, {"folder": name}))
 
 
-@router.post("/{name}/restore", response_model=FolderOut,
+@router.post("/{name}/restore", response_model=sr.FolderState,
              summary="Restore a folder from the trash")
 async def restore_folder(name: FolderPath, call: Writer) -> Response:
     return json_response(await call.command(S.FOLDER_RESTORE, {"folder": name}))
 
 
-@router.post("/{name}/delete-forever", response_model=FolderOut,
+@router.post("/{name}/delete-forever", response_model=sr.FolderState,
              summary="Delete a folder in the trash forever (its directory is removed)")
 async def purge_folder(name: FolderPath, call: Writer) -> Response:
     return json_response(await call.command(S.FOLDER_PURGE, {"folder": name}))

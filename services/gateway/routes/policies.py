@@ -10,17 +10,10 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from contracts import quota as qc
+from contracts.replies import quota as qr
 from contracts.values import SortOrder
 from services.gateway.errors import ERROR_RESPONSES
-from services.gateway.models import (
-    KeypairPolicyChanges,
-    PolicyDeleted,
-    PolicyOut,
-    PolicyPage,
-    PolicyRow,
-    ProjectPolicyChanges,
-    UserPolicyChanges,
-)
+from services.gateway.models import KeypairPolicyChanges, ProjectPolicyChanges, UserPolicyChanges
 from services.gateway.routes.calls import (
     Reader,
     SuperadminWriter,
@@ -50,7 +43,7 @@ def tier_router(kind: str) -> APIRouter:
     router = APIRouter(prefix=f"/resource-policies/{kind}",
                        tags=["resource policies"], responses=ERROR_RESPONSES)
 
-    @router.get("", response_model=PolicyPage, name=f"list_{kind}_policies",
+    @router.get("", response_model=qr.PolicyPage, name=f"list_{kind}_policies",
                 summary=f"List {kind} resource policies with their reference counts")
     async def list_policies(
         call: Reader,
@@ -64,24 +57,24 @@ def tier_router(kind: str) -> APIRouter:
                 "offset": offset, "limit": limit}
         return json_response(await call.query(listing, data))
 
-    @router.post("", status_code=201, response_model=PolicyOut, name=f"create_{kind}_policy",
+    @router.post("", status_code=201, response_model=qr.PolicyState, name=f"create_{kind}_policy",
                  summary=f"Create a {kind} resource policy (superadmin)")
     async def create_policy(body: create_body,  # type: ignore[valid-type]
                             call: SuperadminWriter) -> Response:
         return json_response(await call.command(create, body_data(body)), 201)
 
-    @router.get("/{name}", response_model=PolicyRow, name=f"get_{kind}_policy")
+    @router.get("/{name}", response_model=qr.PolicyRow, name=f"get_{kind}_policy")
     @query_route(get)
     async def get_policy(name: PolicyName, call: Reader) -> Response:
         """Quota's answer for the policy of this name."""
 
-    @router.patch("/{name}", response_model=PolicyOut, name=f"update_{kind}_policy",
+    @router.patch("/{name}", response_model=qr.PolicyState, name=f"update_{kind}_policy",
                   summary=f"Update a {kind} resource policy; the name never changes")
     async def update_policy(name: PolicyName, body: changes_body,  # type: ignore[valid-type]
                             call: SuperadminWriter) -> Response:
         return json_response(await call.command(update, body_data(body, name=name)))
 
-    @router.delete("/{name}", response_model=PolicyDeleted, name=f"delete_{kind}_policy",
+    @router.delete("/{name}", response_model=qr.DeletedPolicy, name=f"delete_{kind}_policy",
                    summary=f"Delete a {kind} resource policy (refused while in use)")
     async def delete_policy(name: PolicyName,
                             call: SuperadminWriter) -> Response:

@@ -12,25 +12,10 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from contracts import rbac as rc
+from contracts.replies import rbac as rr
 from contracts.values import SortOrder
 from services.gateway.errors import ERROR_RESPONSES
-from services.gateway.models import (
-    CheckBatchOut,
-    CheckOut,
-    PermissionGrant,
-    PermissionRemoved,
-    PermissionsAdded,
-    RbacUserPage,
-    RoleAssignment,
-    RoleChanges,
-    RoleDetail,
-    RoleOut,
-    RolePage,
-    RolePurged,
-    RoleUpdated,
-    UsersAssigned,
-    UserUnassigned,
-)
+from services.gateway.models import PermissionGrant, RoleAssignment, RoleChanges
 from services.gateway.routes.calls import Reader, Writer, body_data, json_response
 
 S = rc.Subjects
@@ -39,13 +24,13 @@ RoleId = Annotated[str, Path(min_length=1, max_length=64, description="The role'
 RoleSort = rc.ListRoles.model_fields["sort"].annotation
 
 
-@router.post("/roles", status_code=201, response_model=RoleOut,
+@router.post("/roles", status_code=201, response_model=rr.RoleState,
              summary="Create a custom role with its scopes (fixed from then on)")
 async def create_role(body: rc.CreateRole, call: Writer) -> Response:
     return json_response(await call.command(S.ROLE_CREATE, body_data(body)), 201)
 
 
-@router.get("/roles", response_model=RolePage,
+@router.get("/roles", response_model=rr.RolePage,
             summary="List roles (Active / Inactive tabs; system or custom)")
 async def list_roles(
     call: Reader,
@@ -63,7 +48,7 @@ async def list_roles(
     return json_response(await call.query(S.ROLE_LIST, data))
 
 
-@router.get("/roles/{role_id}", response_model=RoleDetail,
+@router.get("/roles/{role_id}", response_model=rr.RoleDetail,
             summary="One role: scopes, permissions and assigned users")
 async def get_role(role_id: RoleId, call: Reader,
                    scope_type: rc.ScopeType | None = None) -> Response:
@@ -71,31 +56,31 @@ async def get_role(role_id: RoleId, call: Reader,
     return json_response(await call.query(S.ROLE_GET, data))
 
 
-@router.patch("/roles/{role_id}", response_model=RoleUpdated,
+@router.patch("/roles/{role_id}", response_model=rr.UpdatedRole,
               summary="Rename or describe a custom role (system roles are immutable)")
 async def update_role(role_id: RoleId, body: RoleChanges,  # type: ignore[valid-type]
                       call: Writer) -> Response:
     return json_response(await call.command(S.ROLE_UPDATE, body_data(body, role_id=role_id)))
 
 
-@router.post("/roles/{role_id}/deactivate", response_model=RoleOut,
+@router.post("/roles/{role_id}/deactivate", response_model=rr.RoleState,
              summary="Deactivate a role: its permissions stop counting at once")
 async def deactivate_role(role_id: RoleId, call: Writer) -> Response:
     return json_response(await call.command(S.ROLE_DEACTIVATE, {"role_id": role_id}))
 
 
-@router.post("/roles/{role_id}/activate", response_model=RoleOut, summary="Reactivate a role")
+@router.post("/roles/{role_id}/activate", response_model=rr.RoleState, summary="Reactivate a role")
 async def activate_role(role_id: RoleId, call: Writer) -> Response:
     return json_response(await call.command(S.ROLE_ACTIVATE, {"role_id": role_id}))
 
 
-@router.delete("/roles/{role_id}", response_model=RolePurged,
+@router.delete("/roles/{role_id}", response_model=rr.PurgedRole,
                summary="Purge an inactive role without permissions or assignments (for good)")
 async def purge_role(role_id: RoleId, call: Writer) -> Response:
     return json_response(await call.command(S.ROLE_PURGE, {"role_id": role_id}))
 
 
-@router.post("/roles/{role_id}/permissions", status_code=201, response_model=PermissionsAdded,
+@router.post("/roles/{role_id}/permissions", status_code=201, response_model=rr.AddedPermissions,
              summary="Grant operations on an entity type at one of the role's scopes")
 async def add_permission(role_id: RoleId, body: PermissionGrant,  # type: ignore[valid-type]
                          call: Writer) -> Response:
@@ -103,7 +88,7 @@ async def add_permission(role_id: RoleId, body: PermissionGrant,  # type: ignore
     return json_response(await call.command(S.ROLE_ADD_PERMISSION, data), 201)
 
 
-@router.delete("/roles/{role_id}/permissions/{permission_id}", response_model=PermissionRemoved,
+@router.delete("/roles/{role_id}/permissions/{permission_id}", response_model=rr.RemovedPermission,
                summary="Revoke one permission")
 async def remove_permission(
         role_id: RoleId, call: Writer,
@@ -112,14 +97,14 @@ async def remove_permission(
     return json_response(await call.command(S.ROLE_REMOVE_PERMISSION, data))
 
 
-@router.post("/roles/{role_id}/assignments", response_model=UsersAssigned,
+@router.post("/roles/{role_id}/assignments", response_model=rr.AssignedUsers,
              summary="Assign the role to users (by id or email)")
 async def assign_users(role_id: RoleId, body: RoleAssignment,  # type: ignore[valid-type]
                        call: Writer) -> Response:
     return json_response(await call.command(S.ROLE_ASSIGN, body_data(body, role_id=role_id)))
 
 
-@router.delete("/roles/{role_id}/assignments/{user}", response_model=UserUnassigned,
+@router.delete("/roles/{role_id}/assignments/{user}", response_model=rr.UnassignedUser,
                summary="Take the role from a user (a user id, or an email)")
 async def unassign_user(
         role_id: RoleId, call: Writer,
@@ -130,7 +115,7 @@ async def unassign_user(
     return json_response(await call.command(S.ROLE_UNASSIGN, data))
 
 
-@router.get("/rbac/users", response_model=RbacUserPage,
+@router.get("/rbac/users", response_model=rr.KnownUserPage,
             summary="Users to assign: email, username or full name containing `text`")
 async def search_users(
     call: Reader,
@@ -142,13 +127,13 @@ async def search_users(
     return json_response(await call.query(S.USER_SEARCH, data))
 
 
-@router.post("/permissions/check", response_model=CheckOut,
+@router.post("/permissions/check", response_model=rr.CheckResult,
              summary="May this user do this operation on this entity type in this scope?")
 async def check(body: rc.Check, call: Reader) -> Response:
     return json_response(await call.query(S.CHECK, body.model_dump(mode="json")))
 
 
-@router.post("/permissions/check-batch", response_model=CheckBatchOut,
+@router.post("/permissions/check-batch", response_model=rr.CheckBatchResult,
              summary="Up to 1,000 checks at once; answers in order")
 async def check_batch(body: rc.CheckBatch, call: Reader) -> Response:
     return json_response(await call.query(S.CHECK_BATCH, body.model_dump(mode="json")))

@@ -11,15 +11,10 @@ from nats.js.errors import APIError, NotFoundError
 
 from contracts import scheduler as sc
 from contracts import subjects
+from contracts.replies import scheduler as schr
 from contracts.values import SERVICE_NAMES
 from services.gateway.errors import ERROR_RESPONSES, gateway_error
-from services.gateway.models import (
-    AgentList,
-    EventPage,
-    SessionOut,
-    SessionPage,
-    Termination,
-)
+from services.gateway.models import EventPage, Termination
 from services.gateway.routes.calls import (
     Reader,
     SuperadminReader,
@@ -35,13 +30,13 @@ SessionId = Annotated[str, Path(max_length=64)]
 AccessKeyQuery = Annotated[str | None, Query(pattern=r"^AKIA[A-Z2-7]{16}$")]
 
 
-@router.post("/sessions", status_code=201, response_model=SessionOut,
+@router.post("/sessions", status_code=201, response_model=schr.SessionState,
              summary="Request a compute session (SessionRequested; starts PENDING)")
 async def request_session(body: sc.RequestSession, call: Writer) -> Response:
     return json_response(await call.command(S.SESSION_REQUEST, body_data(body)), 201)
 
 
-@router.get("/sessions", response_model=SessionPage)
+@router.get("/sessions", response_model=schr.SessionPage)
 async def list_sessions(
     call: Reader,
     status: Annotated[list[sc.SessionStatus] | None, Query()] = None,
@@ -56,28 +51,28 @@ async def list_sessions(
     return json_response(await call.query(S.SESSION_LIST, data))
 
 
-@router.get("/sessions/{session_id}", response_model=SessionOut,
+@router.get("/sessions/{session_id}", response_model=schr.SessionDetail,
             summary="One session with its status history")
 @query_route(S.SESSION_GET)
 async def get_session(session_id: SessionId, call: Reader) -> Response:
     """The scheduler's `sessions.get` for this session."""
 
 
-@router.post("/sessions/{session_id}/terminate", response_model=SessionOut)
+@router.post("/sessions/{session_id}/terminate", response_model=schr.SessionState)
 async def terminate_session(session_id: SessionId, call: Writer,
                             body: Termination | None = None) -> Response:
     data = {"session_id": session_id, "reason": (body or Termination()).reason}
     return json_response(await call.command(S.SESSION_TERMINATE, data))
 
 
-@router.get("/agents", response_model=AgentList,
+@router.get("/agents", response_model=schr.AgentList,
             summary="Agents with capacity and occupancy (agent:read at the caller's domain)")
 async def list_agents(call: Reader,
                       status: Literal["ALIVE", "LOST"] | None = None) -> Response:
     return json_response(await call.query(S.AGENT_LIST, {"status": status}))
 
 
-@router.get("/resource-indicator", response_model=SessionOut,
+@router.get("/resource-indicator", response_model=schr.KeypairResources,
             summary="Capacity, policy limit, use and what can be allocated now (default: own)")
 async def resource_indicator(call: Reader,
                              access_key: AccessKeyQuery = None) -> Response:

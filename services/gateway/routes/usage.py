@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from contracts import scheduler as sc
+from contracts.replies import scheduler as schr
 from services.gateway.errors import ERROR_RESPONSES
 from services.gateway.routes.calls import Reader, SuperadminWriter, body_data, json_response
 
@@ -15,7 +16,7 @@ S = sc.Subjects
 router = APIRouter(tags=["resources"], responses=ERROR_RESPONSES)
 
 
-@router.post("/resource/recalculate-usage",
+@router.post("/resource/recalculate-usage", response_model=schr.Recalculation,
              summary="Correct occupancy to what the agents really run (superadmin)")
 async def recalculate_usage(call: SuperadminWriter,
                             body: sc.RecalculateUsage | None = None) -> Response:
@@ -25,7 +26,7 @@ async def recalculate_usage(call: SuperadminWriter,
     return json_response(await call.command(S.USAGE_RECALCULATE, data))
 
 
-@router.get("/resource/usage",
+@router.get("/resource/usage", response_model=schr.UsageListing,
             summary="What each keypair, user, project, domain and agent occupies now")
 async def usage(call: Reader,
                 kind: Annotated[sc.UsageKind | None, Query()] = None) -> Response:
