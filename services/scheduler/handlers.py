@@ -65,8 +65,17 @@ def register(dispatcher: Dispatcher, app: Scheduler, guard: PermissionGuard,
     for subject, handler in ((S.SESSION_LIST, list_sessions), (S.SESSION_GET, get_session),
                              (S.AGENT_LIST, list_agents),
                              (S.RESOURCE_INDICATOR, lambda e, q: resource_indicator(app, q)),
-                             (S.USAGE_LIST, lambda e, q: usage(app, e, q))):
+                             (S.USAGE_LIST, lambda e, q: usage(app, e, q)),
+                             (S.USAGE_RECALCULATION, lambda e, q: recalculation(recalculator,
+                                                                                q))):
         dispatcher.query(subject, c.QUERY_PAYLOADS[subject], handler, c.QUERY_NEEDS[subject])
+
+
+def recalculation(recalculator: UsageRecalculator | None,
+                  q: c.RecalculationStatus) -> dict[str, Any]:
+    if recalculator is None:
+        raise refuse("usage.unavailable", "this scheduler runs no recalculator")
+    return recalculator.status(q.run_id)
 
 
 def usage(app: Scheduler, envelope: Query, q: c.ListUsage) -> dict[str, Any]:
