@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from contracts import scheduler as sc
 from services.gateway.errors import ERROR_RESPONSES
 from services.gateway.routes.calls import (
+    IDEMPOTENCY_KEY,
     Reader,
     SuperadminReader,
     SuperadminWriter,
@@ -33,7 +34,8 @@ async def recalculate_usage(call: SuperadminWriter,
 
 @router.get("/resource/recalculate-usage/{key}",
             summary="Where the caller's RECALCULATE USAGE run of this Idempotency-Key stands")
-async def recalculation(call: SuperadminReader, key: str) -> Response:
+async def recalculation(call: SuperadminReader,
+                        key: Annotated[str, Path(pattern=IDEMPOTENCY_KEY)]) -> Response:
     """Each stage reached (snapshot, replay, agents, compare, commit), done of total, while
     the POST of the same `Idempotency-Key` runs (the CLI's progress bars poll it)."""
     run_id = f"{call.caller.access_key}:{key}"  # the command id the POST's key became
