@@ -77,9 +77,7 @@ class ContainerReplay:
         return self.fold
 
     def _fold_messages(self, batch: list[StoredMsg]) -> None:
-        fact = r.container_fact
-        r.replay((f for f in map(fact, [m.data for m in batch]) if f is not None),
-                 into=self.fold)
+        r.replay(map(r.container_fact, [m.data for m in batch]), into=self.fold)
         self.sequence = batch[-1].seq
 
     def from_store(self) -> r.Replayed:

@@ -182,3 +182,12 @@ def test_an_escaped_other_or_unreadable_event_is_decoded_in_full_or_skipped() ->
     assert r.container_fact(envelope("AgentStarted", {"agent_id": "n1"})) is None
     assert r.container_fact(b"not json") is None
     assert r.container_fact(b'{"type": "ContainerExited", "data": {}}') is None
+
+
+def test_a_container_event_cut_short_or_reordered_is_decoded_in_full() -> None:
+    assert r.container_fact(b'{"id":"e","type":"ContainerExited","data":{"agent_id":"n1"}}') \
+        is None  # no session: no fact
+    reordered = (b'{"id":"e","type":"ContainerExited","data":{"session_id":"s1",'
+                 b'"agent_id":"n1","reason":"exited"}}')
+    assert r.container_fact(reordered) == (r.ENDED, "n1", "s1", {})
+    assert r.replay([None, (r.STARTED, "n1", "s1", SLOTS), None]).events == 1
