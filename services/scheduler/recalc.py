@@ -151,7 +151,7 @@ class UsageRecalculator:
         report("snapshot", 1, 1)
         report("replay", 0, 0)
         replayed = await self.replay(report)
-        asked = sorted(a["agent_id"] for a in self.app.agents.alive())
+        asked = self._to_ask(snapshot)
         report("agents", 0, len(asked))
         reports = await self.ask(asked, agent_timeout or self.agent_timeout, report)
         # Off the event loop: at scale the plan takes long enough to delay heartbeats.
@@ -172,6 +172,18 @@ class UsageRecalculator:
             len(stopped), began)
         report("commit", 1, 1)
         return result
+
+    def _to_ask(self, snapshot: Snapshot) -> list[str]:
+        """Every ALIVE agent, and every agent that holds something by the snapshot (a holding
+        session placed on it, an entry in its ledger) even if this process has not heard
+        from it (LOST, or silent since a restart): one gone for good is then reported as
+        unanswered, never silently skipped, and what it holds is left as tracked."""
+        alive = {a["agent_id"] for a in self.app.agents.alive()}
+        placed = {f.agent_id for f in snapshot.facts.values()
+                  if f.agent_id and f.status in r.HOLDING}
+        ledgers = {key for (kind, key), entries in snapshot.ledgers.items()
+                   if kind == "agent" and entries}
+        return sorted(alive | placed | ledgers)
 
     def _note(self, run_id: str, stage: str, done: int, total: int) -> None:
         entry = self._progress.get(run_id)

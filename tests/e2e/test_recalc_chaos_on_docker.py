@@ -322,6 +322,25 @@ async def test_scheduler_killed_between_placement_and_start(chaos: Chaos) -> Non
     await chaos.assert_ledgers_equal_the_truth()
 
 
+async def test_an_agent_gone_while_the_scheduler_was_down_is_reported_not_guessed(
+        chaos: Chaos) -> None:
+    """The same kill, and the agent dies for good before it takes the start: the restarted
+    scheduler has never heard from it, and the run asks it anyway (it holds the placed
+    session), lists it as unanswered and leaves the reservation as tracked."""
+    os.kill(chaos.agent.pid, signal.SIGSTOP)
+    session_id = await chaos.request("placed", ["sleep", "300"])
+    await chaos.wait_status(session_id, "SCHEDULED", timeout=3)
+    kill(chaos.scheduler)
+    kill(chaos.agent)  # stopped, then killed: the start it held is lost with it
+    chaos.start_scheduler()
+    await chaos.wait_status(session_id, "SCHEDULED", timeout=20)
+    result = await chaos.recalc()
+    assert result["agents_asked"] == result["agents_unanswered"] == [AGENT_ID]
+    assert result["corrections"] == [] and result["drifts"] == []
+    assert _norm((await chaos.usage())["agent"][AGENT_ID]) == {
+        "cpu": Decimal("0.25"), "mem": Decimal(32 * 2**20)}
+
+
 async def test_a_ledger_made_wrong_through_a_test_only_path(chaos: Chaos) -> None:
     session_id = await chaos.request("kept", ["sleep", "300"])
     await chaos.wait_status(session_id, "RUNNING")
