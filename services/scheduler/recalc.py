@@ -174,16 +174,18 @@ class UsageRecalculator:
         return result
 
     def _to_ask(self, snapshot: Snapshot) -> list[str]:
-        """Every ALIVE agent, and every agent that holds something by the snapshot (a holding
-        session placed on it, an entry in its ledger) even if this process has not heard
-        from it (LOST, or silent since a restart): one gone for good is then reported as
-        unanswered, never silently skipped, and what it holds is left as tracked."""
-        alive = {a["agent_id"] for a in self.app.agents.alive()}
+        """Every ALIVE agent, every agent a holding session is placed on, and every LOST one
+        whose ledger holds something, even if this process has not heard from it since a
+        restart: one gone for good is then reported as unanswered, never silently skipped,
+        and what it holds is left as tracked. (A ledger of an agent no session names and the
+        registry never knew is a phantom: corrected, as before.)"""
+        known = self.app.agents.agents
+        alive = {a for a, info in known.items() if info["status"] == "ALIVE"}
         placed = {f.agent_id for f in snapshot.facts.values()
                   if f.agent_id and f.status in r.HOLDING}
-        ledgers = {key for (kind, key), entries in snapshot.ledgers.items()
-                   if kind == "agent" and entries}
-        return sorted(alive | placed | ledgers)
+        lost = {key for (kind, key), entries in snapshot.ledgers.items()
+                if kind == "agent" and entries and key in known}
+        return sorted(alive | placed | lost)
 
     def _note(self, run_id: str, stage: str, done: int, total: int) -> None:
         entry = self._progress.get(run_id)
