@@ -1,7 +1,8 @@
 """RECALCULATE USAGE benchmark: N container events (JSON contract envelopes, compact, as the
 relay writes them on BAI_EVT_AGENT) and A agent reports, through the same pure functions the
-scheduler runs (`domain/recalc.py`: container_fact, replay, plan, drifts), beside the time to
-merely read the same events (touch every byte string) and to json-decode each in the same run.
+scheduler runs (`domain/envelopes.py` container_fact; `domain/recalc.py` replay, plan,
+drifts), beside the time to merely read the same events (touch every byte string) and to
+json-decode each in the same run.
 
 The input is synthetic: A agents, sessions started on them, about half of them ended, 1% of
 the live ones missing from their agent's report (drift) and a few ledger entries wrong.
@@ -22,6 +23,7 @@ import time
 import uuid
 from typing import Any
 
+from services.scheduler.domain import envelopes
 from services.scheduler.domain import recalc as r
 
 SLOTS = {"cpu": "1", "mem": "1073741824"}
@@ -63,7 +65,7 @@ def check_encoding(raw: bytes) -> None:
 
 def container_facts(events: list[bytes]) -> Any:
     """What the scheduler's replay does with each message (services/scheduler/replay.py)."""
-    return map(r.container_fact, events)
+    return map(envelopes.container_fact, events)
 
 
 def store_replay(n: int) -> None:

@@ -25,6 +25,7 @@ from eventsourcing.utils import get_topic
 
 from contracts import subjects
 from services.runtime.reader import StoredMsg, StreamReader
+from services.scheduler.domain import envelopes
 from services.scheduler.domain import recalc as r
 from services.scheduler.domain.errors import refuse
 from services.scheduler.domain.usage import ContainerRecord
@@ -77,7 +78,7 @@ class ContainerReplay:
         return self.fold
 
     def _fold_messages(self, batch: list[StoredMsg]) -> None:
-        r.replay(map(r.container_fact, [m.data for m in batch]), into=self.fold)
+        r.replay(map(envelopes.container_fact, [m.data for m in batch]), into=self.fold)
         self.sequence = batch[-1].seq
 
     def from_store(self) -> r.Replayed:
@@ -85,7 +86,7 @@ class ContainerReplay:
         recorder, mapper = self.app.process_recorder, self.app.mapper
         names = self._names
 
-        def facts() -> Iterator[r.Fact]:
+        def facts() -> Iterator[envelopes.Fact]:
             for _ in range(MAX_BATCHES):
                 batch = recorder.select_notifications(self._position + 1, STORE_BATCH,
                                                       topics=_TOPICS)
