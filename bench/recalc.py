@@ -1,16 +1,17 @@
-"""RECALCULATE USAGE benchmark: N container events (JSON contract envelopes, as they travel on
-BAI_EVT_AGENT) and A agent reports, through the same pure functions the scheduler runs
-(`domain/recalc.py`: replay, plan, drifts), beside the time to merely decode the same events
-in the same run.
+"""RECALCULATE USAGE benchmark: N container events (JSON contract envelopes, compact, as the
+relay writes them on BAI_EVT_AGENT) and A agent reports, through the same pure functions the
+scheduler runs (`domain/envelopes.py` container_fact; `domain/recalc.py` replay, plan,
+drifts), beside the time to merely read the same events (touch every byte string) and to
+json-decode each in the same run.
 
 The input is synthetic: A agents, sessions started on them, about half of them ended, 1% of
 the live ones missing from their agent's report (drift) and a few ledger entries wrong.
 
     python -m bench.recalc [--events 1000000] [--agents 1000] [--store-events 100000]
 
-`--store-events` also times the scheduler's real replay path: that many container facts
+`--store-events` also times the fallback replay path (no bus): that many container facts
 (ContainerRecord events) in an encrypted SQLite event store, read back and folded by
-`UsageRecalculator.replay`, beside reading the same notifications without decoding them.
+`ContainerReplay.from_store`, beside reading the same notifications without decoding them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 import uuid
 from typing import Any
 
+from services.scheduler.domain import envelopes
 from services.scheduler.domain import recalc as r
 
 SLOTS = {"cpu": "1", "mem": "1073741824"}
@@ -43,20 +45,27 @@ def make_events(n: int, agents: int, rng: random.Random) -> tuple[list[bytes], l
             data = {"agent_id": agent, "session_id": session, "container_id": "c",
                     "slots": SLOTS}
             kind = "ContainerStarted"
-        events.append(json.dumps({"id": str(uuid.uuid4()), "type": kind, "version": 1,
-                                  "source": "agent", "aggregate_id": session, "sequence": 1,
-                                  "occurred_at": "2026-12-01T00:00:00Z", "data": data}).encode())
+        events.append(_compact({"id": str(uuid.uuid4()), "type": kind, "version": 1,
+                                "source": "agent", "aggregate_id": session, "sequence": 1,
+                                "occurred_at": "2026-12-01T00:00:00Z", "correlation_id": None,
+                                "causation_id": None, "actor": None, "data": data}))
     return events, [s for _, s in open_]
 
 
-def decoded(events: list[bytes]) -> Any:
-    """Decode each event and hand the replay its (kind, agent, session, slots)."""
-    loads, started, ended = json.loads, r.STARTED, r.ENDED
-    for raw in events:
-        envelope = loads(raw)
-        data = envelope["data"]
-        yield (started if envelope["type"] == "ContainerStarted" else ended,
-               data["agent_id"], data["session_id"], data.get("slots"))
+def _compact(envelope: dict[str, Any]) -> bytes:
+    return json.dumps(envelope, separators=(",", ":")).encode()
+
+
+def check_encoding(raw: bytes) -> None:
+    """The synthetic bytes are what the relay writes (pydantic's model_dump_json)."""
+    from contracts.envelope import Event
+
+    assert Event.model_validate_json(raw).model_dump_json().encode() == raw, raw
+
+
+def container_facts(events: list[bytes]) -> Any:
+    """What the scheduler's replay does with each message (services/scheduler/replay.py)."""
+    return map(envelopes.container_fact, events)
 
 
 def store_replay(n: int) -> None:
@@ -69,7 +78,7 @@ def store_replay(n: int) -> None:
     from services.scheduler.domain.usage import ContainerRecord
     from services.scheduler.lifecycle import Scheduler
     from services.scheduler.main import SchedulerSettings
-    from services.scheduler.recalc import UsageRecalculator
+    from services.scheduler.replay import ContainerReplay
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = SchedulerSettings(data_dir=Path(tmp), cipher_key=AESCipher.create_key(32))
@@ -95,7 +104,7 @@ def store_replay(n: int) -> None:
                 position = got[-1].id
             read_s = time.perf_counter() - began
             began = time.perf_counter()
-            replayed = UsageRecalculator(app).replay()
+            replayed = ContainerReplay(app).from_store()
             replay_s = time.perf_counter() - began
         finally:
             app.close()
@@ -115,6 +124,13 @@ def main() -> None:
         store_replay(args.store_events)
     rng = random.Random(args.seed)
     events, _ = make_events(args.events, args.agents, rng)
+    check_encoding(events[0])
+
+    began, cpu = time.perf_counter(), time.process_time()
+    size = 0
+    for raw in events:  # merely read: every event's bytes, once
+        size += len(raw)
+    read_s, read_cpu = time.perf_counter() - began, time.process_time() - cpu
 
     began, cpu = time.perf_counter(), time.process_time()
     loads = json.loads
@@ -123,7 +139,7 @@ def main() -> None:
     decode_only, decode_cpu = time.perf_counter() - began, time.process_time() - cpu
 
     began, cpu = time.perf_counter(), time.process_time()
-    replayed = r.replay(decoded(events))
+    replayed = r.replay(container_facts(events))
     replay_s, replay_cpu = time.perf_counter() - began, time.process_time() - cpu
 
     # The scheduler's view: every open container is a RUNNING session holding both ledgers;
@@ -145,12 +161,13 @@ def main() -> None:
     found = r.drifts(ledgers, plan.corrections, facts)
     plan_s, plan_cpu = time.perf_counter() - began, time.process_time() - cpu
     total, total_cpu = replay_s + plan_s, replay_cpu + plan_cpu
-    print(f"events {args.events:,}, agents {args.agents:,} (reports), live sessions "
-          f"{len(facts):,}")
-    print(f"decode only (json.loads of every event): {decode_only:.2f} s wall, "
+    print(f"events {args.events:,} ({size / 2**20:.0f} MiB), agents {args.agents:,} (reports), "
+          f"live sessions {len(facts):,}")
+    print(f"read only (each event's bytes once):     {read_s:.2f} s wall, {read_cpu:.2f} s CPU")
+    print(f"json.loads of every event (reference):   {decode_only:.2f} s wall, "
           f"{decode_cpu:.2f} s CPU")
-    print(f"decode + replay:                        {replay_s:.2f} s wall, "
-          f"{replay_cpu:.2f} s CPU ({replay_cpu / decode_cpu:.2f}x decode)")
+    print(f"container facts + replay:                {replay_s:.2f} s wall, "
+          f"{replay_cpu:.2f} s CPU ({replay_cpu / decode_cpu:.2f}x json.loads)")
     print(f"plan + drifts against {args.agents:,} reports: {plan_s:.2f} s wall, "
           f"{plan_cpu:.2f} s CPU "
           f"({len(plan.corrections):,} corrections, {len(plan.ends):,} sessions to end, "

@@ -95,6 +95,13 @@ class RecalculateUsage(_Payload):
     agent_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 2.0
 
 
+class RecalculationStatus(_Payload):
+    """Where a RECALCULATE USAGE run stands (by its run id, the command id): each stage
+    reached (snapshot, replay, agents, compare, commit) with done of total."""
+
+    run_id: Annotated[str, Field(min_length=1, max_length=300)]
+
+
 UsageKind = Literal["keypair", "user", "project", "domain", "agent"]
 
 
@@ -174,6 +181,7 @@ class Subjects:
     RESOURCE_INDICATOR = subjects.query(SERVICE, "resources", "indicator")
     USAGE_RECALCULATE = subjects.command(SERVICE, "usage", "recalculate")
     USAGE_LIST = subjects.query(SERVICE, "usage", "list")
+    USAGE_RECALCULATION = subjects.query(SERVICE, "usage", "recalculation")
 
 
 # ---- one declaration per message (contracts/specs.py); the tables below are views of it ------
@@ -218,7 +226,8 @@ SPECS: dict[str, specs.MessageSpec] = specs.index([
                   "RECALCULATE USAGE: replay container events, ask every agent, correct the "
                   "ledgers.",
                   ("usage.unavailable", "usage.recalculation_conflict",
-                   "usage.recalculation_timeout"), reply=r.Recalculation),
+                   "usage.recalculation_timeout", "usage.replay_unavailable"),
+                  reply=r.Recalculation),
     specs.query(S.SESSION_LIST, ListSessions, rows(E.SESSION, O.READ, Sc.USER),
                 "The sessions the caller may read, filtered and paged.", reply=r.SessionPage),
     specs.query(S.SESSION_GET, SessionRef,
@@ -231,6 +240,9 @@ SPECS: dict[str, specs.MessageSpec] = specs.index([
                 scoped(E.KEYPAIR, O.READ, Sc.USER, Target.KEYPAIR, "access_key"),
                 "A keypair's limits and what its sessions occupy.",
                 ("auth.unauthenticated", "policy.unknown"), reply=r.KeypairResources),
+    specs.query(S.USAGE_RECALCULATION, RecalculationStatus, system_wide(E.AGENT, O.READ),
+                "Where a RECALCULATE USAGE run stands: each stage, done of total.",
+                ("usage.unavailable",), reply=r.RecalculationProgress),
     # Any user; the handler keeps a plain user to their own keypair and user rows.
     specs.query(S.USAGE_LIST, ListUsage, any_user(E.SESSION, O.READ),
                 "What each keypair, user, project, domain and agent occupies now.",

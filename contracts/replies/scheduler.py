@@ -135,6 +135,22 @@ class Drift(ReplyModel):
     cause: str
 
 
+class RecalculationStage(ReplyModel):
+    stage: str = Field(description="snapshot, replay, agents, compare or commit")
+    done: int
+    total: int
+
+
+class RecalculationProgress(ReplyModel):
+    """`usage.recalculation`: where one RECALCULATE USAGE run stands, stage by stage."""
+
+    run_id: str
+    known: bool = Field(description="false: this scheduler never began the run (or forgot it)")
+    finished: bool
+    stage: str | None = Field(description="the stage running now; null once finished")
+    stages: list[RecalculationStage]
+
+
 class Recalculation(ReplyModel):
     """`usage.recalculate`: what one RECALCULATE USAGE run found and corrected."""
 

@@ -32,6 +32,10 @@ class AgentSettings(ServiceSettings):
     cuda_share_quantum: Decimal = Field(default=Decimal("0.01"), gt=0, le=1)
     heartbeat_seconds: float = Field(default=20.0, gt=0)
     sweep_seconds: float | None = Field(default=None, gt=0)  # None: the heartbeat interval
+    # False: the store/engine comparison at start waits for the first sweep (SWEEP_SECONDS),
+    # so what ended while the agent was down stays unreported until then (RECALCULATE USAGE's
+    # chaos tests; production keeps the default).
+    reconcile_at_start: bool = True
     label_prefix: str = "ai.baikal."
     # The stack's id (`baikal up` keeps it in stack.json): in container labels and names.
     stack_id: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9-]{0,31})?$")

@@ -72,7 +72,9 @@ class Supervisor:
         self.loop = asyncio.get_running_loop()
         await self.runtime.open()
         self.capacity = await self.discover()
-        summary = await reconcile.at_start(self)
+        summary: dict[str, int] | str = "at the first sweep"
+        if self.settings.reconcile_at_start:
+            summary = await reconcile.at_start(self)
         log.info("agent %s (%s) ready: capacity %s, reconciled %s", self.settings.agent_id,
                  self.runtime.kind, self.capacity.slots(), summary)
         self._tasks = [asyncio.create_task(self._consume_exits(), name="agent-exits"),
@@ -293,9 +295,13 @@ class Supervisor:
         return state
 
     async def _sweep_loop(self) -> None:
+        pending_start = not self.settings.reconcile_at_start
         while True:
             await asyncio.sleep(self.settings.sweep_interval)
             try:
+                if pending_start:  # the comparison left out at start (RECONCILE_AT_START)
+                    log.info("reconciled at the first sweep: %s", await reconcile.at_start(self))
+                    pending_start = False
                 await reconcile.sweep(self)
             except Exception:
                 log.exception("sweep failed; retrying at the next interval")

@@ -152,9 +152,13 @@ class GatewayClient:
         self.http.close()
 
     def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-             body: Any = None) -> Any:
+             body: Any = None, headers: dict[str, str] | None = None,
+             timeout: float | None = None) -> Any:
         try:
-            answer = self.http.request(method, path, params=_clean(params), json=body)
+            answer = self.http.request(method, path, params=_clean(params), json=body,
+                                       headers=headers,
+                                       timeout=timeout if timeout is not None else
+                                       self.http.timeout)
         except httpx.HTTPError as exc:
             raise CliError(f"cannot reach the gateway at {self.credentials.endpoint}: {exc}",
                            EXIT_UNAVAILABLE) from None

@@ -18,7 +18,6 @@ from uuid import UUID
 import nats.errors
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import get_topic
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from contracts import agent as agent_contract
@@ -36,18 +35,17 @@ from services.scheduler.domain.model import (
     Session,
     ledger_id,
 )
-from services.scheduler.domain.usage import ContainerRecord, Recalculation
+from services.scheduler.domain.usage import Recalculation
 from services.scheduler.lifecycle import Scheduler
+from services.scheduler.replay import ContainerReplay
 
 log = logging.getLogger(__name__)
 ACTOR = Actor(system="scheduler")
 COMMIT_ATTEMPTS = 8
-REPLAY_BATCH = 1000
-MAX_REPLAY_BATCHES = 1_000_000
 LATEST = 2**62  # an explicit version bypasses the aggregate cache (placement mutates it)
-_TOPICS = [get_topic(t) for t in (ContainerRecord.Opened, ContainerRecord.Started,
-                                   ContainerRecord.Ended)]
 Progress = Callable[[str, int, int], None]
+STAGES = ("snapshot", "replay", "agents", "compare", "commit")
+KEPT_RUNS = 64  # progress of the latest runs, for the status query
 
 
 @dataclass(frozen=True)
@@ -71,10 +69,8 @@ class UsageRecalculator:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        # The replay's fold so far: its log position, the names of the records, the state.
-        self._position = 0
-        self._names: dict[UUID, tuple[str, str]] = {}
-        self._fold = r.Replayed()
+        self.replayed = ContainerReplay(app)  # the fold so far, continued by each run
+        self._progress: dict[str, dict[str, Any]] = {}
         self.use_registry(registry or CollectorRegistry())
 
     def use_registry(self, registry: CollectorRegistry) -> None:
@@ -131,35 +127,90 @@ class UsageRecalculator:
                   agent_timeout: float | None = None,
                   progress: Progress | None = None) -> dict[str, Any]:
         """Idempotent per run id: a repeated id (a redelivered command) returns what the
-        first committed, and changes nothing."""
-        report = progress or (lambda stage, done, total: None)
+        first committed, and changes nothing. Each stage's progress is kept for `status`."""
+        def report(stage: str, done: int, total: int) -> None:
+            self._note(run_id, stage, done, total)
+            if progress is not None:
+                progress(stage, done, total)
+
         async with self._lock:  # one run at a time per process; the store decides across
             prior = await asyncio.to_thread(self._prior, run_id)
             if prior is not None:
                 return prior
-            began = time.monotonic()
-            snapshot = await asyncio.to_thread(self.snapshot)  # before the agents answer
-            report("snapshot", len(snapshot.facts), len(snapshot.facts))
-            replayed = await asyncio.to_thread(self.replay)
-            report("replay", replayed.events, replayed.events)
-            asked = sorted(a["agent_id"] for a in self.app.agents.alive())
-            reports = await self.ask(asked, agent_timeout or self.agent_timeout, report)
-            # Off the event loop: at scale the plan takes long enough to delay heartbeats.
-            plan = await asyncio.to_thread(r.plan, snapshot.facts, snapshot.ledgers, reports,
-                                           replayed)
-            stopped: frozenset[tuple[str, str]] = frozenset()
-            stop = self.stop_orphans if stop_orphans is None else stop_orphans
-            if stop and plan.orphans:
-                stopped = await self._stop_orphans(plan.orphans, agent_timeout)
-                plan = await asyncio.to_thread(r.plan, snapshot.facts, snapshot.ledgers,
-                                               reports, replayed, stopped)
-            unanswered = sorted(a for a, rep in reports.items() if rep is None)
-            result = await asyncio.to_thread(
-                self.commit, run_id, snapshot, plan, replayed.events, asked, unanswered,
-                len(stopped), began)
-        report("commit", 1, 1)
+            try:
+                result = await self._run(run_id, stop_orphans, agent_timeout, report)
+            finally:  # committed, or failed with nothing committed: either way over
+                self._progress.get(run_id, {})["finished"] = True
         self._observe(result)
         return result
+
+    async def _run(self, run_id: str, stop_orphans: bool | None, agent_timeout: float | None,
+                   report: Progress) -> dict[str, Any]:
+        began = time.monotonic()
+        report("snapshot", 0, 1)
+        snapshot = await asyncio.to_thread(self.snapshot)  # before the agents answer
+        report("snapshot", 1, 1)
+        report("replay", 0, 0)
+        replayed = await self.replay(report)
+        asked = self._to_ask(snapshot)
+        report("agents", 0, len(asked))
+        reports = await self.ask(asked, agent_timeout or self.agent_timeout, report)
+        # Off the event loop: at scale the plan takes long enough to delay heartbeats.
+        report("compare", 0, 1)
+        plan = await asyncio.to_thread(r.plan, snapshot.facts, snapshot.ledgers, reports,
+                                       replayed)
+        stopped: frozenset[tuple[str, str]] = frozenset()
+        stop = self.stop_orphans if stop_orphans is None else stop_orphans
+        if stop and plan.orphans:
+            stopped = await self._stop_orphans(plan.orphans, agent_timeout)
+            plan = await asyncio.to_thread(r.plan, snapshot.facts, snapshot.ledgers,
+                                           reports, replayed, stopped)
+        report("compare", 1, 1)
+        unanswered = sorted(a for a, rep in reports.items() if rep is None)
+        report("commit", 0, 1)
+        result = await asyncio.to_thread(
+            self.commit, run_id, snapshot, plan, replayed.events, asked, unanswered,
+            len(stopped), began)
+        report("commit", 1, 1)
+        return result
+
+    def _to_ask(self, snapshot: Snapshot) -> list[str]:
+        """Every ALIVE agent, every agent a holding session is placed on, and every LOST one
+        whose ledger holds something, even if this process has not heard from it since a
+        restart: one gone for good is then reported as unanswered, never silently skipped,
+        and what it holds is left as tracked. (A ledger of an agent no session names and the
+        registry never knew is a phantom: corrected, as before.)"""
+        known = self.app.agents.agents
+        alive = {a for a, info in known.items() if info["status"] == "ALIVE"}
+        placed = {f.agent_id for f in snapshot.facts.values()
+                  if f.agent_id and f.status in r.HOLDING}
+        lost = {key for (kind, key), entries in snapshot.ledgers.items()
+                if kind == "agent" and entries and key in known}
+        return sorted(alive | placed | lost)
+
+    def _note(self, run_id: str, stage: str, done: int, total: int) -> None:
+        entry = self._progress.get(run_id)
+        if entry is None:
+            while len(self._progress) >= KEPT_RUNS:
+                self._progress.pop(next(iter(self._progress)))
+            entry = self._progress[run_id] = {"run_id": run_id, "finished": False,
+                                              "stages": {}}
+        entry["stage"] = stage
+        entry["stages"][stage] = {"done": done, "total": total}
+
+    def status(self, run_id: str) -> dict[str, Any]:
+        """Where a run stands: each stage reached so far (done of total), the current one,
+        finished once committed; a run this process never began (or a committed one no
+        longer kept) reads `known: false`, or finished when its result is stored."""
+        entry = self._progress.get(run_id)
+        if entry is not None:
+            stages = dict(entry["stages"])
+            return {"run_id": run_id, "known": True, "finished": entry["finished"],
+                    "stage": entry["stage"],
+                    "stages": [{"stage": s, **stages[s]} for s in STAGES if s in stages]}
+        done = self._prior(run_id) is not None
+        return {"run_id": run_id, "known": done, "finished": done, "stage": None,
+                "stages": []}
 
     def _prior(self, run_id: str) -> dict[str, Any] | None:
         found = self.app.find(Recalculation.create_id(run_id))
@@ -179,32 +230,16 @@ class UsageRecalculator:
                 user.domain if user is not None else None, placed)
         return Snapshot(facts, ledgers)
 
-    def replay(self) -> r.Replayed:
-        """Fold the container facts this scheduler recorded, in log order. The fold is kept
-        between runs (in memory), so a run reads only the facts recorded since the last one;
-        a restarted process folds the whole log once."""
-        recorder, mapper = self.app.process_recorder, self.app.mapper
-        agents = self._names
-
-        def facts() -> Any:
-            for _ in range(MAX_REPLAY_BATCHES):
-                batch = recorder.select_notifications(self._position + 1, REPLAY_BATCH,
-                                                      topics=_TOPICS)
-                for notification in batch:
-                    e = mapper.to_domain_event(notification)
-                    if isinstance(e, ContainerRecord.Opened):  # names the agent and session
-                        agents[e.originator_id] = (e.agent_id, e.session_id)
-                    else:
-                        agent, session = agents[e.originator_id]
-                        started = isinstance(e, ContainerRecord.Started)
-                        yield ((r.STARTED, agent, session, dict(e.slots)) if started
-                               else (r.ENDED, agent, session, {}))
-                    self._position = notification.id  # only once folded
-                if len(batch) < REPLAY_BATCH:
-                    return
-
-        self._fold = r.replay(facts(), into=self._fold)
-        return self._fold
+    async def replay(self, progress: Progress | None = None) -> r.Replayed:
+        """Every container event of the agents' stream, folded (services/scheduler/replay.py;
+        the fold is kept between runs, so a run reads only what was published since)."""
+        if self.nc is not None:
+            return await self.replayed.from_stream(self.nc, asyncio.to_thread, progress)
+        before = self.replayed.fold.events  # no bus (unit tests): the scheduler's own record
+        replayed = await asyncio.to_thread(self.replayed.from_store)
+        if progress is not None:
+            progress("replay", replayed.events - before, replayed.events - before)
+        return replayed
 
     async def ask(self, agents: list[str], timeout: float,
                   progress: Progress | None = None) -> dict[str, dict[str, r.Seen] | None]:

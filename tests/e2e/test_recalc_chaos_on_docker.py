@@ -6,14 +6,18 @@ recalculation the ledgers equal what Docker runs, and a second run reports zero.
 What this system turns into drift, and what it does not (the expected corrections):
 - agent SIGKILLed between a container's exit and its event, and a container `docker kill`ed
   while its agent is down: while the agent is down the run lists it as unanswered and
-  corrects nothing (never guesses); restarted, the agent reports the exit itself
-  (while_agent_down), and the run after that finds zero drift.
+  corrects nothing (never guesses). The agent is then restarted with its start-up self-report
+  deferred (BAIKAL_RECONCILE_AT_START=false, the sweep an hour away: in production it reports
+  the exit itself at start, `while_agent_down`), so the drift is there when the run comes: it
+  ends the session (container-gone, cause exit-event-missing) and releases exactly its
+  reservation from its keypair's and its agent's ledger; a second run finds nothing.
 - agent SIGSTOPped until LOST, containers running on, then SIGCONT: its sessions ended
   (agent-lost) and were released while their containers still run: the run holds each
   container on its agent's ledger (running-without-session) and reports it as an orphan;
   with stop_orphans it stops them instead.
-- scheduler SIGKILLed between placement and start: placement committed the session with its
-  ledgers in one transaction, the restarted scheduler sends the start again: zero drift.
+- scheduler SIGKILLed between placement and start: no drift exists to correct (placement
+  commits the session with its ledgers in one transaction, the restarted scheduler sends the
+  start again); a run at that point and one after the start both report zero.
 - a ledger made wrong through a test-only path (the store written while the scheduler is
   down): exactly those entries are corrected.
 """
@@ -75,9 +79,9 @@ class Chaos:
         self.scheduler = spawn_service("scheduler", self.server, self.root / "scheduler",
                                        self.cipher_key, extra_env=SCHEDULER_ENV)
 
-    def start_agent(self) -> None:
+    def start_agent(self, **extra: str) -> None:
         self.agent = spawn_agent(self.server, self.root / "agent", self.cipher_key, "docker",
-                                 self.labels)
+                                 self.labels, **extra)
 
     async def request(self, name: str, command: list[str]) -> str:
         reply = await self.client.command_or_raise(SS.SESSION_REQUEST, {
@@ -106,6 +110,40 @@ class Chaos:
         found = await self.client.query_or_raise(SS.USAGE_LIST, {})
         return {kind: {row["key"]: row["occupied"] for row in rows}
                 for kind, rows in found.items()}
+
+    async def restart_agent_without_its_self_report(self) -> None:
+        """Restarted with its start-up comparison left to a sweep an hour away
+        (BAIKAL_RECONCILE_AT_START=false): it answers, but reports no exit by itself. It
+        follows the engine's die events from a second before its start: the exit is older."""
+        await asyncio.sleep(2.5)
+        self.start_agent(BAIKAL_RECONCILE_AT_START="false", BAIKAL_SWEEP_SECONDS="3600")
+        await eventually(lambda: self.client.query(SS.AGENT_LIST, {"status": "ALIVE"}),
+                         lambda reply: bool(reply.ok and reply.data and reply.data["items"]))
+
+    async def assert_recalc_ends(self, session_id: str, cause: str, others: int = 0) -> None:
+        """The run ends the session (container-gone), releases exactly its reservation from
+        its keypair's and its agent's ledger, and reports that drift per subject and slot;
+        the ledgers then equal what Docker runs, and a second run finds nothing."""
+        row = await self.session(session_id)
+        assert row["status"] == "RUNNING", row  # nothing healed it before the run
+        result = await self.recalc()
+        key = self.creds["access_key"]
+        assert {(c["session_id"], c["ledger"], c["cause"]) for c in result["corrections"]} == {
+            (session_id, f"keypair:{key}", cause), (session_id, f"agent:{AGENT_ID}", cause)}
+        held = {"cpu": Decimal("0.25") * (others + 1), "mem": Decimal(32 * 2**20) * (others + 1)}
+        subjects = [f"agent:{AGENT_ID}", f"keypair:{key}", f"user:{row['user_id']}",
+                    "domain:default"]  # the bootstrapped superadmin's domain
+        subjects += [f"project:{row['project']}"] if row.get("project") else []
+        assert {(d["subject"], d["slot"], d["tracked"], d["actual"], d["cause"])
+                for d in result["drifts"]} == {
+            (subject, slot, _fmt(held[slot]), _fmt(held[slot] - held[slot] / (others + 1)),
+             cause) for subject in subjects for slot in ("cpu", "mem")}
+        assert result["summary"]["sessions_ended"] == 1
+        ended = await self.session(session_id)
+        assert (ended["status"], ended["reason"]) == ("TERMINATED", r.CONTAINER_GONE)
+        await self.assert_ledgers_equal_the_truth()
+        again = await self.recalc()
+        assert again["drifts"] == [] and again["corrections"] == []
 
     @property
     def scheme(self) -> LabelScheme:
@@ -139,6 +177,10 @@ class Chaos:
 
 def _norm(slots: dict[str, str]) -> dict[str, Decimal]:
     return {k: Decimal(v) for k, v in slots.items() if Decimal(v) != 0}
+
+
+def _fmt(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value != 0 else "0"
 
 
 def _sum(items: Any) -> dict[str, Decimal]:
@@ -193,18 +235,15 @@ async def test_agent_killed_between_an_exit_and_its_event(chaos: Chaos) -> None:
     down = await chaos.recalc()
     assert down["agents_unanswered"] == [AGENT_ID] and down["corrections"] == []
     assert (await chaos.session(session_id))["status"] == "RUNNING"  # not guessed
-    chaos.start_agent()
-    ended = await chaos.wait_status(session_id, "TERMINATED", "ERROR")
-    assert ended["status"] == "TERMINATED" or ended["reason"] == "agent-lost", ended
-    after = await chaos.recalc()
-    assert after["drifts"] == [] and after["agents_unanswered"] == []
-    await chaos.assert_ledgers_equal_the_truth()
-    assert (await chaos.recalc())["drifts"] == []
+    await chaos.restart_agent_without_its_self_report()
+    await chaos.assert_recalc_ends(session_id, r.EXIT_EVENT_MISSING)
 
 
 async def test_container_docker_killed_while_its_agent_is_down(chaos: Chaos) -> None:
     session_id = await chaos.request("victim", ["sleep", "300"])
     running = await chaos.wait_status(session_id, "RUNNING")
+    kept = await chaos.request("kept", ["sleep", "300"])  # runs on: no correction of its own
+    await chaos.wait_status(kept, "RUNNING")
     kill(chaos.agent)
     docker = aiodocker.Docker(url=os.environ["DOCKER_HOST"])
     try:
@@ -213,10 +252,9 @@ async def test_container_docker_killed_while_its_agent_is_down(chaos: Chaos) -> 
         await docker.close()
     down = await chaos.recalc()
     assert down["agents_unanswered"] == [AGENT_ID] and down["corrections"] == []
-    chaos.start_agent()
-    await chaos.wait_status(session_id, "TERMINATED", "ERROR")
-    assert (await chaos.recalc())["drifts"] == []
-    await chaos.assert_ledgers_equal_the_truth()
+    await chaos.restart_agent_without_its_self_report()
+    await chaos.assert_recalc_ends(session_id, r.EXIT_EVENT_MISSING, others=1)
+    assert (await chaos.session(kept))["status"] == "RUNNING"
 
 
 async def test_agent_stopped_until_lost_then_resumed(chaos: Chaos) -> None:
@@ -253,18 +291,54 @@ async def test_agent_stopped_until_lost_then_resumed(chaos: Chaos) -> None:
 
 
 async def test_scheduler_killed_between_placement_and_start(chaos: Chaos) -> None:
+    """No drift to correct, by construction (the known expected correction is none):
+    placement commits the session with both ledger entries in one transaction, so a kill
+    after it leaves a SCHEDULED session holding exactly its reservation, which is the truth
+    (its start is coming: the restarted worker sends it again, the agent takes it once).
+    A run at that point, with the agent still frozen, asks nobody and guesses nothing; once
+    the start is taken, a run finds the ledgers equal to what Docker runs."""
     os.kill(chaos.agent.pid, signal.SIGSTOP)  # the start waits unanswered
     try:
         session_id = await chaos.request("placed", ["sleep", "300"])
         await chaos.wait_status(session_id, "SCHEDULED", timeout=3)
         kill(chaos.scheduler)
+        chaos.start_scheduler()
+        placed = await chaos.wait_status(session_id, "SCHEDULED", timeout=20)
+        usage = await chaos.usage()
+        key = chaos.creds["access_key"]
+        held = {"cpu": Decimal("0.25"), "mem": Decimal(32 * 2**20)}
+        assert _norm(usage["keypair"][key]) == _norm(usage["agent"][AGENT_ID]) == held
+        during = await chaos.recalc()
+        assert during["corrections"] == [] and during["drifts"] == []
+        assert during["summary"]["sessions_ended"] == 0
+        assert (await chaos.session(session_id))["version"] == placed["version"]
     finally:
         os.kill(chaos.agent.pid, signal.SIGCONT)
-    chaos.start_scheduler()
     await chaos.wait_status(session_id, "RUNNING")
+    assert set(await chaos.running_containers()) == {session_id}  # started once
     result = await chaos.recalc()
     assert result["drifts"] == [] and result["corrections"] == []
+    assert result["agents_asked"] == [AGENT_ID] and result["agents_unanswered"] == []
     await chaos.assert_ledgers_equal_the_truth()
+
+
+async def test_an_agent_gone_while_the_scheduler_was_down_is_reported_not_guessed(
+        chaos: Chaos) -> None:
+    """The same kill, and the agent dies for good before it takes the start: the restarted
+    scheduler has never heard from it, and the run asks it anyway (it holds the placed
+    session), lists it as unanswered and leaves the reservation as tracked."""
+    os.kill(chaos.agent.pid, signal.SIGSTOP)
+    session_id = await chaos.request("placed", ["sleep", "300"])
+    await chaos.wait_status(session_id, "SCHEDULED", timeout=3)
+    kill(chaos.scheduler)
+    kill(chaos.agent)  # stopped, then killed: the start it held is lost with it
+    chaos.start_scheduler()
+    await chaos.wait_status(session_id, "SCHEDULED", timeout=20)
+    result = await chaos.recalc()
+    assert result["agents_asked"] == result["agents_unanswered"] == [AGENT_ID]
+    assert result["corrections"] == [] and result["drifts"] == []
+    assert _norm((await chaos.usage())["agent"][AGENT_ID]) == {
+        "cpu": Decimal("0.25"), "mem": Decimal(32 * 2**20)}
 
 
 async def test_a_ledger_made_wrong_through_a_test_only_path(chaos: Chaos) -> None:

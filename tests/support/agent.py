@@ -72,8 +72,9 @@ async def start_agent(server: NatsServer, data_dir: Path, cipher_key: str, runti
 
 
 def spawn_agent(server: NatsServer, data_dir: Path, cipher_key: str, runtime: str,
-                label_prefix: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ) | agent_env(server, data_dir, cipher_key, runtime, label_prefix)
+                label_prefix: str, **extra: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ) | agent_env(server, data_dir, cipher_key, runtime, label_prefix,
+                                       **extra)
     data_dir.mkdir(parents=True, exist_ok=True)
     run_file = data_dir / "run" / "agent-0.json"
     run_file.unlink(missing_ok=True)

@@ -76,16 +76,20 @@ class Replayed:
         return total
 
 
-def replay(events: Iterable[tuple[str, str, str, dict[str, str]]],
+def replay(events: Iterable[tuple[str, str, str, dict[str, str]] | None],
            into: Replayed | None = None) -> Replayed:
     """(kind started|ended, agent id, session id, slots) in stream order → per-agent state,
-    continuing `into` (a fold of the events before these) when given.
+    continuing `into` (a fold of the events before these) when given; None (not a container
+    event: `map(container_fact, ...)`) is skipped.
 
     A redelivered start after its end does not reopen it (ends are final per session)."""
     out = into if into is not None else Replayed()
     open_, ended = out.open, out.ended
     count = out.events
-    for kind, agent, session, slots in events:
+    for event in events:
+        if event is None:
+            continue
+        kind, agent, session, slots = event
         count += 1
         if kind == STARTED:
             gone = ended.get(agent)
@@ -303,26 +307,43 @@ def _accumulate(total: dict[str, Decimal], slots: Mapping[str, str], sign: int) 
 
 def _totals(ledgers: Ledgers, facts: Mapping[str, SessionFact], wanted: set[str]
             ) -> dict[str, dict[str, Decimal]]:
-    """One pass: the total of every wanted subject (agent:, keypair:, user:, project:, domain:)."""
-    totals: dict[str, dict[str, Decimal]] = {}
-    groups = any(not w.startswith(("agent:", "keypair:")) for w in wanted)
+    """One pass: the total of every wanted subject (agent:, keypair:, user:, project:, domain:).
+    Entries are gathered per subject first and summed per distinct slot set (most are alike),
+    so a hundred thousand entries cost a few hundred decimal additions, not a million."""
+    members: dict[str, list[Mapping[str, str]]] = {}
+    groups = {kind: {w.split(":", 1)[1] for w in wanted if w.startswith(kind + ":")}
+              for kind in ("user", "project", "domain")}
+    users, projects, domains = groups["user"], groups["project"], groups["domain"]
+    any_group = bool(users or projects or domains)
     for (kind, key), entries in ledgers.items():
         own = f"{kind}:{key}"
         if own in wanted:
-            total = totals.setdefault(own, {})
-            for slots in entries.values():
-                _accumulate(total, slots, 1)
-        if kind != "keypair" or not groups:
+            members.setdefault(own, []).extend(entries.values())
+        if kind != "keypair" or not any_group:
             continue
         for session_id, slots in entries.items():
             fact = facts.get(session_id)
             if fact is None:
                 continue
-            for subject in (f"user:{fact.user_id}", f"project:{fact.project}",
-                            f"domain:{fact.domain}"):
-                if subject in wanted:
-                    _accumulate(totals.setdefault(subject, {}), slots, 1)
-    return totals
+            if fact.user_id in users:
+                members.setdefault(f"user:{fact.user_id}", []).append(slots)
+            if fact.project in projects:
+                members.setdefault(f"project:{fact.project}", []).append(slots)
+            if fact.domain in domains:
+                members.setdefault(f"domain:{fact.domain}", []).append(slots)
+    return {subject: _sum(many) for subject, many in members.items()}
+
+
+def _sum(many: Iterable[Mapping[str, str]]) -> dict[str, Decimal]:
+    alike: dict[tuple[tuple[str, str], ...], int] = {}
+    for slots in many:
+        key = tuple(slots.items())
+        alike[key] = alike.get(key, 0) + 1
+    total: dict[str, Decimal] = {}
+    for key, count in alike.items():
+        for slot, value in key:
+            total[slot] = total.get(slot, Decimal(0)) + count * Decimal(value)
+    return total
 
 
 def _group(fact: SessionFact, kind: str) -> str | None:

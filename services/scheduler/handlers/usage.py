@@ -25,6 +25,14 @@ def recalculate_usage(deps: SchedulerDeps, ctx: MessageContext, p: c.Recalculate
                                           p.agent_timeout_seconds)
 
 
+def recalculation_status(deps: SchedulerDeps, ctx: MessageContext, q: c.RecalculationStatus
+                         ) -> dict[str, Any]:
+    """The stages of one RECALCULATE USAGE run (kept in memory for the latest runs)."""
+    if deps.recalculator is None:
+        raise refuse("usage.unavailable", "this scheduler runs no recalculator")
+    return deps.recalculator.status(q.run_id)
+
+
 def list_usage(deps: SchedulerDeps, ctx: MessageContext, q: c.ListUsage) -> dict[str, Any]:
     """What each keypair, user, project, domain and agent occupies now (by the ledgers).
     Admins and monitors see everything; a user sees their own keypair and user rows."""
@@ -53,4 +61,5 @@ def _domain(app: Scheduler, user_id: str) -> str | None:
 HANDLERS: dict[str, SpecHandler[SchedulerDeps]] = {
     S.USAGE_RECALCULATE: recalculate_usage,
     S.USAGE_LIST: list_usage,
+    S.USAGE_RECALCULATION: recalculation_status,
 }

@@ -44,3 +44,29 @@ def test_the_command_line_prints_a_verdict_and_json(baikal) -> None:
     result = json.loads(baikal("admin", "recalculate-usage", "--json"))
     assert result["summary"]["drifts"] == 0
     assert "agent" in baikal("admin", "usage")
+
+
+def test_a_run_s_stages_are_read_back_by_its_idempotency_key(root: httpx.Client) -> None:
+    unknown = root.get("/resource/recalculate-usage/never-ran")
+    assert unknown.status_code == 200, unknown.text
+    assert unknown.json()["known"] is False and unknown.json()["finished"] is False
+    posted = root.post("/resource/recalculate-usage", json={"agent_timeout_seconds": 0.5},
+                       headers={"Idempotency-Key": "stages-1"})
+    assert posted.status_code == 200, posted.text
+    status = root.get("/resource/recalculate-usage/stages-1").json()
+    assert status["known"] is True and status["finished"] is True
+    assert [s["stage"] for s in status["stages"]] == [
+        "snapshot", "replay", "agents", "compare", "commit"]
+    assert all(s["done"] == s["total"] for s in status["stages"]), status
+    agents = next(s for s in status["stages"] if s["stage"] == "agents")
+    assert agents["total"] == len(posted.json()["agents_asked"])
+
+
+def test_the_command_line_shows_each_stage_when_not_on_a_terminal(baikal) -> None:
+    out = baikal("admin", "recalculate-usage", "--agent-timeout", "0.5")
+    lines = [line for line in out.splitlines() if line.split(":")[0] in (
+        "replaying events", "asking agents", "comparing", "committing")]
+    assert [line.split(":")[0] for line in lines] == [
+        "replaying events", "asking agents", "comparing", "committing"], out
+    assert "comparing: 1/1" in lines and "committing: 1/1" in lines
+    assert "no drift" in out

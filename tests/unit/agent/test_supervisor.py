@@ -3,8 +3,10 @@ container is launched with, idempotent starts, refusals, stops, and restart reco
 
 from __future__ import annotations
 
+import asyncio
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -65,9 +67,9 @@ def mps_binary(tmp_path: Path) -> Path:
 
 
 def supervisor(tmp_path: Path, runtime: RecordingRuntime, nvml: FakeNvml,
-               app: AgentApplication | None = None) -> Supervisor:
+               app: AgentApplication | None = None, **extra: Any) -> Supervisor:
     settings = AgentSettings(agent_id="node-1", reserved_cpu=0, reserved_mem=0,
-                             data_dir=tmp_path, heartbeat_seconds=60)
+                             data_dir=tmp_path, heartbeat_seconds=60, **extra)
     app = app or AgentApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
                                   agent_id="node-1")
     view = ContainerView(app)
@@ -210,5 +212,31 @@ async def test_a_restart_adopts_the_living_and_reports_the_dead_and_the_orphans(
         assert app.state("stray")["reason"] == "orphan-removed"
         assert "stray-1" in runtime.removed
         assert sorted(x.session_id for x in second.view.running()) == ["alive", "half-started"]
+    finally:
+        await second.stop()
+
+
+async def test_without_reconcile_at_start_the_first_sweep_reports_what_ended_meanwhile(
+        tmp_path):
+    """BAIKAL_RECONCILE_AT_START=false (RECALCULATE USAGE's chaos tests): the agent starts
+    answering with the exit unreported; the first sweep makes the same comparison."""
+    runtime = RecordingRuntime()
+    app = AgentApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, agent_id="node-1")
+    first = supervisor(tmp_path, runtime, FakeNvml(), app)
+    await first.start()
+    await first.start_container(ORIGIN, start("gone"))
+    await first.stop()
+    runtime.engine_has()  # it ended while the agent was down
+    second = supervisor(tmp_path, runtime, FakeNvml(), app, reconcile_at_start=False,
+                        sweep_seconds=0.2)
+    await second.start()
+    try:
+        assert app.state("gone")["status"] == "running"  # not reported by itself yet
+        assert (await second.report_running())["containers"] == []  # but not reported running
+        for _ in range(50):
+            if app.state("gone")["status"] != "running":
+                break
+            await asyncio.sleep(0.05)
+        assert app.state("gone")["reason"] == "lost-while-agent-down"
     finally:
         await second.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.scheduler.domain import envelopes as e
 from services.scheduler.domain import recalc as r
 
 SLOTS = {"cpu": "1", "mem": "268435456"}
@@ -145,3 +146,49 @@ def test_occupancy_sums_keypair_ledgers_per_user_project_and_domain() -> None:
     assert found["user"]["u1"] == {"cpu": "2", "mem": "536870912"}
     assert found["keypair"]["AK1"] == SLOTS
     assert found["domain"]["default"]["cpu"] == "2"
+
+
+def envelope(type_name: str, data: dict[str, object], **extra: object) -> bytes:
+    from contracts.envelope import Event
+
+    return Event(id="e1", type=type_name, source="agent", aggregate_id="x", sequence=1,
+                 occurred_at="2026-12-01T00:00:00Z", data=data, **extra  # type: ignore[arg-type]
+                 ).model_dump_json().encode()
+
+
+STARTED = {"agent_id": "n1", "session_id": "s1", "container_id": "c", "slots": SLOTS,
+           "gpu_devices": [], "gpu_shares": {"0": "0.5"}}
+EXITED = {"agent_id": "n1", "session_id": "s1", "container_id": "c", "exit_code": 0,
+          "reason": "exited", "slots": SLOTS}
+
+
+def test_a_container_fact_sliced_from_the_envelope_bytes_equals_the_full_decode() -> None:
+    import json
+
+    for raw in (envelope("ContainerStarted", STARTED, correlation_id="k"),
+                envelope("ContainerExited", EXITED),
+                envelope("ContainerFailed", {"agent_id": "n1", "session_id": "s1",
+                                             "reason": "start-failed"})):
+        fast = e.container_fact(raw)
+        spaced = json.dumps(json.loads(raw)).encode()  # not compact: decoded in full
+        assert fast is not None and fast == e.container_fact(spaced) == e._decoded(raw)
+    assert e.container_fact(envelope("ContainerStarted", STARTED)) == (
+        r.STARTED, "n1", "s1", SLOTS)
+    assert e.container_fact(envelope("ContainerExited", EXITED)) == (r.ENDED, "n1", "s1", {})
+
+
+def test_an_escaped_other_or_unreadable_event_is_decoded_in_full_or_skipped() -> None:
+    escaped = envelope("ContainerStarted", STARTED | {"session_id": 's"1'})
+    assert e.container_fact(escaped) == (r.STARTED, "n1", 's"1', SLOTS)
+    assert e.container_fact(envelope("AgentStarted", {"agent_id": "n1"})) is None
+    assert e.container_fact(b"not json") is None
+    assert e.container_fact(b'{"type": "ContainerExited", "data": {}}') is None
+
+
+def test_a_container_event_cut_short_or_reordered_is_decoded_in_full() -> None:
+    assert e.container_fact(b'{"id":"e","type":"ContainerExited","data":{"agent_id":"n1"}}') \
+        is None  # no session: no fact
+    reordered = (b'{"id":"e","type":"ContainerExited","data":{"session_id":"s1",'
+                 b'"agent_id":"n1","reason":"exited"}}')
+    assert e.container_fact(reordered) == (r.ENDED, "n1", "s1", {})
+    assert r.replay([None, (r.STARTED, "n1", "s1", SLOTS), None]).events == 1
