@@ -1,16 +1,35 @@
-"""Identity contracts: command and query payloads, event data, subjects."""
+"""Identity contracts: subjects, the message specs, event types and their typed reading."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from pydantic import BaseModel
 
 from contracts import specs, subjects
 from contracts.envelope import Event
 
-# The payloads are in contracts/identity_requests.py, the replies in contracts/replies/identity.py;
-# the payloads are re-exported here, so `contracts.identity` stays the one name to import.
+# The payloads are in contracts/identity_requests.py, the event data in identity_events.py, the
+# replies in contracts/replies/identity.py; payloads and event data are re-exported here, so
+# `contracts.identity` stays the one name to import.
+from contracts.identity_events import DomainCreated as DomainCreated
+from contracts.identity_events import KeypairActivated as KeypairActivated
+from contracts.identity_events import KeypairDeactivated as KeypairDeactivated
+from contracts.identity_events import KeypairIssued as KeypairIssued
+from contracts.identity_events import KeypairPolicyAssigned as KeypairPolicyAssigned
+from contracts.identity_events import KeypairRateLimitChanged as KeypairRateLimitChanged
+from contracts.identity_events import KeypairRateLimitSet as KeypairRateLimitSet
+from contracts.identity_events import MemberAdded as MemberAdded
+from contracts.identity_events import MemberRemoved as MemberRemoved
+from contracts.identity_events import PasswordChanged as PasswordChanged
+from contracts.identity_events import PasswordChangeRequired as PasswordChangeRequired
+from contracts.identity_events import ProjectCreated as ProjectCreated
+from contracts.identity_events import UserActivated as UserActivated
+from contracts.identity_events import UserCreated as UserCreated
+from contracts.identity_events import UserDeactivated as UserDeactivated
+from contracts.identity_events import UserPolicyAssigned as UserPolicyAssigned
+from contracts.identity_events import UserProfileChanged as UserProfileChanged
+from contracts.identity_events import UserRenamed as UserRenamed
+from contracts.identity_events import UserRoleChanged as UserRoleChanged
+from contracts.identity_events import UserUpdated as UserUpdated
 from contracts.identity_requests import AssignKeypairPolicy as AssignKeypairPolicy
 from contracts.identity_requests import Bootstrap as Bootstrap
 from contracts.identity_requests import CreateDomain as CreateDomain
@@ -39,163 +58,12 @@ from contracts.rbac import Operation as O
 from contracts.rbac import ScopeType as Sc
 from contracts.reading import read_event_data
 from contracts.replies import identity as r
-from contracts.values import UserRole, UserStatus
+from contracts.values import UserRole
 
 SERVICE = "identity"
 
 
-# ---- event data ------------------------------------------------------------------------------
-
-
-class UserCreated(Payload):
-    user_id: str
-    email: str
-    username: str
-    full_name: str
-    description: str
-    role: UserRole
-    status: UserStatus
-    domain: str
-    projects: list[str]
-    resource_policy: str
-    need_password_change: bool
-    created_at: datetime
-
-
-class UserRenamed(Payload):
-    user_id: str
-    email: str
-    username: str
-    previous_username: str | None = None  # None: expanded from a retired UserUpdated
-
-
-class UserProfileChanged(Payload):
-    """The new full name and description (None: not told, from a retired UserUpdated)."""
-
-    user_id: str
-    email: str
-    full_name: str | None
-    description: str | None
-
-
-class UserRoleChanged(Payload):
-    user_id: str
-    email: str
-    role: UserRole
-    previous_role: UserRole | None = None  # None: expanded from a retired UserUpdated
-
-
-class UserPolicyAssigned(Payload):
-    user_id: str
-    email: str
-    resource_policy: str
-    previous_policy: str | None = None  # None: expanded from a retired UserUpdated
-
-
-class PasswordChangeRequired(Payload):
-    """Whether the user must change the password at the next login."""
-
-    user_id: str
-    email: str
-    required: bool
-
-
-class UserUpdated(Payload):
-    """Retired (published until 2026-12-01; streams of older data dirs still hold it): any
-    field change, `changes` = {field: new value}. `typed_events` expands it into the specific
-    events above."""
-
-    user_id: str
-    email: str
-    changes: dict[str, object]
-
-
-class UserDeactivated(Payload):
-    """The user can no longer log in; all its keypairs were deactivated with it."""
-
-    user_id: str
-    email: str
-    deactivated_keypairs: list[str]
-
-
-class UserActivated(Payload):
-    user_id: str
-    email: str
-
-
-class PasswordChanged(Payload):
-    user_id: str
-    email: str
-    changed_at: datetime
-
-
-class KeypairIssued(Payload):
-    access_key: str
-    user_id: str
-    email: str
-    is_active: bool
-    is_admin: bool
-    is_default: bool
-    resource_policy: str
-    rate_limit: int
-
-
-class KeypairActivated(Payload):
-    access_key: str
-    user_id: str
-
-
-class KeypairDeactivated(Payload):
-    access_key: str
-    user_id: str
-    reason: str
-
-
-class KeypairPolicyAssigned(Payload):
-    access_key: str
-    user_id: str
-    resource_policy: str
-    previous_policy: str
-
-
-class KeypairRateLimitSet(Payload):
-    access_key: str
-    user_id: str
-    rate_limit: int
-    previous_rate_limit: int | None = None  # None: recorded before 2026-12-02
-
-
-class KeypairRateLimitChanged(Payload):
-    """Retired (published until 2026-12-01): now KeypairRateLimitSet."""
-
-    access_key: str
-    user_id: str
-    rate_limit: int
-
-
-class DomainCreated(Payload):
-    domain_id: str
-    name: str
-    description: str
-
-
-class ProjectCreated(Payload):
-    project_id: str
-    domain: str
-    name: str
-    description: str
-    resource_policy: str
-
-
-class MemberAdded(Payload):
-    project_id: str
-    user_id: str
-
-
-class MemberRemoved(Payload):
-    project_id: str
-    user_id: str
-
+# ---- event data: contracts/identity_events.py (re-exported) ----------------------------------
 
 EVENT_TYPES: dict[str, tuple[str, str, type[Payload]]] = {
     # type name -> (aggregate token, event token, data model); subject = event(SERVICE, agg, evt)
