@@ -153,9 +153,11 @@ CASES = {
 }
 # Read elsewhere over HTTP: the policy gets (any user: below), rbac's queries (superadmins, and
 # one's own check: test_roles_over_http.py), the gateway's own secret queries (no route) and the
-# usage view (any user, filtered by its handler: test_usage_over_http.py).
+# usage view (any user, filtered by its handler) and a recalculation's stages (superadmins):
+# test_usage_over_http.py.
 ELSEWHERE = {QS.KEYPAIR_POLICY_GET, QS.USER_POLICY_GET, QS.PROJECT_POLICY_GET,
-             *rbac.QUERY_NEEDS, IS.KEYPAIR_RESOLVE, IS.LOGIN, IS.TOKEN_ISSUE, SS.USAGE_LIST}
+             *rbac.QUERY_NEEDS, IS.KEYPAIR_RESOLVE, IS.LOGIN, IS.TOKEN_ISSUE, SS.USAGE_LIST,
+             SS.USAGE_RECALCULATION}
 
 
 def test_the_table_names_every_query_with_a_route() -> None:

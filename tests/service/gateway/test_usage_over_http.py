@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.gateway import GatewayStack
+from tests.support.gateway import GatewayStack, eventually, new_user
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +70,16 @@ def test_the_command_line_shows_each_stage_when_not_on_a_terminal(baikal) -> Non
         "replaying events", "asking agents", "comparing", "committing"], out
     assert "comparing: 1/1" in lines and "committing: 1/1" in lines
     assert "no drift" in out
+
+
+def test_a_plain_user_may_neither_recalculate_nor_read_a_run_s_stages(
+        stack: GatewayStack, root: httpx.Client) -> None:
+    made = root.post("/users", json=new_user("usage-plain"))
+    assert made.status_code == 201, made.text
+    keys = made.json()
+    with stack.client(keys["access_key"], keys["secret_key"]) as plain:
+        posted = eventually(lambda: plain.post("/resource/recalculate-usage", json={}),
+                            lambda r: r.status_code != 401)
+        assert posted.status_code == 403, posted.text
+        status = plain.get("/resource/recalculate-usage/stages-1")
+        assert status.status_code == 403, status.text
