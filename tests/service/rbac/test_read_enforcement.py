@@ -180,6 +180,7 @@ SYSTEM_WIDE: dict[str, Data] = {
     RS.ROLE_LIST: lambda w: {},
     RS.ROLE_GET: lambda w: {"role_id": w.people["any-role"]["role_id"]},
     RS.USER_SEARCH: lambda w: {"text": ""},
+    SS.USAGE_RECALCULATION: lambda w: {"run_id": "never-ran"},
 }
 
 SYSTEM_ONLY: dict[str, tuple[str, Data]] = {  # subject -> (the system actor that passes, data)
