@@ -9,10 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from copy import deepcopy
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote, urlparse
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -21,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 
+from services.runtime import fastpaths
 from services.runtime.errors import CodedError, CommandIdReused, ConcurrencyConflict
 from services.runtime.settings import ServiceSettings
 
@@ -60,6 +58,7 @@ def store_env(settings: ServiceSettings, app_name: str) -> dict[str, str]:
         # anyway evicts what it touched and decides again from the store (`execute`).
         "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
         "AGGREGATE_CACHE_FASTFORWARD": "n" if settings.single_writer else "y",
+        fastpaths.ENV: "y" if settings.store_fast_paths else "n",
     }
     if settings.store == "sqlite":
         path = settings.data_dir / "stores" / f"{app_name}.sqlite"
@@ -138,35 +137,7 @@ def fingerprint(data: dict[str, Any], key: bytes) -> str:
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def _project(aggregate: Any, events: Any) -> Any:
-    """The library's projector without its per-event runtime-Protocol isinstance check,
-    which costs more than applying the event (measured: 16-43% of a command's CPU)."""
-    for domain_event in events:
-        aggregate = domain_event.mutate(aggregate)
-    return aggregate
-
-
-_IMMUTABLE = frozenset({str, int, float, bool, bytes, type(None), datetime, UUID, Decimal})
-
-
-def copy_aggregate(aggregate: Any) -> Any:
-    """A deep copy of a cached aggregate, fast for the usual state (immutable scalars, and
-    lists or dicts of them: copied one level); anything else is deep-copied. The generic
-    `deepcopy` walks every attribute with a memo (measured: ~20% of an update's CPU)."""
-    clone = object.__new__(type(aggregate))
-    state: dict[str, Any] = {}
-    for name, value in aggregate.__dict__.items():
-        kind = type(value)
-        if kind in _IMMUTABLE:
-            state[name] = value
-        elif kind is list and all(type(item) in _IMMUTABLE for item in value):
-            state[name] = value.copy()
-        elif kind is dict and all(type(item) in _IMMUTABLE for item in value.values()):
-            state[name] = value.copy()
-        else:
-            state[name] = deepcopy(value)
-    clone.__dict__.update(state)
-    return clone
+copy_aggregate = fastpaths.copy_aggregate  # its old home (tests import it from here)
 
 
 class ServiceApplication(Application[UUID]):
@@ -181,6 +152,8 @@ class ServiceApplication(Application[UUID]):
         # reply's position names the last of those, never an unpublished index record.
         self.publishes: Callable[[Any], bool] = lambda e: not isinstance(
             e, CommandRecord.Recorded)  # type: ignore[attr-defined]
+        # Around the library's own code where measured (runtime/fastpaths.py), unless off.
+        self.fast_paths = fastpaths.enabled(self.env)
 
     def close(self, wait_seconds: float = 10.0) -> None:
         """Close once no worker thread is inside the store: closing an SQLite connection
@@ -211,20 +184,17 @@ class ServiceApplication(Application[UUID]):
             listener(recordings)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
-        """As the library's, but an aggregate's events are collected without the runtime
-        Protocol isinstance checks of `ProcessingEvent.collect_events` (measured: ~5% of an
-        update's CPU); anything else goes the library's way."""
-        processing = ProcessingEvent[UUID]()
-        for obj in objs:
-            if isinstance(obj, Aggregate):
-                processing.events.extend(obj.collect_events())
-                processing.aggregates[obj.id] = obj
-            elif obj is not None:
-                processing.collect_events(obj)
-        processing.saved_kwargs.update(kwargs)
-        recordings = self._record(processing)
-        self._take_snapshots(processing)
-        self._notify(recordings)
+        """As the library's (its events collected by `fastpaths.collect` unless off); then
+        `WRITTEN` moves to the last published event saved."""
+        if self.fast_paths:
+            processing = ProcessingEvent[UUID]()
+            fastpaths.collect(processing, objs)
+            processing.saved_kwargs.update(kwargs)
+            recordings = self._record(processing)
+            self._take_snapshots(processing)
+            self._notify(recordings)
+        else:
+            recordings = super().save(*objs, **kwargs)
         for recording in reversed(recordings):
             if self.publishes(recording.domain_event):
                 WRITTEN.position = max(WRITTEN.position, recording.notification.id)
@@ -236,12 +206,14 @@ class ServiceApplication(Application[UUID]):
         copy, for large aggregates on hot paths): the caller must `forget` it if its changes
         are not saved."""
         try:
-            found = self.repository.get(aggregate_id, projector_func=_project,
+            if not self.fast_paths:  # the library's projector and its deep copy
+                return self.repository.get(aggregate_id, deepcopy_from_cache=copy)
+            found = self.repository.get(aggregate_id, projector_func=fastpaths.project,
                                         deepcopy_from_cache=False)
         except AggregateNotFoundError:
             return None
         cached = self.repository.cache is not None
-        return copy_aggregate(found) if copy and cached else found
+        return fastpaths.copy_aggregate(found) if copy and cached else found
 
     def forget(self, *aggregates: Any) -> None:
         """Drop aggregates from the cache (after a failed save of uncopied ones)."""
