@@ -89,11 +89,12 @@ class ReplayCache:
     async def check(self, signature: str, date: datetime) -> None:
         """Refuse (401 `auth.replayed`) a signature already used; remember it otherwise."""
         digest = hashlib.sha256(signature.encode("latin-1")).hexdigest()[:48]
-        if date.timestamp() <= self.horizon or digest in self._seen:
+        when = date.timestamp()
+        if when <= self.horizon or digest in self._seen:
             raise gateway_error("auth.replayed", "this signed request was already received "
                                 "(or is older than what this gateway can tell); sign each "
                                 "request anew")
-        self._remember(digest, date.timestamp())
+        self._remember(digest, when)
         if self.nc is not None:
             self._batch.append(digest)
             if len(self._batch) >= BATCH_MAX:
