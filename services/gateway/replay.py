@@ -11,6 +11,9 @@ accepted to its own table, so a request replayed to another instance is refused 
   price is a race: a replay that reaches another instance within the few milliseconds before
   the original's batch does can pass there once. Replays of a captured request (a second or
   more later) are always refused.
+- The gateway's connection does not hear its own publishes (`no_echo`): only the others'
+  batches arrive. (A connection shared with a test may echo: such a batch is recognised by its
+  key and skipped.)
 - Bounded memory: when the table is full the oldest entries go and the horizon moves up to
   their date; a request dated at or before the horizon is refused, since the table can no
   longer say whether it was seen. A gateway starts with its horizon at its start time (it has
