@@ -7,7 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from services.runtime.store import stable_id
+from services.runtime.ids import stable_id
 
 BOOTSTRAPPED = stable_id("quota-bootstrapped")
 

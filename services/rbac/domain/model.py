@@ -11,7 +11,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts import rbac as c
 from services.rbac.domain.errors import refuse
-from services.runtime.store import stable_id
+from services.runtime.ids import stable_id
 
 NAME_MAX = c.ROLE_NAME_MAX
 DESCRIPTION_MAX = 4096

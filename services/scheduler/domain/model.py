@@ -8,7 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from contracts.scheduler import SessionStatus
-from services.runtime.store import stable_id
+from services.runtime.ids import stable_id
 from services.scheduler.domain.errors import refuse
 
 _S = SessionStatus  # the one list of session statuses (contracts.scheduler)

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from services.runtime.store import stable_id
+from services.runtime.ids import stable_id
 
 
 def known_user_id(user_id: str) -> UUID:

@@ -10,7 +10,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from contracts import storage as c
-from services.runtime.store import stable_id
+from services.runtime.ids import stable_id
 from services.storage.domain.errors import refuse
 
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
