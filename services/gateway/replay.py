@@ -56,7 +56,7 @@ class ReplayCache:
         self._batch: list[str] = []
         self._flushing: asyncio.TimerHandle | None = None
         self._mine: set[str] = set()  # batch keys this instance published (no echo)
-        self._flush_task: asyncio.Future[None] | None = None
+        self._publishing: set[asyncio.Future[None]] = set()
 
     async def attach(self, nc: Client, bucket: str = REPLAY_BUCKET,
                      timeout: float = 5.0) -> bool:
@@ -89,8 +89,9 @@ class ReplayCache:
             _, oldest = self._seen.popitem(last=False)
             self.horizon = max(self.horizon, oldest)
 
-    async def check(self, signature: str, date: datetime) -> None:
-        """Refuse (401 `auth.replayed`) a signature already used; remember it otherwise."""
+    def check(self, signature: str, date: datetime) -> None:
+        """Refuse (401 `auth.replayed`) a signature already used; remember it otherwise.
+        Synchronous, on every signed request: the batch is published by a task."""
         digest = hashlib.sha256(signature.encode("latin-1")).hexdigest()[:48]
         when = date.timestamp()
         if when <= self.horizon or digest in self._seen:
@@ -101,21 +102,24 @@ class ReplayCache:
         if self.nc is not None:
             self._batch.append(digest)
             if len(self._batch) >= BATCH_MAX:
-                await self._flush()
+                self._flush_later()
             elif self._flushing is None:
                 self._flushing = asyncio.get_running_loop().call_later(
                     BATCH_SECONDS, self._flush_later)
 
     def _flush_later(self) -> None:
-        self._flushing = None
-        self._flush_task = asyncio.ensure_future(self._flush())  # referenced until done
-
-    async def _flush(self) -> None:
+        """Hand the batch to a task that publishes it (when the timer fires, or when full)."""
         if self._flushing is not None:
             self._flushing.cancel()
-            self._flushing = None
+        self._flushing = None
         batch, self._batch = self._batch, []
-        if batch and self.nc is not None and not self.nc.is_closed:
+        if batch:
+            task = asyncio.ensure_future(self._publish(batch))
+            self._publishing.add(task)  # referenced until done
+            task.add_done_callback(self._publishing.discard)
+
+    async def _publish(self, batch: list[str]) -> None:
+        if self.nc is not None and not self.nc.is_closed:
             key = secrets.token_hex(12)
             if len(self._mine) > 10_000:
                 self._mine.clear()
