@@ -4,15 +4,27 @@ the metrics it records per message land on the same labelled series as before.""
 from __future__ import annotations
 
 import datetime
+import enum
 import uuid
 from decimal import Decimal
 
 import pytest
 from prometheus_client import generate_latest
+from pydantic import BaseModel
 
 from contracts.envelope import Accepted, Reply
 from services.runtime.dispatch import accepted_json
 from services.runtime.observability import Metrics
+
+
+class Row(BaseModel):
+    name: str = "row"
+    count: int = 1
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
 
 SAMPLES = [
     {},
@@ -20,6 +32,7 @@ SAMPLES = [
     {"when": datetime.datetime(2026, 12, 1, 22, 0, tzinfo=datetime.UTC),
      "day": datetime.date(2026, 12, 1), "id": uuid.UUID(int=7), "amount": Decimal("1.25"),
      "nested": [{"access_key": "AKIA" + "A" * 16, "tags": ("a", "b")}], "set": {1}},
+    {"model": Row(), "models": [Row(name="b", count=2)], "enum": Colour.RED, "raw": b"bytes"},
 ]
 
 
