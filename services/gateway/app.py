@@ -76,7 +76,8 @@ def create_app(settings: GatewaySettings | None = None, nc: Client | None = None
                direct: bool = True) -> FastAPI:
     """`nc` lets a caller share a connection (tests, benchmarks); else the lifespan connects.
 
-    `direct=False` leaves every request to FastAPI (tests compare both paths).
+    `direct=False` (or BAIKAL_GATEWAY_DIRECT_READS=false) leaves every request to FastAPI
+    (tests compare both paths).
     """
     gateway = Gateway(settings or GatewaySettings(), nc)
 
@@ -101,6 +102,7 @@ def create_app(settings: GatewaySettings | None = None, nc: Client | None = None
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
     own = [r for r in app.router.routes if isinstance(r, Route) and not isinstance(r, APIRoute)]
+    direct = direct and gateway.settings.gateway_direct_reads
     queries = direct_queries(routers, earlier=own) if direct else []
     window = gateway.settings.rate_limit_window_seconds
     app.front = lambda inner: ObservedMiddleware(  # type: ignore[method-assign]

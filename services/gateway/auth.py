@@ -169,8 +169,8 @@ class Authenticator:
             if exc.status == 401:
                 self.metrics.auth_failures(exc.code.rsplit(".", 1)[-1]).inc()
             raise
-        if self.proofs is not None:
-            await self.proofs.ensure(caller.access_key)
+        if self.proofs is not None and not self.proofs.fresh(caller.access_key):
+            await self.proofs.ensure(caller.access_key)  # only when not already cached
         allowed, remaining = self.limiter.hit(caller.access_key, caller.rate_limit)
         scope[RATELIMIT_SCOPE_KEY] = (caller.rate_limit, remaining)
         if not allowed:
@@ -234,7 +234,7 @@ class Authenticator:
         if not hmac.compare_digest(expected.encode(), credential.signature.encode("latin-1")):
             raise gateway_error("auth.signature_mismatch", "HMAC signature mismatch")
         if self.replay is not None:  # after the check: only genuine signatures are kept
-            await self.replay.check(credential.signature, date)
+            self.replay.check(credential.signature, date)
         return self._caller(keypair, "hmac")
 
     def _signature_version(self, headers: dict[str, str]) -> bool:

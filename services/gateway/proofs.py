@@ -83,6 +83,11 @@ class TokenCache:
         found = self._tokens.get(access_key or "")
         return found[1] if found is not None else None
 
+    def fresh(self, access_key: str) -> bool:
+        """Whether a token for this key is cached and not yet due for refresh."""
+        found = self._tokens.get(access_key)
+        return found is not None and found[0] > time.time()
+
     async def ensure(self, access_key: str) -> str:
         found = self._tokens.get(access_key)
         if found is not None and found[0] > time.time():

@@ -11,6 +11,9 @@ accepted to its own table, so a request replayed to another instance is refused 
   price is a race: a replay that reaches another instance within the few milliseconds before
   the original's batch does can pass there once. Replays of a captured request (a second or
   more later) are always refused.
+- The gateway's connection does not hear its own publishes (`no_echo`): only the others'
+  batches arrive. (A connection shared with a test may echo: such a batch is recognised by its
+  key and skipped.)
 - Bounded memory: when the table is full the oldest entries go and the horizon moves up to
   their date; a request dated at or before the horizon is refused, since the table can no
   longer say whether it was seen. A gateway starts with its horizon at its start time (it has
@@ -53,7 +56,7 @@ class ReplayCache:
         self._batch: list[str] = []
         self._flushing: asyncio.TimerHandle | None = None
         self._mine: set[str] = set()  # batch keys this instance published (no echo)
-        self._flush_task: asyncio.Future[None] | None = None
+        self._publishing: set[asyncio.Future[None]] = set()
 
     async def attach(self, nc: Client, bucket: str = REPLAY_BUCKET,
                      timeout: float = 5.0) -> bool:
@@ -86,32 +89,37 @@ class ReplayCache:
             _, oldest = self._seen.popitem(last=False)
             self.horizon = max(self.horizon, oldest)
 
-    async def check(self, signature: str, date: datetime) -> None:
-        """Refuse (401 `auth.replayed`) a signature already used; remember it otherwise."""
+    def check(self, signature: str, date: datetime) -> None:
+        """Refuse (401 `auth.replayed`) a signature already used; remember it otherwise.
+        Synchronous, on every signed request: the batch is published by a task."""
         digest = hashlib.sha256(signature.encode("latin-1")).hexdigest()[:48]
-        if date.timestamp() <= self.horizon or digest in self._seen:
+        when = date.timestamp()
+        if when <= self.horizon or digest in self._seen:
             raise gateway_error("auth.replayed", "this signed request was already received "
                                 "(or is older than what this gateway can tell); sign each "
                                 "request anew")
-        self._remember(digest, date.timestamp())
+        self._remember(digest, when)
         if self.nc is not None:
             self._batch.append(digest)
             if len(self._batch) >= BATCH_MAX:
-                await self._flush()
+                self._flush_later()
             elif self._flushing is None:
                 self._flushing = asyncio.get_running_loop().call_later(
                     BATCH_SECONDS, self._flush_later)
 
     def _flush_later(self) -> None:
-        self._flushing = None
-        self._flush_task = asyncio.ensure_future(self._flush())  # referenced until done
-
-    async def _flush(self) -> None:
+        """Hand the batch to a task that publishes it (when the timer fires, or when full)."""
         if self._flushing is not None:
             self._flushing.cancel()
-            self._flushing = None
+        self._flushing = None
         batch, self._batch = self._batch, []
-        if batch and self.nc is not None and not self.nc.is_closed:
+        if batch:
+            task = asyncio.ensure_future(self._publish(batch))
+            self._publishing.add(task)  # referenced until done
+            task.add_done_callback(self._publishing.discard)
+
+    async def _publish(self, batch: list[str]) -> None:
+        if self.nc is not None and not self.nc.is_closed:
             key = secrets.token_hex(12)
             if len(self._mine) > 10_000:
                 self._mine.clear()

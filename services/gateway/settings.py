@@ -33,6 +33,12 @@ class GatewaySettings(ServiceSettings):
     gateway_legacy_signing: bool = True
     replay_bucket: str = "BAIKAL_REPLAY"
     replay_max_entries: int = Field(default=200_000, ge=1_000, le=10_000_000)
+    # Fast paths of the read path, each measured in bench/README.md ("gateway fast paths")
+    # and each route tested both ways: query routes served in front of FastAPI (direct.py),
+    # and an accepted reply's `data` passed through as it came (bus.py, ACCEPTED_PREFIX).
+    # False serves every request through FastAPI / decodes and re-encodes every reply.
+    gateway_direct_reads: bool = True
+    gateway_reply_splice: bool = True
     # TLS: both set → HTTPS (uvicorn's ssl options).
     tls_cert_file: str | None = None
     tls_key_file: str | None = None

@@ -57,8 +57,9 @@ class Gateway:
             self.nc = await connect(
                 s.nats_url, user=s.nats_user,
                 password=s.nats_password.get_secret_value() if s.nats_password else None,
-                name=f"{s.service}-{s.instance}", connect_timeout=s.nats_connect_timeout)
-        bus = self._bus = Bus(self.nc, s.request_timeout, s.signer())
+                name=f"{s.service}-{s.instance}", connect_timeout=s.nats_connect_timeout,
+                no_echo=True)  # its own replay batches are not sent back to it
+        bus = self._bus = Bus(self.nc, s.request_timeout, s.signer(), s.gateway_reply_splice)
         if bus.signer is None:
             log.warning("BAIKAL_SIGNING_KEY or BAIKAL_STACK_ID is unset: the gateway cannot "
                         "prove its own queries, and no caller can be authenticated")

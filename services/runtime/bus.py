@@ -25,8 +25,10 @@ async def connect(
     name: str = "baikal",
     connect_timeout: float = 5.0,
     max_reconnect_attempts: int = 120,
+    no_echo: bool = False,
 ) -> Client:
-    """Connect or raise; reconnects are bounded (about two minutes of retries)."""
+    """Connect or raise; reconnects are bounded (about two minutes of retries). `no_echo`: the
+    server does not deliver this connection's own publishes back to its subscriptions."""
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats error (%s): %s", name, exc)
@@ -53,6 +55,7 @@ async def connect(
         "error_cb": on_error,
         "disconnected_cb": on_disconnected,
         "reconnected_cb": on_reconnected,
+        "no_echo": no_echo,
     }
     if user is not None:
         options["user"] = user

@@ -45,6 +45,9 @@ class ServiceSettings(BaseSettings):
     # Set false to run several instances on one store: every cached read is fast-forwarded.
     single_writer: bool = True
     follow_seconds: float = Field(default=0.05, gt=0, le=60)  # views' catch-up when not
+    # The store's fast paths around the eventsourcing library (runtime/fastpaths.py); false
+    # runs the library's own projector, deep copy and event collection.
+    store_fast_paths: bool = True
     relay_batch: int = Field(default=200, ge=1, le=10_000)
     relay_poll_seconds: float = 1.0
     log_level: str = "INFO"

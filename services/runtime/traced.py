@@ -22,7 +22,7 @@ from eventsourcing import domain
 
 from contracts.envelope import Actor
 from services.runtime.context import MessageContext, current, for_event, using
-from services.runtime.store import stable_id
+from services.runtime.ids import stable_id
 
 
 def _actor() -> dict[str, str] | None:

@@ -180,3 +180,36 @@ def test_domain_does_no_io(service: str) -> None:
     bad = [str(i) for p in python_files(SERVICES / service / "domain") for i in imports_of(p)
            if top(i.module) in IO_MODULES]
     assert bad == []
+
+
+# Of the runtime, domain code needs its ids, its coded errors and the traced aggregate base
+# (each event keeps who, correlation and causation), never the store's application or factory
+# (runtime/store.py is split by job so that this holds).
+DOMAIN_MAY_IMPORT_FROM_RUNTIME = ("services.runtime.ids", "services.runtime.errors",
+                                  "services.runtime.traced")
+
+
+def runtime_imports_of_domain(imports: Iterator[Import]) -> list[str]:
+    return [str(i) for i in imports if service_of(i.module) == RUNTIME
+            and i.module != "services.runtime"
+            and not any(i.module == m or i.module.startswith(m + ".")
+                        for m in DOMAIN_MAY_IMPORT_FROM_RUNTIME)]
+
+
+@pytest.mark.parametrize(
+    "service", [s for s in service_packages() if (SERVICES / s / "domain").is_dir()]
+)
+def test_domain_imports_only_ids_errors_and_the_traced_base_from_the_runtime(service: str) -> None:
+    bad = [b for p in python_files(SERVICES / service / "domain")
+           for b in runtime_imports_of_domain(imports_of(p))]
+    assert bad == []
+
+
+def test_a_domain_importing_the_application_fails_the_ids_rule() -> None:
+    probe = SERVICES / "identity" / "domain" / "probe.py"
+    for source in ("from services.runtime.store import stable_id\n",
+                   "from services.runtime.application import Decision\n",
+                   "import services.runtime.store_factory\n"):
+        assert runtime_imports_of_domain(imports_of(probe, source)), source
+    assert runtime_imports_of_domain(
+        imports_of(probe, "from services.runtime.ids import stable_id\n")) == []

@@ -99,9 +99,11 @@ class GatewayStack:
             nats_password=self.nats.passwords["gateway"], data_dir=self.data,
             http_host="127.0.0.1", log_level="WARNING", **self.overrides)
 
-    def another_gateway(self, **create_kw: Any) -> str:
-        """One more gateway on the same bus (e.g. `direct=False`), stopped with the stack."""
-        server, serving, port = self.run(self._serve(create_app(self.settings(), **create_kw)))
+    def another_gateway(self, settings: dict[str, Any] | None = None, **create_kw: Any) -> str:
+        """One more gateway on the same bus (e.g. `direct=False`, or other `settings` such as
+        `gateway_reply_splice=False`), stopped with the stack."""
+        chosen = self.settings().model_copy(update=settings or {})
+        server, serving, port = self.run(self._serve(create_app(chosen, **create_kw)))
         self.others.append((server, serving))
         return f"http://127.0.0.1:{port}"
 

@@ -9,7 +9,7 @@ from eventsourcing.domain import event
 
 from contracts.agent import ContainerStatus, ExitReason
 from services.agent.domain.errors import refuse
-from services.runtime.store import stable_id
+from services.runtime.ids import stable_id
 from services.runtime.traced import Aggregate
 
 REQUESTED, RUNNING = ContainerStatus.REQUESTED.value, ContainerStatus.RUNNING.value

@@ -28,7 +28,7 @@ from services.identity.domain.indexes import (
 )
 from services.identity.domain.indexes import email_index_id as email_index_id
 from services.identity.domain.indexes import username_index_id as username_index_id
-from services.runtime.store import stable_id
+from services.runtime.ids import stable_id
 from services.runtime.traced import Aggregate
 
 ADMIN_ROLES = (UserRole.SUPERADMIN, UserRole.ADMIN)

@@ -11,7 +11,7 @@ from eventsourcing.domain import event
 
 from contracts import rbac as c
 from services.rbac.domain.errors import refuse
-from services.runtime.store import stable_id
+from services.runtime.ids import stable_id
 from services.runtime.traced import Aggregate
 
 NAME_MAX = c.ROLE_NAME_MAX

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.runtime.store import stable_id
+from services.runtime.ids import stable_id
 from services.runtime.traced import Aggregate
 
 

@@ -10,7 +10,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from contracts import storage as c
-from services.runtime.store import stable_id
+from services.runtime.ids import stable_id
 from services.runtime.traced import Aggregate
 from services.storage.domain.errors import refuse
 
