@@ -4,7 +4,7 @@ agents (heartbeats)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -186,6 +186,10 @@ class AgentRegistry:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self.agents: dict[str, dict[str, Any]] = {}
+        # Agents that stored sessions are placed on, not heard since this scheduler started
+        # (monotonic time they were first expected): heartbeats are not stored, so an agent
+        # that died while the scheduler was down would otherwise never become LOST.
+        self.expected: dict[str, float] = {}
 
     def heartbeat(self, beat: dict[str, Any]) -> bool:
         """Record a heartbeat; True when the agent is new or came back."""
@@ -193,7 +197,16 @@ class AgentRegistry:
         returning = known is None or known["status"] == "LOST"
         self.agents[beat["agent_id"]] = {**beat, "last_seen": time.monotonic(),
                                          "status": "ALIVE"}
+        self.expected.pop(beat["agent_id"], None)
         return returning
+
+    def expect(self, agent_ids: Iterable[str]) -> None:
+        """Agents the stored sessions are placed on: each one not heard within the timeout
+        from now is reported LOST by `expire`, like an agent that fell silent."""
+        now = time.monotonic()
+        for agent_id in agent_ids:
+            if agent_id not in self.agents:
+                self.expected.setdefault(agent_id, now)
 
     def expire(self) -> list[str]:
         now = time.monotonic()
@@ -201,7 +214,10 @@ class AgentRegistry:
                 if info["status"] == "ALIVE" and now - info["last_seen"] > self.timeout]
         for agent_id in lost:
             self.agents[agent_id]["status"] = "LOST"
-        return lost
+        silent = [a for a, since in self.expected.items() if now - since > self.timeout]
+        for agent_id in silent:  # never heard since the restart: its sessions end too
+            del self.expected[agent_id]
+        return lost + silent
 
     def alive(self) -> list[dict[str, Any]]:
         return [a for a in self.agents.values() if a["status"] == "ALIVE"]

@@ -20,7 +20,7 @@ from contracts.envelope import Actor, Command, Reply
 from contracts.scheduler import SessionStatus
 from services.runtime.proofs import ProofSigner
 from services.runtime.traced import caused_by
-from services.scheduler.domain.model import PREPARING, SCHEDULED, TERMINATING
+from services.scheduler.domain.model import PREPARING, RUNNING, SCHEDULED, TERMINATING
 from services.scheduler.lifecycle import Scheduler
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,11 @@ class SchedulerWorker:
             self.wake.set()
 
     async def _run(self) -> None:
+        # The agents stored sessions are placed on are expected to beat within the heartbeat
+        # timeout; one that died while this scheduler was down becomes LOST then.
+        placed = await asyncio.to_thread(
+            self.app.view.by_status, SCHEDULED, PREPARING, RUNNING, TERMINATING)
+        self.app.agents.expect(row["agent_id"] for row in placed if row.get("agent_id"))
         last_expiry = 0.0
         while not self._stopping.is_set():
             expire = time.monotonic() - last_expiry > 2.0

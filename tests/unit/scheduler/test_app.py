@@ -617,6 +617,35 @@ def test_agent_registry_expiry() -> None:
     assert agents.heartbeat(heartbeat("agent-a")) is True  # came back
 
 
+def test_an_expected_agent_that_never_beats_becomes_lost_after_the_timeout() -> None:
+    # A restarted scheduler expects the agents its stored sessions are placed on: one that
+    # died while the scheduler was down is LOST once the timeout passes without a beat.
+    agents = AgentRegistry(timeout=0.05)
+    agents.expect(["agent-dead", "agent-back"])
+    assert agents.expire() == []  # within the timeout: no verdict yet
+    time.sleep(0.06)
+    agents.heartbeat(heartbeat("agent-back"))  # it beat in time: no longer expected
+    assert agents.expire() == ["agent-dead"]
+    assert "agent-dead" not in agents.agents  # never listed: no heartbeat describes it
+    assert agents.expire() == []  # reported once
+    agents.expect(["agent-back"])  # a heard agent is never expected again
+    assert agents.expected == {}
+
+
+def test_sessions_on_an_agent_that_died_while_the_scheduler_was_down_end_agent_lost() -> None:
+    h = Harness()
+    session_id = h.running()
+    assert h.row(session_id)["agent_id"] == "agent-a"
+    restarted = AgentRegistry(timeout=0)  # the new process has heard no one
+    restarted.expect(r["agent_id"] for r in h.app.view.by_status(m.RUNNING))
+    time.sleep(0.01)
+    for agent_id in restarted.expire():
+        h.app.agent_lost(agent_id)
+    assert h.status(session_id) == m.ERROR
+    assert h.row(session_id)["reason"] == "agent-lost"
+    assert h.reserved("agent", "agent-a") == {}
+
+
 # ---- resource indicator ----------------------------------------------------------------------
 
 
