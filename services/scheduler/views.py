@@ -72,7 +72,9 @@ class SessionView(FollowingView):
             row["last_activity"] = at
             return
         if isinstance(e, Session.MountsRequested):
-            row["mounts"] = [dict(m) for m in e.mounts]
+            # What was asked (folder, mount path), never storage's host path: readers of the
+            # session see the request, the agent gets the admitted paths from the aggregate.
+            row["mounts"] = [{"folder": m["folder"], "path": m.get("path")} for m in e.mounts]
             return
         status, reason = _STATUS_OF[type(e).__name__], getattr(e, "reason", "")
         if row["status"] == PENDING and status != PENDING:
