@@ -8,6 +8,7 @@ characters), else a fresh one; it is the correlation id of every bus request mad
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
@@ -114,7 +115,7 @@ class ObservedMiddleware:
         request_id = _request_id(scope)
         refusal = None
         if request_id is None:
-            request_id = os.urandom(16).hex()
+            request_id = new_request_id()
             refusal = gateway_error("request.id_invalid", "X-Request-ID must be 1 to 64 "
                                     "printable ASCII characters without spaces")
         scope[REQUEST_ID_SCOPE_KEY] = request_id
@@ -158,7 +159,17 @@ def _request_id(scope: Scope) -> str | None:
         if name == b"x-request-id":
             text = bytes(value).decode("latin-1")
             return text if REQUEST_ID.match(text) else None
-    return os.urandom(16).hex()  # as random as a UUID4's hex, without building one
+    return new_request_id()
+
+
+# A fresh request id: this process's random prefix and a counter (unique across gateways and
+# restarts, like a UUID, for a fraction of os.urandom's cost; an id names, it guards nothing).
+_ID_PREFIX = os.urandom(8).hex()
+_ID_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
 async def _respond(send: Send, error: ApiError) -> None:

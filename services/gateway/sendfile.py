@@ -81,6 +81,8 @@ def _send_all(sock_fd: int, path: str, expected: int) -> int:
     return sent
 
 
+DOWNLOAD_PREFIX, DOWNLOAD_SUFFIX = "/folders/", "/file"  # routes/files.py `download`
+
 if RequestResponseCycle is not None:
 
     class PathsendCycle(RequestResponseCycle):
@@ -142,9 +144,14 @@ if RequestResponseCycle is not None:
             super().on_headers_complete()
             # The cycle was just made and its task not yet run: give it the pathsend send,
             # and only then offer the extension (its scope is the cycle's), on plain TCP.
+            # Only the download route sends a file (GET /folders/{name}/file): every other
+            # request keeps uvicorn's own cycle and pays nothing for the extension.
             cycle = self.cycle
-            if (cycle is not None and type(cycle) is RequestResponseCycle
-                    and cycle.scope is self.scope
+            scope = self.scope
+            if (cycle is not None and scope["method"] == "GET"
+                    and scope["path"].startswith(DOWNLOAD_PREFIX)
+                    and scope["path"].endswith(DOWNLOAD_SUFFIX)
+                    and type(cycle) is RequestResponseCycle and cycle.scope is scope
                     and self.transport.get_extra_info("sslcontext") is None):
                 cycle.__class__ = PathsendCycle
                 self.scope["extensions"] = {PATHSEND: {}}
