@@ -187,7 +187,11 @@ class RbacApplication(IdentityLearner, ServiceApplication):
         found: dict[str, None] = {}
         unknown: list[str] = []
         for ref in user_ids:
-            (found.__setitem__(ref, None) if self.known("user", ref) else unknown.append(ref))
+            # The actor directory has seen what the request had seen (the dispatcher awaited
+            # its positions): a user identity just created counts before rbac's own consumer
+            # learns it, so "create, then assign at once" is never refused.
+            known = self.known("user", ref) is not None or ref in self.directory.users
+            (found.__setitem__(ref, None) if known else unknown.append(ref))
         for email in emails:
             uid = self.user_by_email(email)
             (found.__setitem__(uid, None) if uid else unknown.append(email))

@@ -313,3 +313,13 @@ def test_list_filters_and_sorts_as_the_seed_says(h: Harness) -> None:
     assert [r["name"] for r in newest["items"]] == ["Alpha", "beta"]
     page = h.catalog.list(c.ListRoles(limit=2, offset=1))
     assert page["total"] == 5 and len(page["items"]) == 2
+
+
+def test_a_user_the_directory_knows_can_be_assigned_before_rbac_learned_it(h: Harness) -> None:
+    # The directory is awaited to the request's positions; rbac's learned users may lag it.
+    rid = h.create()["role_id"]
+    teach_actor(h.directory, "fresh-user", "user", "AKIAFRESH0000000000", email="f@x.io")
+    assert h.run("assign", c.AssignUsers(role_id=rid, user_ids=["fresh-user"]))[
+        "assigned"] == ["fresh-user"]
+    refused = refusal(h.run, "assign", c.AssignUsers(role_id=rid, user_ids=["nobody"]))
+    assert refused.code == "rbac.user.not_found"
