@@ -12,27 +12,13 @@ from fastapi.routing import APIRoute
 from contracts.replies import identity, quota, rbac, scheduler, storage
 from contracts.replies.table import reply_model
 from services.gateway import models
-from services.gateway.routes import (
-    auth,
-    exports,
-    files,
-    folders,
-    keypairs,
-    org,
-    policies,
-    roles,
-    sessions,
-    system,
-    usage,
-    users,
-)
+from services.gateway.app import ROUTERS
+from services.gateway.routes import files
 from services.gateway.routes.calls import QUERY_SUBJECT
 
 # Composed by the gateway itself (its own state, JetStream reads, local files), not a reply.
 HTTP_ONLY = {models.ApiRoot, models.LoginOut, models.WhoAmI, models.EventPage,
              models.Information, files.FileList, files.FileDone}
-ROUTERS = [*(m.router for m in (system, auth, users, keypairs, org, roles, sessions, usage,
-                                 exports, folders, files)), *policies.routers]
 ROUTES = [r for router in ROUTERS for r in router.routes
           if isinstance(r, APIRoute) and r.response_model is not None]
 REPLY_NAMES = {name for module in (identity, quota, rbac, scheduler, storage)

@@ -18,21 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from services.gateway.app import ROUTERS
 from services.gateway.direct import direct_queries
-from services.gateway.routes import (
-    auth,
-    exports,
-    files,
-    folders,
-    keypairs,
-    org,
-    policies,
-    roles,
-    sessions,
-    system,
-    usage,
-    users,
-)
 from tests.support.gateway import GatewayStack, eventually, new_user
 
 COMBINATIONS = list(product((True, False), (True, False)))  # (direct, splice)
@@ -54,9 +41,7 @@ SAMPLES: dict[str, list[str]] = {
 
 
 def query_templates() -> set[str]:
-    routers = [*(m.router for m in (system, auth, users, keypairs, org, roles, sessions,
-                                    usage, exports, folders, files)), *policies.routers]
-    return {getattr(q.route, "path", "") for q in direct_queries(routers)}
+    return {getattr(q.route, "path", "") for q in direct_queries(ROUTERS)}
 
 
 def test_every_query_route_has_samples_here() -> None:
