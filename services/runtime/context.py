@@ -9,8 +9,7 @@ one too (`for_event`), so the commands and events it causes keep the correlation
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -50,14 +49,21 @@ def current() -> MessageContext | None:
     return _CURRENT.get()
 
 
-@contextmanager
-def using(ctx: MessageContext) -> Iterator[MessageContext]:
-    """Run a block as the handling of `ctx` (restored afterwards, also on error)."""
-    token = _CURRENT.set(ctx)
-    try:
-        yield ctx
-    finally:
-        _CURRENT.reset(token)
+class using:  # noqa: N801 - used as a function: `with using(ctx):`
+    """Run a block as the handling of `ctx` (restored afterwards, also on error). A class,
+    not a generator: the scheduler enters one per placement (a third of the cost)."""
+
+    __slots__ = ("ctx", "token")
+
+    def __init__(self, ctx: MessageContext) -> None:
+        self.ctx = ctx
+
+    def __enter__(self) -> MessageContext:
+        self.token = _CURRENT.set(self.ctx)
+        return self.ctx
+
+    def __exit__(self, *exc: object) -> None:
+        _CURRENT.reset(self.token)
 
 
 def for_event(subject: str, event_id: str, correlation_id: str | None, actor: Actor

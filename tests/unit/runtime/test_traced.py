@@ -56,6 +56,32 @@ def test_an_event_carries_the_context_it_was_triggered_in() -> None:
     assert lamp.correlation_id == "r-123"
 
 
+def test_each_event_has_its_own_actor_and_a_new_actor_is_taken() -> None:
+    other = Actor(system="test")
+    with using(handling("cmd-1", "r-123")):
+        lamp = Lamp("porch")
+        lamp.switch(True)
+    with using(MessageContext(subject="s", message_id="cmd-2", actor=other,
+                              correlation_id="r-456")):
+        lamp.switch(False)
+    installed, switched, back = lamp.collect_events()
+    installed.actor["access_key"] = "changed"  # type: ignore[attr-defined]
+    assert switched.actor == {"access_key": USER.access_key}  # type: ignore[attr-defined]
+    assert (back.actor, back.correlation_id, back.causation_id) == (  # type: ignore[attr-defined]
+        {"system": "test"}, "r-456", "cmd-2")
+
+
+def test_a_context_is_restored_after_its_block_also_on_error() -> None:
+    from services.runtime.context import current
+
+    with using(handling("cmd-1", "r-1")) as outer:
+        with pytest.raises(RuntimeError), using(handling("cmd-2", "r-2")) as inner:
+            assert current() is inner
+            raise RuntimeError("inside")
+        assert current() is outer
+    assert current() is None
+
+
 def test_an_event_triggered_outside_any_message_carries_none() -> None:
     lamp = Lamp("attic")
     [installed] = lamp.collect_events()
