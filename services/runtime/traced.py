@@ -58,7 +58,7 @@ class Aggregate(domain.Aggregate):
         def __post_init__(self) -> None:
             super().__post_init__()
             ctx = current()
-            state = self.__dict__  # frozen: the dataclass's own __init__ writes it this way too
+            state = self.__dict__  # frozen: written past its __setattr__, as __init__ does
             if ctx is None:
                 state["actor"] = state["correlation_id"] = state["causation_id"] = None
             else:
