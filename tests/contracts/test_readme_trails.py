@@ -32,11 +32,21 @@ def candidates(readme: Path, path: str) -> list[Path]:
 def resolves(file: Path, name: str) -> bool:
     module = importlib.import_module(
         ".".join(file.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"))
+    dotted, _, key = name.rstrip("]").partition("[")  # `SPECS[Subjects.USER_UPDATE]`
     try:
-        eval(name, vars(module))  # a dotted name, at most one subscript: nothing is called
-    except (AttributeError, NameError, KeyError):
+        value = lookup(module, dotted)
+        if key:
+            value = value[lookup(module, key)]
+    except (AttributeError, KeyError):
         return False
     return True
+
+
+def lookup(module: object, dotted: str) -> object:
+    value = module
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
 
 
 @pytest.mark.parametrize("readme", READMES, ids=lambda p: p.parent.name)
