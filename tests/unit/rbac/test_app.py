@@ -15,6 +15,7 @@ from contracts import rbac as c
 from contracts.envelope import Actor, Event
 from services.rbac.app import RbacApplication
 from services.rbac.domain.model import Role, role_id
+from services.rbac.learn import learn_identity_events
 from services.rbac.views import GrantView, RoleCatalogView
 from services.runtime.actors import ActorDirectory
 from services.runtime.errors import CodedError
@@ -55,8 +56,8 @@ class Harness:
             sequence = self.position
         envelope = Event(id=new_id(), type=type_name, source="identity", aggregate_id=new_id(),
                          sequence=1, occurred_at=datetime.now(UTC), data=data)
-        self.app.on_identity_events(identity.typed_events(envelope),
-                                    Tracking(application_name=STREAM, notification_id=sequence))
+        learn_identity_events(self.app, identity.typed_events(envelope),
+                              Tracking(application_name=STREAM, notification_id=sequence))
 
     def user(self, n: int, role: str = "user", projects: list[str] | None = None) -> str:
         uid = f"u{n:07d}-0000-0000-0000-000000000000"
