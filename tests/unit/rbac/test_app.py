@@ -219,7 +219,7 @@ def test_the_seeds_lifecycle_purge_refused_until_empty_and_id_never_returns(h: H
     assert h.catalog.list(c.ListRoles(status="inactive"))["total"] == 0
 
 
-def test_assignment_refusals(h: Harness) -> None:
+def test_assigning_unknown_or_no_users_and_unassigning_a_stranger_are_refused(h: Harness) -> None:
     rid = h.create()["role_id"]
     refused = refusal(h.run, "assign", c.AssignUsers(role_id=rid, emails=["ghost@x.io"]))
     assert refused.code == "rbac.user.not_found" and refused.details["unknown"] == ["ghost@x.io"]
