@@ -33,8 +33,9 @@ from services.cli.admin_folders import folder_path
 
 app = typer.Typer(help="Files in storage folders (streamed through the gateway).",
                   no_args_is_help=True, callback=connection)
-CHUNK = 1024 * 1024
-MAX_CHUNKS = 16 * 1024 * 1024  # 16 TiB in 1 MiB chunks: the hashing loop's bound
+CHUNK = 1024 * 1024  # bytes per read of an upload's body
+HASH_CHUNK = 256 * 1024  # one buffer, reused: it stays in the core's cache
+MAX_CHUNKS = 64 * 1024 * 1024  # 16 TiB in 256 KiB chunks: the hashing loop's bound
 LocalTarget = typer.Argument(None, help="Local file [the file's name].")
 
 
@@ -56,24 +57,61 @@ def list_files(ctx: typer.Context, folder: str, path: str = typer.Argument(""),
     emit(page, as_json, ["name", "type", "size", "modified"], wide=wide)
 
 
-def _chunks(source: Path, progress: Progress, task: Any) -> Iterator[bytes]:
-    with open(source, "rb") as handle:
+def _chunks(source: Path, advance: Callable[[int], None]) -> Iterator[bytes]:
+    with open(source, "rb", buffering=0) as handle:
         while chunk := handle.read(CHUNK):
-            progress.advance(task, len(chunk))
+            advance(len(chunk))
             yield chunk
 
 
 def file_digest(source: Path, advance: Callable[[int], None]) -> str:
-    """SHA-256 hex of a file, read in chunks (never whole in memory)."""
+    """SHA-256 hex of a file, read in chunks into one buffer (never whole in memory)."""
     digest = hashlib.sha256()
-    with source.open("rb") as handle:
+    buffer = memoryview(bytearray(HASH_CHUNK))
+    with open(source, "rb", buffering=0) as handle:
         for _ in range(MAX_CHUNKS):
-            chunk = handle.read(CHUNK)
-            if not chunk:
+            n = handle.readinto(buffer)
+            if not n:
                 return digest.hexdigest()
-            digest.update(chunk)
-            advance(len(chunk))
+            digest.update(buffer[:n])
+            advance(n)
     raise CliError(f"{source} is larger than this client uploads")
+
+
+def send_file(http: httpx.Client, folder: str, source: Path, target: str,
+              hashed: Callable[[int], None], sent: Callable[[int], None]) -> httpx.Response:
+    """PUT a local file (signature version 2 over its digest: one pass to hash, one to send).
+
+    The Content-Length is announced (the file's size), so the gateway can take the body
+    straight from the socket into the file (its zero-copy upload) and refuse one over the
+    folder's limit before it is sent; the size is checked again after the body has been sent."""
+    size = source.stat().st_size
+    digest = file_digest(source, hashed)
+    answer = http.put(folder_path(folder, "/file"), params={"path": target},
+                      content=_chunks(source, sent),
+                      headers={"content-type": "application/octet-stream",
+                               "content-length": str(size), "x-baikal-content-sha256": digest},
+                      timeout=httpx.Timeout(30, read=None, write=None))
+    if source.stat().st_size != size:
+        raise CliError(f"{source} changed while it was sent", EXIT_UNAVAILABLE)
+    return answer
+
+
+def receive_file(http: httpx.Client, folder: str, path: str, partial: Path,
+                 started: Callable[[int | None], None],
+                 received: Callable[[int], None]) -> None:
+    """GET a file of a folder into `partial`, each piece written as it arrives (httpx's
+    raw pieces: re-chunking them costs twice the CPU of the write)."""
+    with http.stream("GET", folder_path(folder, "/file"), params={"path": path},
+                     timeout=httpx.Timeout(30, read=None)) as answer:
+        if answer.status_code >= 400:
+            answer.read()
+            check(answer)
+        started(int(answer.headers.get("content-length", "0")) or None)
+        with open(partial, "wb", buffering=0) as out:
+            for chunk in answer.iter_raw():
+                out.write(chunk)
+                received(len(chunk))
 
 
 @app.command()
@@ -87,16 +125,12 @@ def upload(ctx: typer.Context, folder: str, source: Path,
         raise CliError(f"{source} is not a file", 2)
     target = path or source.name
     with gateway(ctx) as gw, progress_bar(quiet) as progress:
-        # The signature covers the body's digest (version 2): one pass to hash, one to send.
         hashing = progress.add_task(f"# {target}", total=source.stat().st_size)
-        digest = file_digest(source, lambda n: progress.advance(hashing, n))
-        task = progress.add_task(f"↑ {target}", total=source.stat().st_size)
+        sending = progress.add_task(f"↑ {target}", total=source.stat().st_size)
         try:
-            answer = gw.http.put(folder_path(folder, "/file"), params={"path": target},
-                                 content=_chunks(source, progress, task),
-                                 headers={"content-type": "application/octet-stream",
-                                          "x-baikal-content-sha256": digest},
-                                 timeout=httpx.Timeout(30, read=None, write=None))
+            answer = send_file(gw.http, folder, source, target,
+                               lambda n: progress.advance(hashing, n),
+                               lambda n: progress.advance(sending, n))
         except httpx.HTTPError as exc:
             raise CliError(f"upload interrupted: {exc}", EXIT_UNAVAILABLE) from None
         check(answer)
@@ -112,18 +146,11 @@ def download(ctx: typer.Context, folder: str, path: str,
     local = target or Path(Path(path).name)
     partial = local.with_name(local.name + ".part")
     with gateway(ctx) as gw, progress_bar(quiet) as progress:
+        task: list[Any] = []
         try:
-            with gw.http.stream("GET", folder_path(folder, "/file"), params={"path": path},
-                                timeout=httpx.Timeout(30, read=None)) as answer:
-                if answer.status_code >= 400:
-                    answer.read()
-                    check(answer)
-                size = int(answer.headers.get("content-length", "0")) or None
-                task = progress.add_task(f"↓ {path}", total=size)
-                with open(partial, "wb") as out:
-                    for chunk in answer.iter_bytes(CHUNK):
-                        out.write(chunk)
-                        progress.advance(task, len(chunk))
+            receive_file(gw.http, folder, path, partial,
+                         lambda size: task.append(progress.add_task(f"↓ {path}", total=size)),
+                         lambda n: progress.advance(task[0], n))
         except httpx.HTTPError as exc:
             partial.unlink(missing_ok=True)
             raise CliError(f"download interrupted: {exc}", EXIT_UNAVAILABLE) from None
