@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ app = typer.Typer(help="Files in storage folders (streamed through the gateway).
                   no_args_is_help=True, callback=connection)
 CHUNK = 1024 * 1024  # bytes per read of an upload's body
 HASH_CHUNK = 256 * 1024  # one buffer, reused: it stays in the core's cache
+RAW_CHUNK = 256 * 1024
 MAX_CHUNKS = 64 * 1024 * 1024  # 16 TiB in 256 KiB chunks: the hashing loop's bound
 LocalTarget = typer.Argument(None, help="Local file [the file's name].")
 
@@ -97,21 +99,70 @@ def send_file(http: httpx.Client, folder: str, source: Path, target: str,
     return answer
 
 
+def raw_download_enabled() -> bool:
+    """BAIKAL_CLI_RAW_DOWNLOAD (true unless 0/false/no): see `_receive_rest`."""
+    return os.environ.get("BAIKAL_CLI_RAW_DOWNLOAD", "true").lower() not in {"0", "false",
+                                                                             "no"}
+
+
 def receive_file(http: httpx.Client, folder: str, path: str, partial: Path,
-                 started: Callable[[int | None], None],
-                 received: Callable[[int], None]) -> None:
+                 started: Callable[[int | None], None], received: Callable[[int], None],
+                 raw: bool | None = None) -> None:
     """GET a file of a folder into `partial`, each piece written as it arrives (httpx's
-    raw pieces: re-chunking them costs twice the CPU of the write)."""
+    raw pieces: re-chunking them costs twice the CPU of the write); with `raw` (default:
+    `raw_download_enabled()`), past the first piece straight from the socket."""
     with http.stream("GET", folder_path(folder, "/file"), params={"path": path},
                      timeout=httpx.Timeout(30, read=None)) as answer:
         if answer.status_code >= 400:
             answer.read()
             check(answer)
-        started(int(answer.headers.get("content-length", "0")) or None)
+        size = int(answer.headers.get("content-length", "0")) or None
+        started(size)
+        pieces = answer.iter_raw()
+        sock = _plain_socket(answer)
         with open(partial, "wb", buffering=0) as out:
-            for chunk in answer.iter_raw():
+            if (raw if raw is not None else raw_download_enabled()) and size and sock:
+                first = next(pieces, b"")
+                out.write(first)
+                received(len(first))
+                _receive_rest(sock, out, size - len(first), received)
+                return
+            for chunk in pieces:
                 out.write(chunk)
                 received(len(chunk))
+
+
+def _plain_socket(answer: httpx.Response) -> socket.socket | None:
+    """The response's TCP socket (httpx's `network_stream` extension) if the body is framed
+    by its Content-Length alone and arrives unencrypted and unencoded; else None."""
+    headers = answer.headers
+    if "transfer-encoding" in headers or headers.get("content-encoding", "identity") != (
+            "identity") or answer.http_version != "HTTP/1.1":
+        return None
+    stream = answer.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    return sock if type(sock) is socket.socket else None
+
+
+def _receive_rest(sock: socket.socket, out: Any, left: int,
+                  received: Callable[[int], None]) -> None:
+    """The body's `left` last bytes read from the socket into one reused buffer, each piece
+    written from it: one copy in, one out (httpx's h11 path copies each piece three times
+    more: measured on 1 GiB, 1.65 s of CPU against 0.7 s).
+
+    Sound because h11 hands out, as the first piece, every body byte it had buffered (one
+    `Data` event takes all it holds) and reads nothing more until asked: past that piece
+    the socket holds the rest. h11 never sees these bytes, so httpcore closes the connection
+    when the response closes (it is not DONE) instead of reusing it."""
+    buffer = memoryview(bytearray(RAW_CHUNK))
+    while left > 0:
+        n = sock.recv_into(buffer, min(RAW_CHUNK, left))
+        if n == 0:
+            raise httpx.RemoteProtocolError("the gateway closed the connection before the "
+                                            "announced length")
+        out.write(buffer[:n])
+        left -= n
+        received(n)
 
 
 @app.command()

@@ -145,24 +145,28 @@ class BodyToFile:
     flow: Any
     body_length: int
     body_taken: bool
+    body_received: bool
 
     async def receive_into(self, out_fd: int, digest: Digest | None = None) -> int | None:
-        """The whole body into `out_fd` (its size), or None when every slot is busy (the
-        caller then reads `request.stream()`, which this has not touched)."""
+        """The whole body into `out_fd` (its size), or None, touching nothing, when the app
+        has received part of it already (a body signed whole is read by the authentication:
+        Starlette keeps it for `request.stream()`) or every slot is busy: the caller then
+        reads `request.stream()`."""
         if self.body_taken or self.disconnected:
             raise RuntimeError("the request body was already taken")
-        if self.more_body and _active[0] >= MAX_ACTIVE:
+        if self.body_received or (self.more_body and _active[0] >= MAX_ACTIVE):
             return None
         self.body_taken = True
         buffered, self.body = bytes(self.body), bytearray()
         if digest is not None:
             digest.update(buffered)
         _write_all(out_fd, buffered)
-        if self.more_body:
-            await self._take_the_rest(out_fd, self.body_length - len(buffered), digest)
+        left = self.body_length - len(buffered) if self.more_body else 0
+        if left:
+            await self._take_the_rest(out_fd, left, digest)
         self.more_body = False
         self.message_event.set()  # a later receive() answers the (empty) end of the body
-        return self.body_length
+        return len(buffered) + left
 
     async def _take_the_rest(self, out_fd: int, left: int, digest: Digest | None) -> None:
         # The parser will never see these bytes: the connection ends with the response.
@@ -193,7 +197,9 @@ class BodyToFile:
 
     async def receive(self) -> dict[str, Any]:
         if not self.body_taken:
-            return await super().receive()  # type: ignore[misc,no-any-return]
+            message: dict[str, Any] = await super().receive()  # type: ignore[misc]
+            self.body_received = self.body_received or message["type"] == "http.request"
+            return message
         # Never uvicorn's receive: it would resume reading bytes the parser takes for body.
         if not self.disconnected and not self.response_complete:
             await self.message_event.wait()

@@ -170,7 +170,7 @@ if RequestResponseCycle is not None:
                     return  # chunked: the route reads request.stream()
                 cycle.__class__ = BodyToFileCycle
                 upload: Any = cycle
-                upload.body_length, upload.body_taken = length, False
+                upload.body_length, upload.body_taken, upload.body_received = length, False, False
                 self.scope["extensions"] = {BODY_TO_FILE: {"receive_into": upload.receive_into}}
 
 else:  # pragma: no cover - httptools missing
