@@ -154,17 +154,21 @@ if RequestResponseCycle is not None:
             # Only the download route sends a file (GET /folders/{name}/file) and only the
             # upload route takes a body into one (PUT, with a Content-Length): every other
             # request keeps uvicorn's own cycle and pays nothing for the extensions.
-            cycle = self.cycle
             scope = self.scope
+            method, path = scope["method"], scope.get("path", "")  # none on an upgrade
+            download = (method == "GET" and path.startswith(DOWNLOAD_PREFIX)
+                        and path.endswith(DOWNLOAD_SUFFIX))
+            if not download and not wants_body_to_file(method, path):
+                return
+            cycle = self.cycle
             if (cycle is None or type(cycle) is not RequestResponseCycle
                     or cycle.scope is not scope
                     or self.transport.get_extra_info("sslcontext") is not None):
                 return
-            if (scope["method"] == "GET" and scope["path"].startswith(DOWNLOAD_PREFIX)
-                    and scope["path"].endswith(DOWNLOAD_SUFFIX)):
+            if download:
                 cycle.__class__ = PathsendCycle
                 self.scope["extensions"] = {PATHSEND: {}}
-            elif wants_body_to_file(scope["method"], scope["path"]):
+            else:
                 length = announced_length(scope["headers"])
                 if length is None:
                     return  # chunked: the route reads request.stream()
