@@ -9,6 +9,7 @@ the service's directory is refused. A command's reply carries the position of wh
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import time
@@ -124,6 +125,8 @@ class Dispatcher:
         # In-memory queries (`inline` routes) on the event loop; False: every message in a
         # worker thread (BAIKAL_INLINE_QUERIES, set by the host).
         self.inline_queries = True
+        # gc.freeze() once subscribed (BAIKAL_GC_FREEZE, set by the host).
+        self.freeze_at_start = True
         # The last costs (seconds) of proof verification and of the causal wait, per message.
         self.costs: dict[str, deque[float]] = {"proof": deque(maxlen=10_000),
                                                "causal": deque(maxlen=10_000)}
@@ -155,6 +158,12 @@ class Dispatcher:
             self._subscriptions.append(sub)
         # The server has our interest once the flush returns: "ready" then means answerable.
         await nc.flush(timeout=5)
+        if self.freeze_at_start:
+            # What start-up loaded (modules, views, caches) leaves the collector's generations:
+            # a collection of the older generations no longer walks all of it while a request
+            # waits (measured in bench/README.md, "bench.rbac").
+            gc.collect()
+            gc.freeze()
 
     async def stop(self) -> None:
         for sub in self._subscriptions:

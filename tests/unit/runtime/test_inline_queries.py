@@ -5,6 +5,7 @@ message, no NATS)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import threading
 from typing import Any
@@ -94,10 +95,32 @@ def test_the_guard_never_waits_for_a_first_role_on_the_loop() -> None:
     assert guard._await_first_role(newcomer) is True
 
 
-def test_the_switch_is_a_setting_and_on_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert ServiceSettings().inline_queries is True
+def test_the_switches_are_settings_and_on_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (ServiceSettings().inline_queries, ServiceSettings().gc_freeze) == (True, True)
     monkeypatch.setenv("BAIKAL_INLINE_QUERIES", "false")
-    assert ServiceSettings().inline_queries is False
+    monkeypatch.setenv("BAIKAL_GC_FREEZE", "false")
+    assert (ServiceSettings().inline_queries, ServiceSettings().gc_freeze) == (False, False)
+
+
+class FakeConnection:
+    async def subscribe(self, subject: str, queue: str, cb: Any) -> str:
+        return subject
+
+    async def flush(self, timeout: float) -> None:
+        return None
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+async def test_a_started_dispatcher_freezes_what_start_up_loaded_only_when_switched_on(
+        freeze: bool) -> None:
+    d = dispatcher(lambda ctx, payload: {}, inline=True, inline_queries=True)
+    d.freeze_at_start = freeze
+    gc.unfreeze()
+    try:
+        await d.start(FakeConnection())  # type: ignore[arg-type]
+        assert (gc.get_freeze_count() > 0) is freeze
+    finally:
+        gc.unfreeze()  # the other tests' objects stay collectable
 
 
 def test_the_marked_handlers_are_the_in_memory_reads() -> None:
