@@ -173,8 +173,13 @@ def event_subject(type_name: str) -> str:
 def typed_event(envelope: Event) -> PolicyEvent | None:
     """The envelope's data as its contract model (None for a type this contract lacks):
     what a consumer's reaction receives, parsed once."""
-    found = EVENT_TYPES.get(envelope.type)
-    return None if found is None else read_event_data(found[2], envelope.data)  # type: ignore[return-value]
+    return typed_event_of(envelope.type, envelope.data)
+
+
+def typed_event_of(type_name: str, data: dict[str, Any]) -> PolicyEvent | None:
+    """The same from a type name and data (a replica folding the stream's JSON)."""
+    found = EVENT_TYPES.get(type_name)
+    return None if found is None else read_event_data(found[2], data)  # type: ignore[return-value]
 
 
 class Subjects:

@@ -7,7 +7,7 @@ permission editor and every command's declared permission are checked against it
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -50,6 +50,7 @@ from contracts.catalogue import (
     operations_for as operations_for,
 )
 from contracts.permissions import Needs, any_user, system_wide
+from contracts.reading import read_event_data
 from contracts.replies import rbac as r
 from contracts.values import Limit, Offset, SortOrder
 
@@ -231,6 +232,17 @@ EVENT_TYPES: dict[str, tuple[str, str, type[_Payload]]] = {
     "RoleAssigned": ("role", "assigned", RoleAssigned),
     "RoleUnassigned": ("role", "unassigned", RoleUnassigned),
 }
+
+
+RbacEvent = (RoleCreated | RoleUpdated | RoleDeactivated | RoleActivated | RolePurged
+             | PermissionAdded | PermissionRemoved | RoleAssigned | RoleUnassigned)
+
+
+def typed_event_of(type_name: str, data: dict[str, Any]) -> RbacEvent | None:
+    """An event's data as its contract model, parsed once (None for a type this contract
+    lacks): what a consumer folds."""
+    found = EVENT_TYPES.get(type_name)
+    return None if found is None else read_event_data(found[2], data)  # type: ignore[return-value]
 
 
 def event_subject(type_name: str) -> str:

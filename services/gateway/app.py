@@ -109,7 +109,7 @@ def create_app(settings: GatewaySettings | None = None, nc: Client | None = None
     app.front = lambda inner: ObservedMiddleware(  # type: ignore[method-assign]
         DirectRoutes(inner, gateway, queries) if queries else inner,
         metrics=gateway.metrics, window_seconds=window,
-        positions=lambda: gateway.bus.positions.header if gateway.started else b"")
+        positions=gateway.positions_header)
     app.openapi = lambda: _openapi_with_security(app)  # type: ignore[method-assign]
     return app
 

@@ -9,7 +9,8 @@ a duplicate of the connection's descriptor from a worker thread of its own (at m
 `MAX_ACTIVE` at once; more are sent in chunks), once the transport has flushed the headers.
 Nothing else writes to the connection meanwhile (the response is this request's, and
 HTTP/1.1 answers in order). Off switch: `BAIKAL_GATEWAY_ZERO_COPY=false` (or TLS, or no
-httptools): uvicorn's own protocol, and FileResponse reads the file in chunks.
+httptools): uvicorn's own protocol, and FileResponse reads the file in chunks. The same
+protocol offers uploads their zero-copy counterpart (bodyfile.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import socket
 import struct
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from services.gateway.bodyfile import BODY_TO_FILE, BodyToFile, announced_length, wants_body_to_file
 
 PATHSEND = "http.response.pathsend"
 CHUNK = 16 * 1024 * 1024  # bytes per sendfile call
@@ -137,27 +140,45 @@ if RequestResponseCycle is not None:
                 await asyncio.sleep(0.001)
             raise RuntimeError("the response headers did not leave the transport's buffer")
 
+    class BodyToFileCycle(BodyToFile, RequestResponseCycle):  # type: ignore[misc]
+        """An upload's cycle: `receive_into` (bodyfile.py) besides uvicorn's `receive`."""
+
     class PathsendProtocol(HttpToolsProtocol):
-        """uvicorn's httptools protocol, offering `http.response.pathsend` on plain TCP."""
+        """uvicorn's httptools protocol, offering `http.response.pathsend` (downloads) and
+        `baikal.body_to_file` (uploads, bodyfile.py) on plain TCP."""
 
         def on_headers_complete(self) -> None:
             super().on_headers_complete()
             # The cycle was just made and its task not yet run: give it the pathsend send,
             # and only then offer the extension (its scope is the cycle's), on plain TCP.
-            # Only the download route sends a file (GET /folders/{name}/file): every other
-            # request keeps uvicorn's own cycle and pays nothing for the extension.
-            cycle = self.cycle
+            # Only the download route sends a file (GET /folders/{name}/file) and only the
+            # upload route takes a body into one (PUT, with a Content-Length): every other
+            # request keeps uvicorn's own cycle and pays nothing for the extensions.
             scope = self.scope
-            if (cycle is not None and scope["method"] == "GET"
-                    and scope["path"].startswith(DOWNLOAD_PREFIX)
-                    and scope["path"].endswith(DOWNLOAD_SUFFIX)
-                    and type(cycle) is RequestResponseCycle and cycle.scope is scope
-                    and self.transport.get_extra_info("sslcontext") is None):
+            method, path = scope["method"], scope.get("path", "")  # none on an upgrade
+            download = (method == "GET" and path.startswith(DOWNLOAD_PREFIX)
+                        and path.endswith(DOWNLOAD_SUFFIX))
+            if not download and not wants_body_to_file(method, path):
+                return
+            cycle = self.cycle
+            if (cycle is None or type(cycle) is not RequestResponseCycle
+                    or cycle.scope is not scope
+                    or self.transport.get_extra_info("sslcontext") is not None):
+                return
+            if download:
                 cycle.__class__ = PathsendCycle
                 self.scope["extensions"] = {PATHSEND: {}}
+            else:
+                length = announced_length(scope["headers"])
+                if length is None:
+                    return  # chunked: the route reads request.stream()
+                cycle.__class__ = BodyToFileCycle
+                upload: Any = cycle
+                upload.body_length, upload.body_taken, upload.body_received = length, False, False
+                self.scope["extensions"] = {BODY_TO_FILE: {"receive_into": upload.receive_into}}
 
 else:  # pragma: no cover - httptools missing
     PathsendProtocol = None  # type: ignore[assignment,misc]
 
 
-__all__ = ["PATHSEND", "http_protocol"]
+__all__ = ["BODY_TO_FILE", "PATHSEND", "http_protocol"]

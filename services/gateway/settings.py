@@ -42,8 +42,10 @@ class GatewaySettings(ServiceSettings):
     # TLS: both set → HTTPS (uvicorn's ssl options).
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
-    # File downloads with os.sendfile (services/gateway/sendfile.py; plain HTTP only).
+    # File downloads with os.sendfile (services/gateway/sendfile.py; plain HTTP only), and
+    # uploads with os.splice from the socket (bodyfile.py; needs gateway_zero_copy too).
     gateway_zero_copy: bool = True
+    gateway_zero_copy_upload: bool = True
 
     def service_url_map(self) -> dict[str, str]:
         pairs = (item.split("=", 1) for item in self.service_urls.split(",") if "=" in item)

@@ -41,6 +41,11 @@ class Gateway:
     def started(self) -> bool:
         return self._bus is not None
 
+    def positions_header(self) -> bytes:
+        """X-Baikal-Positions for a response: the positions seen (empty before the start)."""
+        bus = self._bus
+        return bus.positions.header if bus is not None else b""
+
     @property
     def bus(self) -> Bus:
         assert self._bus is not None, "the gateway has not started"

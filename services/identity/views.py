@@ -11,6 +11,7 @@ from contracts.values import canonical_email
 from services.identity.domain.access import Principal
 from services.identity.domain.errors import refuse
 from services.identity.domain.model import Domain, Keypair, Project, User
+from services.runtime.context import MustBlock, may_block
 from services.runtime.permissions import PermissionGuard
 from services.runtime.store import ServiceApplication
 from services.runtime.views import FollowingView
@@ -114,6 +115,8 @@ class IdentityView(FollowingView):
 
     def principal(self, actor: Actor) -> Principal:
         if self.others_write and actor.access_key and actor.access_key not in self.keypairs:
+            if not may_block():
+                raise MustBlock  # a read of the store: not on the event loop
             self.catch_up()  # another instance may have issued it a moment ago
         with self.lock:
             keypair = self.keypairs.get(actor.access_key or "")

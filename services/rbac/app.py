@@ -1,4 +1,5 @@
-"""RbacApplication: role commands (load → decide → save); identity's events in `learn.py`."""
+"""RbacApplication: role commands (load → decide → save); what identity's events teach it is
+`learn.py::learn_identity_events`, called by `reactions.py`."""
 
 from __future__ import annotations
 
@@ -21,14 +22,13 @@ from services.rbac.domain.model import (
     known_scope_id,
     role_name_id,
 )
-from services.rbac.learn import IdentityLearner
 from services.runtime.actors import ActorDirectory
 from services.runtime.store import Decision, ServiceApplication
 
 SUPERADMIN = UserRole.SUPERADMIN
 
 
-class RbacApplication(IdentityLearner, ServiceApplication):
+class RbacApplication(ServiceApplication):
     name = "rbac"
 
     def __init__(self, env: dict[str, str] | None = None,

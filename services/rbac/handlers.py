@@ -16,7 +16,7 @@ from services.rbac.app import SUPERADMIN, RbacApplication
 from services.rbac.views import GrantView, RoleCatalogView
 from services.runtime.context import MessageContext
 from services.runtime.errors import Forbidden
-from services.runtime.serve import SpecHandler
+from services.runtime.serve import SpecHandler, in_memory
 
 S = c.Subjects
 
@@ -84,11 +84,13 @@ def search_users(deps: RbacDeps, ctx: MessageContext, q: c.SearchUsers) -> dict[
 # ---- permission checks --------------------------------------------------------------------
 
 
+@in_memory  # the grant index and the actor directory, under their locks
 def check(deps: RbacDeps, ctx: MessageContext, q: c.Check) -> dict[str, Any]:
     _may_check(deps, ctx.actor, {q.user_id})
     return {"allowed": deps.grants.check(q)}
 
 
+@in_memory
 def check_batch(deps: RbacDeps, ctx: MessageContext, q: c.CheckBatch) -> dict[str, Any]:
     _may_check(deps, ctx.actor, {one.user_id for one in q.checks})
     return {"allowed": deps.grants.check_many(q.checks)}

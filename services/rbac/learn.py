@@ -50,17 +50,16 @@ class _Unit:
         return aggregate
 
 
-class IdentityLearner:
-    def on_identity_events(self: Any, events: list[idc.IdentityEvent],
-                           tracking: Tracking) -> None:
-        """One consumed envelope's typed events (reactions.py parses it; a retired event
-        comes as the specific ones it stood for)."""
-        unit = _Unit(self)
-        for event in events:
-            handler = _HANDLERS.get(type(event))
-            if handler is not None:
-                handler(unit, event)
-        self.save_tracked(tracking, *(a for a in unit.touched.values() if a.pending_events))
+def learn_identity_events(app: ServiceApplication, events: list[idc.IdentityEvent],
+                          tracking: Tracking) -> None:
+    """One consumed envelope's typed events (reactions.py parses it; a retired event comes as
+    the specific ones it stood for): their effects and the position in one transaction."""
+    unit = _Unit(app)
+    for event in events:
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(unit, event)
+    app.save_tracked(tracking, *(a for a in unit.touched.values() if a.pending_events))
 
 
 def _domain_created(unit: _Unit, e: idc.DomainCreated) -> None:

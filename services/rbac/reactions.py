@@ -9,12 +9,13 @@ from eventsourcing.persistence import Tracking
 from contracts import identity, subjects
 from contracts.envelope import Event
 from services.rbac.app import RbacApplication
+from services.rbac.learn import learn_identity_events
 from services.runtime.host import Subscription
 
 
 def subscriptions(app: RbacApplication) -> list[Subscription]:
     def directory(envelope: Event, tracking: Tracking) -> None:
-        app.on_identity_events(identity.typed_events(envelope), tracking)
+        learn_identity_events(app, identity.typed_events(envelope), tracking)
 
     return [Subscription("identity", subjects.durable("rbac", "identity", "directory"),
                          directory)]

@@ -3,7 +3,8 @@
 A replica of the identity stream, so each service authorizes commands itself without a
 round trip. It reads events by type name and plain fields (the runtime imports no service's
 contract; the fields are contracts/identity.py's: UserCreated, UserRoleChanged, the retired
-UserUpdated of older streams, ...), and teaches the service's
+UserUpdated of older streams, ...; tests/contracts/test_replicas_read_contract_fields.py holds
+it to them with every golden sample), and teaches the service's
 permission guard the scope hierarchy (domains, projects, memberships, keypair owners).
 """
 

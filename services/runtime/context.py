@@ -5,6 +5,11 @@ verified (so `actor` is never the claimed one), and runs the handler inside `usi
 everything the handler calls (the application, the store that stamps events) reads the same
 context through `current()` without passing it down by hand. A reaction to an event builds
 one too (`for_event`), so the commands and events it causes keep the correlation id.
+
+An in-memory query may be run on the event loop instead of a worker thread (`on_loop`):
+there nothing may block, so code that would wait (a condition, a read of the store) first asks
+`may_block()` and raises `MustBlock` instead; the dispatcher then runs the message again in a
+worker thread, where it waits as before.
 """
 
 from __future__ import annotations
@@ -65,6 +70,29 @@ class using:  # noqa: N801 - used as a function: `with using(ctx):`
 
     def __exit__(self, *exc: object) -> None:
         _CURRENT.reset(self.token)
+
+
+# False while the dispatcher runs a message on the event loop (`on_loop`).
+_MAY_BLOCK: ContextVar[bool] = ContextVar("baikal_may_block", default=True)
+
+
+class MustBlock(Exception):  # noqa: N818 - a signal to the dispatcher, not an error
+    """Raised where handling would block the event loop: run the message in a worker thread."""
+
+
+def may_block() -> bool:
+    """Whether this thread or task may wait (False on the event loop, under `on_loop`)."""
+    return _MAY_BLOCK.get()
+
+
+@contextmanager
+def on_loop() -> Iterator[None]:
+    """Run a block on the event loop: whatever would block raises `MustBlock` instead."""
+    token = _MAY_BLOCK.set(False)
+    try:
+        yield
+    finally:
+        _MAY_BLOCK.reset(token)
 
 
 def for_event(subject: str, event_id: str, correlation_id: str | None, actor: Actor

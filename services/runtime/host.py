@@ -60,6 +60,8 @@ class ServiceHost:
         register(self.dispatcher)
         self.dispatcher.verifier = settings.verifier()
         self.dispatcher.causal_wait = settings.causal_wait_seconds
+        self.dispatcher.inline_queries = settings.inline_queries
+        self.dispatcher.freeze_at_start = settings.gc_freeze
         if guard is not None:
             guard.assignment_wait = settings.causal_wait_seconds
         self.translate = translate

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from contracts.envelope import Actor
 from contracts.permissions import Needs, Target
 from contracts.values import UserRole, canonical_email
+from services.runtime.context import MustBlock, may_block
 from services.runtime.errors import Forbidden
 from services.runtime.grants import GrantIndex
 from services.runtime.replica import StreamReplica
@@ -100,6 +101,8 @@ class PermissionGuard:
         with self.assigned_changed:
             if user_id in self.assigned:
                 return False
+            if not may_block():
+                raise MustBlock  # on the event loop: decided again in a worker thread
             return self.assigned_changed.wait_for(lambda: user_id in self.assigned,
                                                   self.assignment_wait)
 

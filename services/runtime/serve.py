@@ -7,6 +7,9 @@ payload model, the permission and `public` the spec declares and the handler the
 with the service's dependency object bound. A spec without a handler, or a handler without a
 spec, stops the service at start-up: nothing is served that is not declared, nothing declared
 goes unanswered.
+
+A query handler that reads in-memory state only (a view under its lock, the grant index; never
+the store, never a wait) is marked `@in_memory`: the dispatcher may run it on the event loop.
 """
 
 from __future__ import annotations
@@ -35,7 +38,18 @@ class Routes(Protocol):
 
     def query(self, subject: str, payload: type[BaseModel],
               handler: Callable[[MessageContext, Any], Any], needs: Needs | None = None,
-              public: bool = False) -> None: ...
+              public: bool = False, inline: bool = False) -> None: ...
+
+
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+def in_memory(handler: H) -> H:
+    """Mark a query handler that reads in-memory state only (see the module's docstring).
+    What it calls that could block (the guard's wait for a first role, a view's catch-up)
+    raises `context.MustBlock` on the loop, and the dispatcher runs it in a thread instead."""
+    handler.in_memory = True  # type: ignore[attr-defined]
+    return handler
 
 
 class UnservedSpecs(RuntimeError):
@@ -83,5 +97,6 @@ def serve(dispatcher: Routes, specs: Mapping[str, MessageSpec],
             assert spec.needs is not None  # MessageSpec refuses a command without one
             dispatcher.command(concrete, spec.payload, bound, spec.needs)
         else:
-            dispatcher.query(concrete, spec.payload, bound, spec.needs, public=spec.public)
+            dispatcher.query(concrete, spec.payload, bound, spec.needs, public=spec.public,
+                             inline=getattr(handlers[subject], "in_memory", False))
 

@@ -61,6 +61,12 @@ class ServiceSettings(BaseSettings):
     # A request naming positions its replicas have not reached waits this long, then is
     # answered `<svc>.replica.behind` (retryable).
     causal_wait_seconds: float = Field(default=1.0, ge=0, le=30)
+    # Queries whose handlers read in-memory state only (`serve.in_memory`) run on the event
+    # loop, not in a worker thread (runtime/dispatch.py); false: every message in a thread.
+    inline_queries: bool = True
+    # gc.freeze() once the dispatcher is subscribed: what start-up loaded is left out of the
+    # collector's work, which otherwise walks it in pauses of several ms (runtime/dispatch.py).
+    gc_freeze: bool = True
     # The CPUs this process runs on. A Python service computes in one thread at a time (the
     # GIL), so spreading its threads over cores only adds cross-core GIL hand-offs: measured
     # on 2 cores, identity spent 1.3-1.5 ms of CPU per update unconfined and 0.8 ms on one

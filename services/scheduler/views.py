@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
+from contracts import quota
 from contracts.scheduler import ListSessions, SessionStatus
 from services.runtime.replica import StreamReplica
 from services.runtime.store import ServiceApplication
@@ -166,14 +167,14 @@ class PolicyBook(StreamReplica):
         self._limits: dict[str, Limits] = {}
 
     def apply(self, envelope: dict[str, Any]) -> None:
-        data = envelope["data"]
-        if data.get("kind") != "keypair":
+        e = quota.typed_event_of(envelope["type"], envelope["data"])
+        if e is None or e.kind != quota.PolicyKind.KEYPAIR:
             return
-        self._limits.pop(data["name"], None)
-        if envelope["type"] in ("PolicyCreated", "PolicyUpdated"):
-            self.policies[data["name"]] = data["policy"]
-        elif envelope["type"] == "PolicyDeleted":
-            self.policies.pop(data["name"], None)
+        self._limits.pop(e.name, None)
+        if isinstance(e, quota.PolicyCreated | quota.PolicyUpdated):
+            self.policies[e.name] = e.policy
+        else:
+            self.policies.pop(e.name, None)
 
     def limits(self, name: str) -> Limits | None:
         with self.lock:

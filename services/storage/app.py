@@ -26,7 +26,6 @@ from services.storage.domain.known import count_limit
 from services.storage.domain.model import Folder, Shelf, check_name, folder_id, is_dot, shelf_id
 from services.storage.domain.model import summary as folder_summary
 from services.storage.hosts import Hosts
-from services.storage.learn import Learner
 from services.storage.roles import GroupFolderGrants
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ class Cluster:
     domain_hosts: dict[str, list[str]] = field(default_factory=dict)
 
 
-class StorageApplication(Learner, ServiceApplication):
+class StorageApplication(ServiceApplication):
     name = "storage"
 
     def __init__(self, cluster: Cluster, env: dict[str, str] | None = None,

@@ -22,37 +22,37 @@ from services.storage.domain.known import (
 )
 
 
-class Learner:
-    def on_identity_events(self: Any, events: list[identity.IdentityEvent],
-                           tracking: Tracking) -> None:
-        """One envelope's typed events (reactions.py parses it; a retired UserUpdated comes
-        as the specific events it stood for)."""
-        touched: dict[Any, Any] = {}
+def learn_identity_events(app: Any, events: list[identity.IdentityEvent],
+                          tracking: Tracking) -> None:
+    """One envelope's typed events (reactions.py parses it; a retired UserUpdated comes as
+    the specific events it stood for)."""
+    touched: dict[Any, Any] = {}
 
-        def find(aggregate_id: Any) -> Any:
-            return touched.get(aggregate_id) or self.find(aggregate_id)
+    def find(aggregate_id: Any) -> Any:
+        return touched.get(aggregate_id) or app.find(aggregate_id)
 
-        for e in events:
-            found = _learn(find, e)
-            if found is not None:
-                touched[found.id] = found
-        self.save_tracked(tracking, *(a for a in touched.values() if a.pending_events))
+    for e in events:
+        found = _learn(find, e)
+        if found is not None:
+            touched[found.id] = found
+    app.save_tracked(tracking, *(a for a in touched.values() if a.pending_events))
 
-    def on_policy_event(self: Any, e: quota.PolicyEvent | None, tracking: Tracking) -> None:
-        """quota's typed event (reactions.py parses it): the folder fields of every policy."""
-        found = None if e is None else self.find(known_policy_id(e.kind, e.name))
-        touched: list[Any] = []
-        if isinstance(e, quota.PolicyCreated | quota.PolicyUpdated):
-            limits = folder_limits(e.policy)
-            if found is None:
-                touched.append(KnownPolicy(kind=e.kind, name=e.name, limits=limits))
-            else:
-                found.change(limits)
-                touched.append(found)
-        elif isinstance(e, quota.PolicyDeleted) and found is not None:
-            found.forget()
+
+def learn_policy_event(app: Any, e: quota.PolicyEvent | None, tracking: Tracking) -> None:
+    """quota's typed event (reactions.py parses it): the folder fields of every policy."""
+    found = None if e is None else app.find(known_policy_id(e.kind, e.name))
+    touched: list[Any] = []
+    if isinstance(e, quota.PolicyCreated | quota.PolicyUpdated):
+        limits = folder_limits(e.policy)
+        if found is None:
+            touched.append(KnownPolicy(kind=e.kind, name=e.name, limits=limits))
+        else:
+            found.change(limits)
             touched.append(found)
-        self.save_tracked(tracking, *touched)
+    elif isinstance(e, quota.PolicyDeleted) and found is not None:
+        found.forget()
+        touched.append(found)
+    app.save_tracked(tracking, *touched)
 
 
 def _learn(find: Any, e: identity.IdentityEvent) -> Any:

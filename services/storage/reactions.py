@@ -10,14 +10,15 @@ from contracts import identity, quota, subjects
 from contracts.envelope import Event
 from services.runtime.host import Subscription
 from services.storage.app import StorageApplication
+from services.storage.learn import learn_identity_events, learn_policy_event
 
 
 def subscriptions(app: StorageApplication) -> list[Subscription]:
     def directory(envelope: Event, tracking: Tracking) -> None:
-        app.on_identity_events(identity.typed_events(envelope), tracking)
+        learn_identity_events(app, identity.typed_events(envelope), tracking)
 
     def policies(envelope: Event, tracking: Tracking) -> None:
-        app.on_policy_event(quota.typed_event(envelope), tracking)
+        learn_policy_event(app, quota.typed_event(envelope), tracking)
 
     return [Subscription("identity", subjects.durable("storage", "identity", "directory"),
                          directory),

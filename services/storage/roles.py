@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts import rbac
 from services.runtime.replica import StreamReplica
 
 SCOPES = ("project", "domain")
@@ -35,26 +36,30 @@ class GroupFolderGrants(StreamReplica):
         self.roles: dict[str, _Role] = {}
 
     def apply(self, envelope: dict[str, Any]) -> None:
-        kind, data = envelope["type"], envelope["data"]
-        rid = data.get("role_id", "")
-        if kind == "RoleCreated":
-            self.roles[rid] = _Role(custom=data["source"] == "custom",
-                                    active=data["status"] == "active")
+        self.fold(rbac.typed_event_of(envelope["type"], envelope["data"]))
+
+    def fold(self, e: rbac.RbacEvent | None) -> None:
+        if isinstance(e, rbac.RoleCreated):
+            self.roles[e.role_id] = _Role(custom=e.source == rbac.RoleSource.CUSTOM,
+                                          active=e.status == rbac.RoleStatus.ACTIVE)
             return
-        role = self.roles.get(rid)
+        role = None if e is None else self.roles.get(e.role_id)
         if role is None:
             return
-        if kind in ("RoleActivated", "RoleDeactivated"):
-            role.active = kind == "RoleActivated"
-        elif kind == "RolePurged":
-            self.roles.pop(rid, None)
-        elif kind == "PermissionAdded" and (data["entity_type"], data["operation"]) == (
-                "vfolder", "create") and data["scope_type"] in SCOPES:
-            role.scopes[data["permission_id"]] = (data["scope_type"], data["scope_id"])
-        elif kind == "PermissionRemoved":
-            role.scopes.pop(data["permission_id"], None)
-        elif kind in ("RoleAssigned", "RoleUnassigned"):
-            (role.users.add if kind == "RoleAssigned" else role.users.discard)(data["user_id"])
+        match e:
+            case rbac.RoleActivated() | rbac.RoleDeactivated():
+                role.active = isinstance(e, rbac.RoleActivated)
+            case rbac.RolePurged():
+                self.roles.pop(e.role_id, None)
+            case rbac.PermissionAdded() if (e.entity_type, e.operation) == (
+                    "vfolder", "create") and e.scope_type in SCOPES:
+                role.scopes[e.permission_id] = (e.scope_type, e.scope_id)
+            case rbac.PermissionRemoved():
+                role.scopes.pop(e.permission_id, None)
+            case rbac.RoleAssigned():
+                role.users.add(e.user_id)
+            case rbac.RoleUnassigned():
+                role.users.discard(e.user_id)
 
     def may_create(self, user_id: str, project_id: str, domain_id: str | None) -> bool:
         """A custom role of the user grants `vfolder:create` at the project or its domain."""

@@ -16,7 +16,7 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
-def test_ruff_finds_nothing() -> None:
+def test_ruff_finds_nothing_in_contracts_services_tests_or_bench() -> None:
     if shutil.which("ruff") is None:
         pytest.skip("ruff is not installed (pip install -e '.[dev]')")
     result = run("ruff", "check", "contracts", "services", "tests", "bench")

@@ -48,8 +48,9 @@ class RecordingDispatcher:
         self.routes[subject] = (Kind.COMMAND, payload, handler, needs, False)
 
     def query(self, subject: str, payload: type[BaseModel], handler: Any,
-              needs: Needs | None = None, public: bool = False) -> None:
+              needs: Needs | None = None, public: bool = False, inline: bool = False) -> None:
         assert subject not in self.routes, f"{subject} registered twice"
+        assert not (inline and public), f"{subject}: the bus login checks a password in a thread"
         self.routes[subject] = (Kind.QUERY, payload, handler, needs, public)
 
 

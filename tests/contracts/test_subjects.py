@@ -63,14 +63,14 @@ def test_every_identity_subject_is_a_command_or_query() -> None:
 
 
 @pytest.mark.parametrize("subject", command_subjects())
-def test_command_subject_shape(subject: str) -> None:
+def test_every_command_subject_has_the_shape_design_gives_it(subject: str) -> None:
     match = COMMAND.match(subject)
     assert match is not None, subject
     assert match["svc"] == identity.SERVICE
 
 
 @pytest.mark.parametrize("subject", query_subjects())
-def test_query_subject_shape(subject: str) -> None:
+def test_every_query_subject_has_the_shape_design_gives_it(subject: str) -> None:
     match = QUERY.match(subject)
     assert match is not None, subject
     assert match["svc"] == identity.SERVICE

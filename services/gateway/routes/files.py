@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import storage as sc
 from services.gateway.auth import DECLARED_DIGEST_SCOPE_KEY, check_declared_digest
+from services.gateway.bodyfile import BODY_TO_FILE
 from services.gateway.errors import ERROR_RESPONSES, ApiError, ErrorResponse
 from services.gateway.routes.calls import Call, Reader, Writer, json_response
 
@@ -154,8 +155,15 @@ async def upload_file(name: FolderPath, request: Request, call: Writer,
     declared = request.headers.get("content-length", "")
     if room is not None and declared.isdigit() and int(declared) > room:
         raise too_large(room)
-    size = await _receive(request, parent, real, room,
-                          request.scope.get(DECLARED_DIGEST_SCOPE_KEY))
+    declared_digest = request.scope.get(DECLARED_DIGEST_SCOPE_KEY)
+    offered = request.scope.get("extensions", {}).get(BODY_TO_FILE)
+    if offered is not None and request.app.state.gateway.settings.gateway_zero_copy_upload:
+        size = await _receive_into(offered["receive_into"], parent, real, room,
+                                   declared_digest)
+    else:
+        size = None
+    if size is None:  # no zero-copy upload here (or every slot busy): streamed by the app
+        size = await _receive(request, parent, real, room, declared_digest)
     return json_response({"folder_id": granted["folder_id"], "path": path, "done": "upload",
                           "size": size}, 201)
 
@@ -165,16 +173,49 @@ def too_large(room: int) -> ApiError:
                    "left", 413, max_bytes=room)
 
 
+def _temporary(parent: str) -> tuple[int, str]:
+    """A new file beside the target. As `cp` makes a file (not mkstemp's 0600): a session
+    running as another user (the process runtime's sandbox) reads it; the folder's 0700
+    directory keeps others out."""
+    fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=parent)
+    os.fchmod(fd, 0o644)
+    return fd, tmp
+
+
+async def _receive_into(receive_into: Any, parent: str, real: str, room: int | None,
+                        declared: str | None) -> int | None:
+    """As `_receive`, the body taken from the socket by the protocol (bodyfile.py); None
+    (and no file) when it cannot take it now. The Content-Length it needs was checked against
+    `room` already, so the size cannot pass it (checked again all the same)."""
+    fd, tmp = _temporary(parent)
+    digest = hashlib.sha256() if declared is not None else None
+    try:
+        try:
+            size: int | None = await receive_into(fd, digest)
+        finally:
+            os.close(fd)
+        if size is None:
+            os.unlink(tmp)
+            return None
+        if room is not None and size > room:
+            raise too_large(room)
+        if declared is not None and digest is not None:
+            check_declared_digest(declared, digest.hexdigest())
+        os.replace(tmp, real)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return size
+
+
 async def _receive(request: Request, parent: str, real: str, room: int | None,
                    declared: str | None = None) -> int:
     """The body into a temporary file beside the target, then renamed over it: a reader
     never sees half a file, and an interrupted upload leaves none. Past `room` bytes the
     upload stops and nothing is kept; a body whose SHA-256 is not the one its signature
     declared (signature version 2 of a streamed body) is not kept either."""
-    fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=parent)
-    # As `cp` makes a file (not mkstemp's 0600): a session running as another user (the
-    # process runtime's sandbox) reads it; the folder's 0700 directory keeps others out.
-    os.fchmod(fd, 0o644)
+    fd, tmp = _temporary(parent)
     size = 0
     digest = hashlib.sha256() if declared is not None else None
     try:

@@ -8,7 +8,7 @@ from contracts import identity as c
 from services.identity.domain.errors import refuse
 from services.identity.handlers.deps import IdentityDeps
 from services.runtime.context import MessageContext
-from services.runtime.serve import SpecHandler
+from services.runtime.serve import SpecHandler, in_memory
 
 S = c.Subjects
 
@@ -37,6 +37,7 @@ def activate_user(deps: IdentityDeps, ctx: MessageContext, p: c.UserRef) -> dict
     return deps.app.set_user_status(ctx.message_id, ctx.actor, p, "active")
 
 
+@in_memory  # the view, under its lock
 def get_user(deps: IdentityDeps, ctx: MessageContext, q: c.GetUser) -> dict[str, Any]:
     # The user is readable (the dispatcher checked it); each of its keypairs is shown only
     # where the caller may read keypairs at the owner's scope.

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import storage as c
+from contracts.values import UserRole
 from services.storage.domain.errors import refuse
 
-SUPERADMIN = "superadmin"
-ADMIN = "admin"
+SUPERADMIN = UserRole.SUPERADMIN
+ADMIN = UserRole.ADMIN
 ALL_HOST_OPERATIONS = frozenset(str(op) for op in c.HostOperation)
 
 

@@ -104,7 +104,8 @@ def test_a_request_the_sdk_signed_with_a_wrong_secret_is_refused(stack: GatewayS
 # ---- refusals, each with its reason --------------------------------------------------------
 
 
-def test_refusals_say_why(stack: GatewayStack) -> None:
+def test_each_authentication_refusal_answers_401_with_its_own_code_and_reason(
+        stack: GatewayStack) -> None:
     ak, sk = stack.root["access_key"], stack.root["secret_key"]
     assert signed_get(stack, "/auth/whoami", ak, sk).status_code == 200
 

@@ -104,7 +104,7 @@ def test_exports_write_csv_files(baikal, tmp_path: Path) -> None:
     assert "no scheduler service is answering" in baikal("export", "sessions", code=4)
 
 
-def test_info_and_sessions(baikal) -> None:
+def test_info_shows_license_and_services_and_session_list_needs_the_scheduler(baikal) -> None:
     info = json.loads(baikal("info", "--json"))
     assert info["license"] == "Apache-2.0"
     table = baikal("admin", "info")

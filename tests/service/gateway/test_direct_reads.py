@@ -38,7 +38,8 @@ def same(direct: httpx.Response, plain: httpx.Response) -> httpx.Response:
     "/resource-policies/user/nothing-here", "/keypairs/AKIANOTAKEY/effective-limits",
     "/sessions/x", "/users/r%C3%B6ot@baikal.test",
 ])
-def test_reads_answer_alike(root: httpx.Client, plain: httpx.Client, path: str) -> None:
+def test_direct_query_routes_answer_exactly_as_fastapi_does(
+        root: httpx.Client, plain: httpx.Client, path: str) -> None:
     same(root.get(path), plain.get(path))
 
 

@@ -48,7 +48,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @schema.parametrize()
 @settings(max_examples=5, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
-def test_every_operation_conforms(case: schemathesis.Case,
+def test_every_operation_answers_as_the_openapi_document_says(case: schemathesis.Case,
                                   fuzzed: tuple[GatewayStack, str]) -> None:
     stack, token = fuzzed
     case.call_and_validate(base_url=stack.url, headers={"Authorization": f"Bearer {token}"},

@@ -86,7 +86,7 @@ def test_rolling_window_counts_refused_requests_and_forgets_old_ones() -> None:
     assert window.hit("a", 2) == (True, 0)
 
 
-def test_export_file_names() -> None:
+def test_export_file_names_default_to_a_timestamp_and_bad_names_are_refused() -> None:
     moment = datetime(2026, 5, 1, 13, 5, 9, tzinfo=UTC)
     assert exports.download_name(None, "users", moment) == "users_2026-05-01_13-05-09.csv"
     assert exports.download_name("", "users", moment) == "users_2026-05-01_13-05-09.csv"

@@ -37,7 +37,8 @@ def user_known_to_rbac(root: httpx.Client, email: str) -> dict[str, Any]:
     return found.json()["items"][0]
 
 
-def test_role_walkthrough(stack: GatewayStack, root: httpx.Client) -> None:
+def test_a_custom_role_is_created_granted_assigned_checked_and_purged_over_http(
+        stack: GatewayStack, root: httpx.Client) -> None:
     domain_id, project_id = scopes_of(root, "serving")
     created_user = ok(root.post("/users", json=new_user("r1")), 201)
     user = user_known_to_rbac(root, "userr1@example.com")

@@ -31,7 +31,8 @@ def collector(received: list[dict]):
     return collect
 
 
-async def test_seed_walkthrough(stack, nats_server) -> None:
+async def test_seed_walkthrough_a_role_goes_from_creation_through_grants_and_assignments_to_purge(
+        stack, nats_server) -> None:
     root = stack.root
     listener = await connect_as(nats_server, "admin")
     received: list[dict] = []

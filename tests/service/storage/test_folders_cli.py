@@ -5,6 +5,7 @@ go up and down with `baikal folder`."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -87,3 +88,33 @@ def test_upload_download_and_ls_with_the_cli(baikal_as, tmp_path):
     assert (tmp_path / "back.bin").read_bytes() == source.read_bytes()
     escape = baikal_as("b", "folder", "download", "mine", "../x", code=1)
     assert "storage.path.escape" in escape
+
+
+@pytest.mark.parametrize("raw", ["true", "false"])
+def test_a_large_file_goes_up_and_down_alike_with_the_raw_download_on_and_off(
+        baikal_as, tmp_path, monkeypatch, raw):
+    """`baikal folder download` reads past httpx's first piece straight from the socket
+    (BAIKAL_CLI_RAW_DOWNLOAD, services/cli/folder.py `_receive_rest`); off, every piece
+    comes through httpx. Both give the same file, large (more than any socket buffer) or
+    small (the whole body in httpx's first piece)."""
+    from services.cli import folder
+
+    read_raw: list[int] = []
+    real = folder._receive_rest
+    monkeypatch.setattr(folder, "_receive_rest", lambda sock, out, left, received: (
+        read_raw.append(left), real(sock, out, left, received)))
+    monkeypatch.setenv("BAIKAL_CLI_RAW_DOWNLOAD", raw)
+    baikal_as("b", "admin", "folder", "create", f"raw-{raw}")
+    for name, size in (("big.bin", 20 * 1024 * 1024 + 7), ("small.bin", 10)):
+        source = tmp_path / name
+        source.write_bytes(os.urandom(size))
+        baikal_as("b", "folder", "upload", f"raw-{raw}", str(source), "--quiet")
+        back = tmp_path / f"back-{name}"
+        baikal_as("b", "folder", "download", f"raw-{raw}", name, str(back), "--quiet")
+        assert back.read_bytes() == source.read_bytes()
+        assert not (tmp_path / f"back-{name}.part").exists()
+    if raw == "true":
+        assert len(read_raw) == 2 and 0 < read_raw[0] <= 20 * 1024 * 1024 + 7
+        assert read_raw[1] == 0  # the small body came whole in httpx's first piece
+    else:
+        assert read_raw == []

@@ -36,3 +36,20 @@ def test_two_callers_never_share_a_remembered_part() -> None:
     second = Query.model_validate_json(query_envelope({}, two, None, "t2"))
     assert (first.actor, first.proof) == (one, "t1")
     assert (second.actor, second.proof) == (two, "t2")
+
+
+def test_a_caller_rebuilt_for_the_same_key_keeps_its_actor_object() -> None:
+    """The keypair cache refreshes every few seconds and its Caller is built anew: the actor
+    stays the same object (found as the remembered part's key without comparing fields), and
+    each key still has its own."""
+    from services.gateway.auth import Caller
+
+    def caller(key: str, role: str) -> Caller:
+        return Caller(access_key=key, user_id="u-1", email="a@x.test", role=role,
+                      domain="default", rate_limit=10, method="hmac")
+
+    key, other = "AKIA" + "F" * 16, "AKIA" + "G" * 16
+    before, after = caller(key, "user"), caller(key, "admin")
+    assert before is not after and before.actor is after.actor
+    assert before.actor == Actor(access_key=key)
+    assert caller(other, "user").actor == Actor(access_key=other)

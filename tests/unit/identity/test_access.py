@@ -32,7 +32,8 @@ def allowed(check: Callable[[], None]) -> bool:
 @pytest.mark.parametrize(
     ("principal", "ok"), [(SYSTEM, True), (ROOT, True), (ADMIN, False), (USER, False)]
 )
-def test_require_superadmin(principal: Principal, ok: bool) -> None:
+def test_only_the_system_and_superadmins_pass_require_superadmin(
+        principal: Principal, ok: bool) -> None:
     assert allowed(lambda: access.require_superadmin(principal)) is ok
 
 

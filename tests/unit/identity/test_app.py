@@ -90,7 +90,7 @@ def test_bootstrap_creates_the_superadmin_with_a_keypair(h: Harness) -> None:
         h.root["access_key"])
 
 
-def test_bootstrap_runs_once(h: Harness) -> None:
+def test_bootstrap_replays_its_reply_for_the_same_command_and_refuses_another(h: Harness) -> None:
     again = h.app.bootstrap("bootstrap", BOOTSTRAP,
                             c.Bootstrap(email=ROOT_EMAIL, password=ROOT_PASSWORD))
     assert again == h.root  # same command id: the first reply
@@ -112,7 +112,8 @@ def test_unknown_actor_is_unauthenticated(h: Harness) -> None:
 # ---- create user and idempotency -----------------------------------------------------------
 
 
-def test_create_user(h: Harness) -> None:
+def test_create_user_lowers_the_email_hashes_the_password_and_issues_a_default_keypair(
+        h: Harness) -> None:
     created = h.create_user(1, email="User1@Example.com")
     assert created["email"] == "user1@example.com"
     assert created["username"] == "user1"
@@ -159,7 +160,8 @@ def test_refused_command_leaves_no_trace(h: Harness) -> None:
         ({"password_confirm": "Passw0rd?"}, "identity.user.password_confirmation_mismatch"),
     ],
 )
-def test_create_user_refusals(h: Harness, overrides: dict[str, Any], code: str) -> None:
+def test_create_user_is_refused_with_a_code_for_each_conflict_or_bad_field(
+        h: Harness, overrides: dict[str, Any], code: str) -> None:
     h.create_user(0)
     refused(code, lambda: h.create_user(1, **overrides))
 
@@ -238,7 +240,7 @@ def test_repeated_deactivation_changes_nothing(h: Harness) -> None:
     assert h.event_count() == events + 1  # only the command record
 
 
-def test_nobody_deactivates_themselves(h: Harness) -> None:
+def test_nobody_may_deactivate_their_own_account(h: Harness) -> None:
     refused("identity.user.self_deactivation", lambda: h.set_status(ROOT_EMAIL, "inactive"))
 
 
@@ -291,7 +293,7 @@ def test_unknown_policy_names_are_refused_until_quota_announces_them(h: Harness)
     assert h.app.find(keypair_id(ak)).resource_policy == "gpu-large"
 
 
-def test_keypair_changes(h: Harness) -> None:
+def test_an_admin_assigns_a_policy_sets_a_rate_limit_and_deactivates_a_keypair(h: Harness) -> None:
     created = h.create_user(1)
     ak = created["access_key"]
     announce_policy(h, "gpu-large")

@@ -23,12 +23,12 @@ def test_hash_is_argon2id_with_owasp_parameters(password_hash: str) -> None:
     assert PASSWORD not in password_hash
 
 
-def test_right_password_verifies(password_hash: str) -> None:
+def test_the_right_password_verifies_against_its_hash(password_hash: str) -> None:
     assert credentials.verify_password(password_hash, PASSWORD) is True
 
 
 @pytest.mark.parametrize("wrong", ["passw0rd!", "Passw0rd", "", PASSWORD + " "])
-def test_wrong_password_fails(password_hash: str, wrong: str) -> None:
+def test_a_wrong_password_does_not_verify(password_hash: str, wrong: str) -> None:
     assert credentials.verify_password(password_hash, wrong) is False
 
 
@@ -37,19 +37,19 @@ def test_garbage_hash_fails_instead_of_raising() -> None:
     assert credentials.verify_password("", PASSWORD) is False
 
 
-def test_hashes_are_salted(password_hash: str) -> None:
+def test_hashing_a_password_twice_gives_two_hashes_that_both_verify(password_hash: str) -> None:
     again = credentials.hash_password(PASSWORD)
     assert again != password_hash
     assert credentials.verify_password(again, PASSWORD)
 
 
-def test_access_key_format() -> None:
+def test_access_keys_are_unique_and_akia_followed_by_sixteen_base32_characters() -> None:
     keys = {credentials.new_access_key() for _ in range(200)}
     assert len(keys) == 200
     assert all(re.fullmatch(r"AKIA[A-Z2-7]{16}", k) for k in keys)
 
 
-def test_secret_key_format() -> None:
+def test_secret_keys_are_unique_and_forty_url_safe_characters() -> None:
     secrets = {credentials.new_secret_key() for _ in range(200)}
     assert len(secrets) == 200
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{40}", s) for s in secrets)

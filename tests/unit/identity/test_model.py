@@ -154,7 +154,7 @@ def test_user_keeps_its_keypairs_in_order() -> None:
 # ---- keypair -------------------------------------------------------------------------------
 
 
-def test_keypair_lifecycle() -> None:
+def test_keypair_changes_record_an_event_only_when_they_change_something() -> None:
     keypair = new_keypair()
     assert keypair.deactivate("admin-requested") and not keypair.deactivate("again")
     assert not keypair.is_active
@@ -180,7 +180,7 @@ def test_a_keypair_of_an_inactive_user_is_not_activated() -> None:
 # ---- project -------------------------------------------------------------------------------
 
 
-def test_project_membership() -> None:
+def test_a_project_adds_and_removes_members() -> None:
     project = Project(domain="default", name="vision", description="", resource_policy="p")
     project.add_member("u1")
     project.add_member("u2")

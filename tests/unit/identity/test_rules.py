@@ -34,7 +34,7 @@ def refusal(call: object, *args: object) -> IdentityError:
         ("@example.com", "identity.user.email_invalid"),
     ],
 )
-def test_email_refusals(raw: str, code: str) -> None:
+def test_each_bad_email_is_refused_with_its_own_code_naming_the_field(raw: str, code: str) -> None:
     error = refusal(rules.normalize_email, raw)
     assert error.code == code
     assert error.details["field"] == "email"
@@ -63,7 +63,7 @@ def test_email_at_the_limit_is_accepted() -> None:
     [("", "identity.user.username_empty"), ("  ", "identity.user.username_empty"),
      ("u" * 65, "identity.user.username_too_long")],
 )
-def test_username_refusals(raw: str, code: str) -> None:
+def test_an_empty_or_too_long_username_is_refused_with_its_own_code(raw: str, code: str) -> None:
     error = refusal(rules.check_username, raw)
     assert error.code == code
     assert error.details["field"] == "username"
@@ -95,8 +95,8 @@ def test_text_too_long_names_field_and_limit() -> None:
         ("Aa1!" * 17, "Aa1!" * 17, "identity.user.password_too_long", "password"),
     ],
 )
-def test_password_refusals(password: str | None, confirm: str | None, code: str,
-                           field: str) -> None:
+def test_a_missing_mismatched_or_too_long_password_is_refused_naming_the_field(
+        password: str | None, confirm: str | None, code: str, field: str) -> None:
     error = refusal(rules.check_password, password, confirm)
     assert error.code == code
     assert error.details["field"] == field
@@ -121,7 +121,7 @@ def test_weak_passwords_name_every_missing_rule(password: str, missing: list[str
 
 
 @pytest.mark.parametrize("password", [GOOD, "ab12-xyz", "Ünïcødé-9x", "Aa1!" * 16])
-def test_good_passwords_pass(password: str) -> None:
+def test_a_password_meeting_every_rule_is_accepted_as_given(password: str) -> None:
     assert rules.check_password(password, password) == password
 
 
@@ -129,11 +129,11 @@ def test_good_passwords_pass(password: str) -> None:
 
 
 @pytest.mark.parametrize("value", ["", "-lead", ".x", "has space", "x" * 65, "ümlaut"])
-def test_slug_refusals(value: str) -> None:
+def test_a_slug_with_a_bad_character_or_length_is_refused(value: str) -> None:
     error = refusal(rules.check_slug, value, "project")
     assert error.code == "identity.project.name_invalid"
 
 
 @pytest.mark.parametrize("value", ["default", "Team_1", "a.b-c", "x" * 64])
-def test_slugs_accepted(value: str) -> None:
+def test_a_slug_of_letters_digits_dots_dashes_and_underscores_is_accepted(value: str) -> None:
     assert rules.check_slug(value, "domain") == value

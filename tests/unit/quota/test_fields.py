@@ -122,7 +122,7 @@ def test_cuda_device_up_to_64_whole_devices(raw: Any, stored: str) -> None:
     (65, "quota.policy.out_of_range"), (-1, "quota.policy.out_of_range"),
     (0.5, "quota.policy.bad_step"), ("1.1", "quota.policy.bad_step"),
 ])
-def test_cuda_device_refusals(raw: Any, code: str) -> None:
+def test_cuda_device_over_64_negative_or_fractional_is_refused(raw: Any, code: str) -> None:
     assert slot_refusal("cuda.device", raw) == code
 
 
@@ -139,7 +139,7 @@ def test_cuda_shares_fractional_in_tenths_up_to_256(raw: Any, stored: str) -> No
     ("-0.1", "quota.policy.out_of_range"), ("0.15", "quota.policy.bad_step"),
     (0.01, "quota.policy.bad_step"), (0.30000000000000004, "quota.policy.bad_step"),
 ])
-def test_cuda_shares_refusals(raw: Any, code: str) -> None:
+def test_cuda_shares_over_256_negative_or_finer_than_tenths_is_refused(raw: Any, code: str) -> None:
     assert slot_refusal("cuda.shares", raw) == code
 
 
@@ -289,8 +289,8 @@ def test_scalars_refuse_non_numbers_nan_infinity_and_booleans(
 
 @pytest.mark.parametrize(("kind", "field", "maximum", "unit", "step", "minimum"), SCALARS,
                          ids=SCALAR_IDS)
-def test_scalar_steps(kind: str, field: str, maximum: int, unit: int, step: Any,
-                      minimum: int) -> None:
+def test_each_scalar_accepts_values_on_its_step_and_refuses_values_off_it(
+        kind: str, field: str, maximum: int, unit: int, step: Any, minimum: int) -> None:
     if step == 1:
         assert scalar_refusal(kind, field, "1.5") == "quota.policy.bad_step"
         assert scalar(kind, field, "2.0") == (2 * unit if unit else 2)
@@ -400,7 +400,7 @@ def test_first_bad_field_wins_and_nothing_partial_is_returned() -> None:
 
 
 @pytest.mark.parametrize("name", ["default", "a", "gpu-large", "team_1.v2", "A" * 64, "9lives"])
-def test_valid_names(name: str) -> None:
+def test_names_of_letters_digits_dots_dashes_and_underscores_are_accepted(name: str) -> None:
     assert f.check_name(name) == name
 
 
@@ -415,7 +415,7 @@ def test_invalid_names_are_refused(name: str) -> None:
 # ---- defaults and effective slots ------------------------------------------------------------
 
 
-def test_defaults_per_tier() -> None:
+def test_each_tier_has_its_own_defaults_and_a_keypair_is_limited_by_default() -> None:
     keypair = f.defaults("keypair")
     assert keypair["total_resource_slots"] == {}
     assert keypair["default_for_unspecified"] == "limited"

@@ -15,6 +15,7 @@ from contracts import rbac as c
 from contracts.envelope import Actor, Event
 from services.rbac.app import RbacApplication
 from services.rbac.domain.model import Role, role_id
+from services.rbac.learn import learn_identity_events
 from services.rbac.views import GrantView, RoleCatalogView
 from services.runtime.actors import ActorDirectory
 from services.runtime.errors import CodedError
@@ -55,8 +56,8 @@ class Harness:
             sequence = self.position
         envelope = Event(id=new_id(), type=type_name, source="identity", aggregate_id=new_id(),
                          sequence=1, occurred_at=datetime.now(UTC), data=data)
-        self.app.on_identity_events(identity.typed_events(envelope),
-                                    Tracking(application_name=STREAM, notification_id=sequence))
+        learn_identity_events(self.app, identity.typed_events(envelope),
+                              Tracking(application_name=STREAM, notification_id=sequence))
 
     def user(self, n: int, role: str = "user", projects: list[str] | None = None) -> str:
         uid = f"u{n:07d}-0000-0000-0000-000000000000"
@@ -218,7 +219,7 @@ def test_the_seeds_lifecycle_purge_refused_until_empty_and_id_never_returns(h: H
     assert h.catalog.list(c.ListRoles(status="inactive"))["total"] == 0
 
 
-def test_assignment_refusals(h: Harness) -> None:
+def test_assigning_unknown_or_no_users_and_unassigning_a_stranger_are_refused(h: Harness) -> None:
     rid = h.create()["role_id"]
     refused = refusal(h.run, "assign", c.AssignUsers(role_id=rid, emails=["ghost@x.io"]))
     assert refused.code == "rbac.user.not_found" and refused.details["unknown"] == ["ghost@x.io"]

@@ -57,7 +57,7 @@ def test_unlimited_default_resolves_unnamed_slots_to_infinity() -> None:
                             "cuda.shares": s.INF}
 
 
-def test_named_unlimited_slot() -> None:
+def test_a_slot_named_unlimited_is_infinite_and_unnamed_slots_are_zero() -> None:
     limits = Limits.from_policy(policy(total_resource_slots={"cpu": "unlimited",
                                                              "cuda.shares": "0.5"}))
     assert limits.slots == {"cpu": s.INF, "mem": D(0), "cuda.device": D(0),
@@ -77,13 +77,13 @@ def test_scalars_unlimited_missing_or_numbers() -> None:
     assert limits.slots == {slot: D(0) for slot in s.KNOWN}  # limited by default
 
 
-def test_empty_policy() -> None:
+def test_an_empty_policy_limits_every_slot_to_zero_and_sessions_not_at_all() -> None:
     limits = Limits.from_policy({})
     assert limits.slots == {slot: D(0) for slot in s.KNOWN}
     assert limits.max_concurrent_sessions == s.INF
 
 
-def test_unlimited() -> None:
+def test_unlimited_limits_allow_every_slot_and_any_number_of_sessions() -> None:
     limits = Limits.unlimited()
     assert limits.slots == {slot: s.INF for slot in s.KNOWN}
     assert limits.max_concurrent_sessions == s.INF
@@ -142,7 +142,7 @@ def test_exceeds_max_containers_per_session() -> None:
     assert error.details["allowed"] == "2"
 
 
-def test_exceeds_cluster() -> None:
+def test_a_request_no_agent_could_hold_is_refused_as_exceeding_the_cluster() -> None:
     limits = Limits.unlimited()
     error = refused("session.exceeds_cluster", lambda: refuse_at_once(
         {"cpu": D(8), "cuda.device": D(2)}, 1, limits, Usage(), AGENT))
@@ -168,7 +168,7 @@ def test_policy_is_checked_before_the_cluster() -> None:
         {"cpu": D(20)}, 1, limits, Usage(), AGENT))
 
 
-def test_too_many_pending() -> None:
+def test_a_request_at_max_pending_session_count_is_refused_unless_unlimited() -> None:
     limits = Limits.from_policy(policy())
     refuse_at_once({"cpu": D(1)}, 1, limits, Usage({}, 0, 4), AGENT)
     error = refused("session.too_many_pending", lambda: refuse_at_once(
@@ -185,13 +185,13 @@ def test_nothing_fails_with_room() -> None:
     assert failed_predicates({"cpu": D(1)}, 1, limits, Usage({"cpu": D(3)}, 2, 0)) == []
 
 
-def test_concurrency() -> None:
+def test_max_concurrent_sessions_reached_fails_the_concurrency_predicate() -> None:
     limits = Limits.from_policy(policy())
     failed = failed_predicates({"cpu": D(1)}, 1, limits, Usage({"cpu": D(1)}, 3, 0))
     assert failed == ["concurrency: 3 of 3 sessions already run"]
 
 
-def test_keypair_slot_limit() -> None:
+def test_usage_plus_request_over_the_keypair_slots_fails_naming_each_slot_over() -> None:
     limits = Limits.from_policy(policy())
     failed = failed_predicates({"cpu": D(2), "mem": D(GIB)}, 1, limits,
                                Usage({"cpu": D(3), "mem": D(8 * GIB)}, 1, 0))
@@ -205,12 +205,12 @@ def test_slot_limit_counts_the_whole_cluster() -> None:
         "keypair_resource_limit: over by cpu 1"]
 
 
-def test_both_fail() -> None:
+def test_concurrency_and_slot_limit_failures_are_both_reported_in_order() -> None:
     limits = Limits.from_policy(policy())
     failed = failed_predicates({"cpu": D(2)}, 1, limits, Usage({"cpu": D(4)}, 3, 0))
     assert [f.split(":")[0] for f in failed] == ["concurrency", "keypair_resource_limit"]
 
 
-def test_unlimited_never_fails() -> None:
+def test_unlimited_limits_never_fail_a_predicate() -> None:
     assert failed_predicates({"cpu": D(10**6)}, 10, Limits.unlimited(),
                              Usage({"cpu": D(10**9)}, 10**6, 0)) == []

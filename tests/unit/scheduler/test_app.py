@@ -175,7 +175,7 @@ def refused(code: str, call: Any) -> CodedError:
 # ---- request -------------------------------------------------------------------------------
 
 
-def test_request_is_pending(h: Harness) -> None:
+def test_a_request_is_recorded_pending_with_its_owner_slots_and_options(h: Harness) -> None:
     reply = h.request(project="p1", session_type="batch", agent="agent-a")
     assert reply["status"] == m.PENDING
     session_id = reply["session_id"]
@@ -238,7 +238,7 @@ def test_request_over_the_cluster(h: Harness) -> None:
     assert h.request(h.root, slots={"cpu": 32})["status"] == m.PENDING
 
 
-def test_too_many_pending() -> None:
+def test_a_request_over_max_pending_sessions_is_refused_per_keypair() -> None:
     h = Harness(keypair_policy(max_pending_session_count=2))
     h.request()
     h.request()
@@ -303,7 +303,7 @@ def test_schedule_once_places_and_reserves_on_both_ledgers(h: Harness) -> None:
     assert h.app.schedule_once() == []  # nothing left to place
 
 
-def test_preparing_and_started(h: Harness) -> None:
+def test_a_placed_session_moves_through_preparing_to_running_once_started(h: Harness) -> None:
     session_id = h.request()["session_id"]
     h.app.schedule_once()
     h.app.mark_preparing(session_id)
@@ -368,7 +368,7 @@ def test_agent_capacity_makes_a_request_wait(h: Harness) -> None:
     assert h.app.schedule_once() == [(sessions[2], "agent-b")]
 
 
-def test_designated_agent(h: Harness) -> None:
+def test_a_designated_agent_is_used_and_a_missing_one_makes_the_request_wait(h: Harness) -> None:
     h.agents.heartbeat(heartbeat("agent-b", cpu=64))
     session_id = h.request(agent="agent-a")["session_id"]
     assert h.app.schedule_once() == [(session_id, "agent-a")]  # dispersed would pick b
@@ -390,9 +390,9 @@ def test_concentrated_selector_fills_one_agent_first() -> None:
     h = Harness(placement=Placement(selector="concentrated"))
     h.agents.heartbeat(heartbeat("agent-b", cpu=32))
     ids = [h.request(h.root, slots={"cpu": 4})["session_id"] for _ in range(5)]
-    agents = [agent for _, agent in h.app.schedule_once()]
-    assert agents == ["agent-a"] * 4 + ["agent-b"]
-    assert len(ids) == 5
+    placed = h.app.schedule_once()
+    assert [agent for _, agent in placed] == ["agent-a"] * 4 + ["agent-b"]
+    assert [session_id for session_id, _ in placed] == ids  # in the order requested
 
 
 def test_round_robin_selector_alternates() -> None:
@@ -461,7 +461,7 @@ def test_terminate_scheduled_then_finish(h: Harness) -> None:
     assert h.reserved("agent", "agent-a") == {}
 
 
-def test_terminate_unknown_session(h: Harness) -> None:
+def test_terminating_an_unknown_session_is_refused_as_not_found(h: Harness) -> None:
     refused("scheduler.session.not_found", lambda: h.terminate(new_id()))
     refused("scheduler.session.not_found", lambda: h.terminate("not-a-uuid"))
 
@@ -477,7 +477,7 @@ def test_container_failed_is_error_and_released(h: Harness) -> None:
     assert h.app.view.usage(ALICE_KEY).active_sessions == 0
 
 
-def test_fail_releases(h: Harness) -> None:
+def test_fail_sets_error_releases_the_slots_and_a_second_fail_changes_nothing(h: Harness) -> None:
     session_id = h.request()["session_id"]
     h.app.schedule_once()
     h.app.fail(session_id, "start-refused: agent.bad_image")
@@ -549,7 +549,7 @@ def test_other_identity_events_are_only_tracked(h: Harness) -> None:
 # ---- time and agents -------------------------------------------------------------------------
 
 
-def test_expire_idle() -> None:
+def test_expire_idle_terminates_only_running_sessions_past_their_idle_timeout() -> None:
     h = Harness(keypair_policy(idle_timeout=600))
     idle = h.running()
     placed_only = h.request()["session_id"]
@@ -575,7 +575,7 @@ def test_touch_resets_the_idle_clock() -> None:
     assert h.app.expire_idle(now=touched + 601) == [session_id]
 
 
-def test_expire_max_lifetime() -> None:
+def test_a_session_past_its_max_lifetime_expires_even_when_recently_touched() -> None:
     h = Harness(keypair_policy(max_session_lifetime=3600))
     session_id = h.running()
     h.app.touch(h.alice, session_id)
@@ -607,7 +607,7 @@ def test_agent_lost_fails_its_sessions(h: Harness) -> None:
     assert h.app.agent_lost("agent-a") == []
 
 
-def test_agent_registry_expiry() -> None:
+def test_the_agent_registry_expires_a_silent_agent_and_relists_it_when_it_beats() -> None:
     agents = AgentRegistry(timeout=0)
     assert agents.heartbeat(heartbeat("agent-a")) is True
     assert agents.heartbeat(heartbeat("agent-a")) is False
@@ -653,7 +653,7 @@ def indicator(h: Harness, actor: Actor, access_key: str) -> dict[str, Any]:
     return indicator_of(h.app, c.ResourceIndicator(access_key=access_key))
 
 
-def test_resource_indicator_numbers() -> None:
+def test_the_resource_indicator_shows_capacity_limit_used_and_allocatable_slots() -> None:
     h = Harness(keypair_policy(max_concurrent_sessions=3))
     h.agents.heartbeat(heartbeat("agent-b", cpu=4, mem_gib=8, gpus=2))
     h.running(slots={"cpu": 2, "mem": "4g"})

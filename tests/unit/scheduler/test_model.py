@@ -55,7 +55,7 @@ def test_a_new_session_is_pending() -> None:
     assert session.history == [{"status": m.PENDING, "reason": "requested"}]
 
 
-def test_transition_table() -> None:
+def test_terminal_statuses_lead_nowhere_and_every_live_status_may_move_to_error() -> None:
     assert m.TRANSITIONS[m.PENDING] == (m.SCHEDULED, m.CANCELLED, m.ERROR)
     for terminal in m.TERMINAL:
         assert m.TRANSITIONS[terminal] == ()
@@ -70,7 +70,8 @@ REFUSED = [(a, b) for a in STATUSES for b in STATUSES
 
 
 @pytest.mark.parametrize(("source", "target"), ALLOWED)
-def test_allowed(source: str, target: str) -> None:
+def test_an_allowed_transition_moves_the_session_and_adds_it_to_the_history(
+        source: str, target: str) -> None:
     session = session_in(source)
     assert session.can_move(target)
     MOVE[target](session)
@@ -80,7 +81,8 @@ def test_allowed(source: str, target: str) -> None:
 
 
 @pytest.mark.parametrize(("source", "target"), REFUSED)
-def test_refused(source: str, target: str) -> None:
+def test_a_refused_transition_raises_invalid_transition_and_records_nothing(
+        source: str, target: str) -> None:
     session = session_in(source)
     version, events = session.version, len(session.collect_events())
     assert not session.can_move(target)

@@ -38,7 +38,7 @@ def test_fifo_is_the_default() -> None:
     assert ids(order(QUEUE, "anything-else")) == ["a", "b", "c"]
 
 
-def test_lifo() -> None:
+def test_lifo_orders_the_newest_request_first() -> None:
     assert ids(order(QUEUE, "lifo")) == ["c", "b", "a"]
 
 
@@ -63,7 +63,7 @@ def test_drf_without_usage_is_fifo() -> None:
     assert ids(order(QUEUE, "drf")) == ["a", "b", "c"]
 
 
-def test_empty_queue() -> None:
+def test_every_algorithm_orders_an_empty_queue_as_empty() -> None:
     for algorithm in ("fifo", "lifo", "drf"):
         assert order([], algorithm) == []
 
@@ -120,16 +120,16 @@ def test_designated_agent_without_room() -> None:
 
 
 @pytest.mark.parametrize("selector", ["dispersed", "concentrated", "round-robin"])
-def test_nothing_fits(selector: str) -> None:
+def test_no_agent_is_selected_when_none_has_room_for_the_request(selector: str) -> None:
     assert select_agent({"cpu": D(13)}, ROOMS, selector) is None
     assert select_agent({"cuda.device": D(1)}, ROOMS, selector) is None
     assert select_agent({"cpu": D(1)}, [], selector) is None
 
 
-def test_exactly_full_fits() -> None:
+def test_an_agent_is_selected_when_the_request_fills_it_exactly() -> None:
     assert select_agent({"cpu": D(12), "mem": D(100)}, ROOMS, "dispersed").agent_id == "a2"
 
 
-def test_unlimited_capacity_slot() -> None:
+def test_an_agent_with_unlimited_capacity_takes_any_amount_of_that_slot() -> None:
     rooms = [AgentRoom("big", {"cpu": s.INF}, {"cpu": s.INF})]
     assert select_agent({"cpu": D(10**6)}, rooms, "concentrated").agent_id == "big"

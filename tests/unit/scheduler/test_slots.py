@@ -48,7 +48,7 @@ def test_zero_slots_are_dropped() -> None:
     assert s.parse_request({}) == {}
 
 
-def test_unknown_slot() -> None:
+def test_an_unknown_slot_is_refused_naming_the_field_and_the_known_slots() -> None:
     error = refused("session.unknown_slot", {"cpu": 1, "tpu": 1})
     assert error.details["field"] == "slots.tpu"
     assert error.details["known"] == list(s.KNOWN)
@@ -57,7 +57,7 @@ def test_unknown_slot() -> None:
 @pytest.mark.parametrize("raw", [
     {"cpu": -1}, {"cpu": "-0.5"}, {"mem": "-1"}, {"mem": -1024}, {"cuda.shares": "-1"},
 ])
-def test_negative_is_refused(raw: dict[str, object]) -> None:
+def test_a_negative_slot_amount_is_refused_naming_the_field(raw: dict[str, object]) -> None:
     error = refused("session.bad_slot", raw)
     assert error.details["field"] == f"slots.{next(iter(raw))}"
 
@@ -79,7 +79,7 @@ def test_nan_and_infinity_are_refused(value: object) -> None:
 
 
 @pytest.mark.parametrize("value", ["", "abc", "1,5", "4 cores", "0x10", None, [], {}])
-def test_not_a_number(value: object) -> None:
+def test_a_cpu_amount_that_is_not_a_number_is_refused(value: object) -> None:
     refused("session.bad_slot", {"cpu": value})
 
 
@@ -100,16 +100,16 @@ def test_add_and_sub_cover_both_key_sets() -> None:
     assert s.add({}, {}) == {}
 
 
-def test_unlimited_arithmetic() -> None:
+def test_unlimited_stays_unlimited_when_added_to_or_subtracted_from() -> None:
     assert s.sub({"cpu": s.INF}, {"cpu": D(1000)}) == {"cpu": s.INF}
     assert s.add({"cpu": s.INF}, {"cpu": D(1)}) == {"cpu": s.INF}
 
 
-def test_scale() -> None:
+def test_scale_multiplies_every_slot_by_the_factor() -> None:
     assert s.scale({"cpu": D("1.5"), "mem": D(4)}, 3) == {"cpu": D("4.5"), "mem": D(12)}
 
 
-def test_fits() -> None:
+def test_a_request_fits_when_no_slot_exceeds_the_room_counting_absent_slots_as_zero() -> None:
     room = {"cpu": D(4), "mem": D(8)}
     assert s.fits({"cpu": D(4), "mem": D(8)}, room)          # exactly full
     assert s.fits({"cpu": D(1)}, room)
@@ -121,7 +121,7 @@ def test_fits() -> None:
     assert not s.fits({"cpu": D(1)}, {"cpu": D(-1)})
 
 
-def test_shortfall() -> None:
+def test_shortfall_lists_only_the_slots_short_in_plain_decimal_form() -> None:
     room = {"cpu": D(4), "mem": D(8)}
     assert s.shortfall({"cpu": D(2)}, room) == {}
     assert s.shortfall({"cpu": D("5.5"), "mem": D(8), "cuda.device": D(2)}, room) == {
@@ -131,7 +131,7 @@ def test_shortfall() -> None:
     assert s.shortfall({"mem": D(8000)}, {"mem": D(0)}) == {"mem": "8000"}
 
 
-def test_dominant_share() -> None:
+def test_dominant_share_is_the_largest_fraction_of_finite_nonzero_capacity() -> None:
     capacity = {"cpu": D(10), "mem": D(100), "cuda.device": D(4)}
     assert s.dominant_share({"cpu": D(1), "mem": D(50)}, capacity) == D("0.5")
     assert s.dominant_share({"cuda.device": D(3)}, capacity) == D("0.75")
@@ -145,19 +145,19 @@ def test_dominant_share() -> None:
 # ---- wire form -----------------------------------------------------------------------------
 
 
-def test_to_wire() -> None:
+def test_to_wire_writes_normalized_strings_drops_zeros_and_spells_unlimited() -> None:
     assert s.to_wire({"cpu": D("1.50"), "mem": D(8 * GIB), "cuda.device": D(0)}) == {
         "cpu": "1.5", "mem": str(8 * GIB)}
     assert s.to_wire({"cpu": D("1E+3")}) == {"cpu": "1000"}
     assert s.to_wire({"cpu": s.INF, "mem": D(1)}) == {"cpu": s.UNLIMITED, "mem": "1"}
 
 
-def test_from_wire() -> None:
+def test_from_wire_reads_decimal_strings_and_unlimited() -> None:
     assert s.from_wire({"cpu": "unlimited", "mem": "1024", "cuda.shares": "0.5"}) == {
         "cpu": s.INF, "mem": D(1024), "cuda.shares": D("0.5")}
 
 
-def test_wire_round_trip() -> None:
+def test_slots_come_back_unchanged_from_a_round_trip_through_the_wire_form() -> None:
     slots = {"cpu": D("2.25"), "mem": s.INF, "cuda.device": D(3)}
     assert s.from_wire(s.to_wire(slots)) == slots
     assert s.to_wire(s.from_wire({"cpu": "unlimited"})) == {"cpu": "unlimited"}

@@ -11,7 +11,6 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from contracts import identity, quota
 from contracts import storage as c
 from contracts.envelope import Actor, Event
 from services.runtime.actors import ActorDirectory
@@ -19,6 +18,7 @@ from services.storage.app import Cluster, StorageApplication
 from services.storage.domain.access import ALL_HOST_OPERATIONS
 from services.storage.hosts import Hosts
 from services.storage.queries import StorageQueries
+from services.storage.reactions import subscriptions
 from services.storage.views import StorageView
 from tests.support.actors import teach_actor
 
@@ -95,10 +95,9 @@ class Harness:
                          sequence=1, occurred_at=datetime.now(UTC), data=data)
         tracking = Tracking(application_name=f"BAI_EVT_{producer.upper()}",
                             notification_id=self.positions[producer])
-        if producer == "identity":  # typed, as services/storage/reactions.py hands them over
-            self.app.on_identity_events(identity.typed_events(envelope), tracking)
-        else:
-            self.app.on_policy_event(quota.typed_event(envelope), tracking)
+        # through the service's own reactions (typed there), as its consumers hand them over
+        reaction = {s.producer: s.handle for s in subscriptions(self.app)}[producer]
+        reaction(envelope, tracking)
 
     # ---- commands and queries -------------------------------------------------------------------
 

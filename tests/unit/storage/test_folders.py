@@ -181,8 +181,9 @@ def test_a_host_missing_from_allowed_vfolder_hosts_is_refused_for_each_operation
 def grant(h: Harness, role: str, source: str = "custom", scope: str = PROJECT,
           entity: str = "vfolder", operation: str = "create") -> None:
     g = h.app.group_grants
-    g.apply({"type": "RoleCreated", "data": {"role_id": role, "source": source,
-                                             "status": "active"}})
+    g.apply({"type": "RoleCreated", "data": {
+        "role_id": role, "name": role, "description": "", "source": source, "status": "active",
+        "scopes": [], "created_at": "2026-12-02T00:00:00Z"}})
     g.apply({"type": "PermissionAdded", "data": {
         "role_id": role, "permission_id": f"{role}-p", "scope_type": "project",
         "scope_id": scope, "entity_type": entity, "operation": operation}})
@@ -197,5 +198,6 @@ def test_a_custom_role_granting_vfolder_create_at_the_project_lets_a_user_create
     refused("folder.group_forbidden", h.group, "team", key=ALICE)
     grant(h, "folder-makers")
     assert h.group("team", key=ALICE)["ownership"] == "group"
-    h.app.group_grants.apply({"type": "RoleDeactivated", "data": {"role_id": "folder-makers"}})
+    h.app.group_grants.apply({"type": "RoleDeactivated",
+                             "data": {"role_id": "folder-makers", "name": "folder-makers"}})
     refused("folder.group_forbidden", h.group, "team-2", key=ALICE)
