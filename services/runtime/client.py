@@ -237,15 +237,21 @@ class BusClient:
     # ---- accepted data (an Error reply raised) ---------------------------------------------
 
     async def command_or_raise(self, subject: str, data: dict[str, Any],
-                               **kw: Any) -> dict[str, Any]:
-        timeout = kw.pop("timeout", None)
-        payload = self.command_payload(data, kw.pop("actor", None), **kw)
+                               command_id: str | None = None,
+                               correlation_id: str | None = None,
+                               causation_id: str | None = None, *, actor: Actor | None = None,
+                               after: dict[str, int] | None = None,
+                               timeout: float | None = None) -> dict[str, Any]:
+        payload = self.command_payload(data, actor, command_id, correlation_id, causation_id,
+                                       after)
         return self.data_of(subject, await self.send(subject, payload, timeout))
 
-    async def query_or_raise(self, subject: str, data: dict[str, Any] | None = None,
-                             **kw: Any) -> dict[str, Any]:
-        timeout = kw.pop("timeout", None)
-        payload = self.query_payload(data, kw.pop("actor", None), **kw)
+    async def query_or_raise(self, subject: str, data: dict[str, Any] | None = None, *,
+                             actor: Actor | None = None, correlation_id: str | None = None,
+                             causation_id: str | None = None,
+                             after: dict[str, int] | None = None,
+                             timeout: float | None = None) -> dict[str, Any]:
+        payload = self.query_payload(data, actor, correlation_id, causation_id, after)
         return self.data_of(subject, await self.send(subject, payload, timeout))
 
     async def command_as(self, model: type[M], subject: str, data: dict[str, Any],
