@@ -175,7 +175,8 @@ class BusClient:
     # ---- sending ---------------------------------------------------------------------------
 
     async def send(self, subject: str, payload: bytes, timeout: float | None = None) -> bytes:
-        """One request; no reply (or no connection) raises `BusError` (`unanswered`)."""
+        """One request: the reply's bytes; none (or no connection) raises `BusError`
+        (`answered` False, `unanswered`'s codes)."""
         wait = timeout or self.timeout
         try:
             msg = await self.nc.request(subject, payload, timeout=wait)
@@ -187,7 +188,7 @@ class BusClient:
                         command_id: str | None = None, correlation_id: str | None = None,
                         causation_id: str | None = None,
                         after: dict[str, int] | None = None) -> bytes:
-        actor = actor or self.actor
+        actor = actor if actor is not None else self.actor
         if correlation_id is None and causation_id is None:
             trace = request_trace()
             correlation_id, causation_id = trace["correlation_id"], trace["causation_id"]
@@ -198,7 +199,7 @@ class BusClient:
     def query_payload(self, data: dict[str, Any] | None, actor: Actor | None = None,
                       correlation_id: str | None = None, causation_id: str | None = None,
                       after: dict[str, int] | None = None) -> bytes:
-        actor = actor or self.actor
+        actor = actor if actor is not None else self.actor
         if correlation_id is None and causation_id is None:
             trace = request_trace()
             correlation_id, causation_id = trace["correlation_id"], trace["causation_id"]
