@@ -10,12 +10,14 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import nats.errors
 from nats.aio.client import Client
 
+from contracts.envelope import Actor
 from services.runtime.bus import connect
+from services.runtime.client import UNTRACKED, BusClient, signed_by
 from services.runtime.consumer import EventHandler, TrackedConsumer
 from services.runtime.dispatch import Dispatcher
 from services.runtime.observability import HealthServer, Metrics
@@ -26,6 +28,15 @@ from services.runtime.settings import ServiceSettings, allowed_cpus
 from services.runtime.store import ServiceApplication
 
 log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class Publisher(Protocol):
+    """A component that sends commands and queries itself (the scheduler's worker, its mount
+    admission, its usage recalculation): the host hands it the service's `BusClient` before
+    starting it."""
+
+    def use_bus(self, bus: BusClient) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,9 @@ class ServiceHost:
         self.subscriptions = subscriptions or []
         self.health = HealthServer(self.metrics, settings.http_host, settings.http_port)
         self.nc: Client | None = None
+        # The service's own publisher client, made on connecting: its system actor, its key,
+        # no positions (a component's requests are not one caller's chain).
+        self.bus: BusClient | None = None
         self.relay: OutboxRelay | None = None
         self.consumers: list[TrackedConsumer] = []
         # Extra parts started after connecting (e.g. an ActorDirectory): start(js), stop().
@@ -101,6 +115,8 @@ class ServiceHost:
             connect_timeout=s.nats_connect_timeout,
         )
         js = self.nc.jetstream(timeout=s.request_timeout)
+        self.bus = BusClient(self.nc, Actor(system=s.service), s.request_timeout,
+                             proofs=signed_by(s.signer()), positions=UNTRACKED)
         self.relay = OutboxRelay(self.app, js, s.service, self.translate, self.metrics,
                                  s.relay_batch, s.relay_poll_seconds,
                                  subject_filter=self.relay_subject_filter)
@@ -113,6 +129,8 @@ class ServiceHost:
                                                    self.dispatcher.inactive)
             if isinstance(component, StreamReplica):
                 self._watch(component)
+            if isinstance(component, Publisher):
+                component.use_bus(self.bus)
             await component.start(js)
         for sub in self.subscriptions:
             consumer = TrackedConsumer(self.app, js, sub.producer, sub.name, sub.handle,

@@ -50,15 +50,15 @@ def build(settings: SchedulerSettings) -> tuple[ServiceHost, Scheduler]:
         directory.resolve, owners={Target.SESSION: app.view.owner}))
     recalculator = UsageRecalculator(app, settings.recalc_stop_orphans,
                                      settings.recalc_agent_timeout,
-                                     settings.recalc_interval_seconds,
-                                     signer=settings.signer())
-    admission = MountAdmission(settings.signer(), settings.request_timeout)
+                                     settings.recalc_interval_seconds)
+    admission = MountAdmission(settings.request_timeout)
     deps = SchedulerDeps(app, guard, recalculator, admission)
     host = ServiceHost(settings, app, lambda d: serve(d, c.SPECS, HANDLERS, deps),
                        SchedulerTranslator(app), subscriptions(app), guard=guard)
     recalculator.use_registry(host.metrics.registry)
-    worker = SchedulerWorker(app, settings.tick_seconds, registry=host.metrics.registry,
-                             signer=settings.signer())
+    worker = SchedulerWorker(app, settings.tick_seconds, registry=host.metrics.registry)
+    # The worker, the recalculator and the admission send with the host's bus client (as the
+    # scheduler, signed with its key).
     host.components += [directory, policies, worker, recalculator, admission]
     return host, app
 

@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import nats.errors
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from contracts import agent as agent_contract
-from contracts.envelope import Actor, Command, Query, Reply
-from services.runtime.proofs import ProofSigner
-from services.runtime.traced import request_trace
+from contracts.envelope import Actor
+from services.runtime.client import BusClient, BusError
 from services.scheduler.domain import recalc as r
 from services.scheduler.domain import slots as s
 from services.scheduler.domain.errors import refuse
@@ -58,14 +56,15 @@ class UsageRecalculator:
     """A host component (start/stop) that also serves the recalculate command."""
 
     def __init__(self, app: Scheduler, stop_orphans: bool = False, agent_timeout: float = 2.0,
-                 interval_seconds: float = 0.0, registry: CollectorRegistry | None = None,
-                 signer: ProofSigner | None = None) -> None:
+                 interval_seconds: float = 0.0,
+                 registry: CollectorRegistry | None = None) -> None:
         self.app = app
-        self.signer = signer  # the scheduler's own key: agents verify its system proofs
         self.stop_orphans = stop_orphans
         self.agent_timeout = agent_timeout
         self.interval_seconds = interval_seconds
-        self.nc: Any = None
+        # The service's client (the host's, `use_bus`): as the scheduler, with its key (agents
+        # verify its system proofs); None without a bus (unit tests).
+        self.bus: BusClient | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -89,8 +88,10 @@ class UsageRecalculator:
                                   "RECALCULATE USAGE duration", registry=registry,
                                   buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
+    def use_bus(self, bus: BusClient) -> None:
+        self.bus = bus
+
     async def start(self, js: Any) -> None:
-        self.nc = js._nc
         self.loop = asyncio.get_running_loop()
         if self.interval_seconds > 0:
             self._task = asyncio.create_task(self._periodic(), name="usage-recalculation")
@@ -233,8 +234,8 @@ class UsageRecalculator:
     async def replay(self, progress: Progress | None = None) -> r.Replayed:
         """Every container event of the agents' stream, folded (services/scheduler/replay.py;
         the fold is kept between runs, so a run reads only what was published since)."""
-        if self.nc is not None:
-            return await self.replayed.from_stream(self.nc, asyncio.to_thread, progress)
+        if self.bus is not None:
+            return await self.replayed.from_stream(self.bus.nc, asyncio.to_thread, progress)
         before = self.replayed.fold.events  # no bus (unit tests): the scheduler's own record
         replayed = await asyncio.to_thread(self.replayed.from_store)
         if progress is not None:
@@ -256,23 +257,20 @@ class UsageRecalculator:
 
         return dict(await asyncio.gather(*(one(a) for a in agents)))
 
-    def _proof(self) -> str | None:
-        return self.signer.system_proof(ACTOR.system or "") if self.signer else None
-
     async def _report(self, agent_id: str, timeout: float) -> dict[str, r.Seen] | None:
-        envelope = Query(actor=ACTOR, data=agent_contract.ReportRunning().model_dump(),
-                         proof=self._proof(), **request_trace())
+        assert self.bus is not None, "the recalculator asks agents only with a bus"
         try:
-            msg = await self.nc.request(agent_contract.report_subject(agent_id),
-                                        envelope.model_dump_json().encode(), timeout=timeout)
-            reply = Reply.model_validate_json(msg.data)
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
-            log.warning("agent %s did not report (%s)", agent_id, type(exc).__name__)
+            listing = await self.bus.query_as(
+                agent_contract.RunningReport, agent_contract.report_subject(agent_id),
+                agent_contract.ReportRunning().model_dump(), actor=ACTOR, timeout=timeout)
+        except BusError as exc:
+            if exc.no_answer:
+                log.warning("agent %s did not report (%s)", agent_id, exc.code)
+                return None
+            if not exc.answered:
+                raise
+            log.warning("agent %s refused its report: %s", agent_id, exc)
             return None
-        if not reply.ok or reply.data is None:
-            log.warning("agent %s refused its report: %s", agent_id, reply.error)
-            return None
-        listing = agent_contract.RunningReport.model_validate(reply.data)
         return {c.session_id: r.Seen(c.session_id, c.state, dict(c.slots), c.container_id)
                 for c in listing.containers}
 
@@ -281,15 +279,16 @@ class UsageRecalculator:
         async def one(o: r.Orphan) -> tuple[str, str] | None:
             data = agent_contract.StopContainer(session_id=o.session_id,
                                                 reason="recalc-orphan").model_dump()
-            envelope = Command(id=f"recalc-stop:{o.agent_id}:{o.session_id}", actor=ACTOR,
-                               data=data, proof=self._proof(), **request_trace())
+            assert self.bus is not None, "the recalculator stops orphans only with a bus"
             try:
-                msg = await self.nc.request(agent_contract.stop_subject(o.agent_id),
-                                            envelope.model_dump_json().encode(),
-                                            timeout=timeout or self.agent_timeout)
-            except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+                reply = await self.bus.command(
+                    agent_contract.stop_subject(o.agent_id), data,
+                    f"recalc-stop:{o.agent_id}:{o.session_id}", actor=ACTOR,
+                    timeout=timeout or self.agent_timeout)
+            except BusError as exc:
+                if not exc.no_answer:
+                    raise
                 return None
-            reply = Reply.model_validate_json(msg.data)
             state = (reply.data or {}).get("status") if reply.ok else None
             return (o.agent_id, o.session_id) if state in ("exited", "failed", "unknown") \
                 else None

@@ -9,16 +9,14 @@ import time
 from collections import Counter as Counter_
 from typing import Any
 
-import nats.errors
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contracts import agent as agent_contract
 from contracts import storage as storage_contract
-from contracts.envelope import Actor, Command, Reply
+from contracts.envelope import Actor, Reply
 from contracts.scheduler import SessionStatus
-from services.runtime.proofs import ProofSigner
+from services.runtime.client import BusClient, BusError
 from services.runtime.traced import caused_by
 from services.scheduler.domain.model import PREPARING, RUNNING, SCHEDULED, TERMINATING
 from services.scheduler.lifecycle import Scheduler
@@ -32,17 +30,18 @@ class SchedulerWorker:
     """Runs until stopped; each pass is bounded by what is pending at that moment."""
 
     def __init__(self, app: Scheduler, tick_seconds: float = 0.5,
-                 request_timeout: float = 5.0, registry: CollectorRegistry | None = None,
-                 signer: ProofSigner | None = None) -> None:
+                 request_timeout: float = 5.0,
+                 registry: CollectorRegistry | None = None) -> None:
         self.app = app
-        self.signer = signer  # the scheduler's own key: agents verify its system proofs
         self.tick_seconds = tick_seconds
         self.request_timeout = request_timeout
         self.wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._sent: dict[str, float] = {}  # session id -> when start/stop was last sent
         self._tasks: list[asyncio.Task[None]] = []
-        self.nc: Client | None = None
+        # The service's client (the host's, `use_bus`): as the scheduler, with its key (agents
+        # verify its system proofs), no positions.
+        self.bus: BusClient | None = None
         self.placements = 0
         registry = registry or CollectorRegistry()
         self.sessions_gauge = Gauge("bai_scheduler_sessions", "Sessions by status", ["status"],
@@ -52,9 +51,12 @@ class SchedulerWorker:
         self.placed_total = Counter("bai_scheduler_placements_total", "Sessions placed",
                                     registry=registry)
 
+    def use_bus(self, bus: BusClient) -> None:
+        self.bus = bus
+
     async def start(self, js: Any) -> None:
-        self.nc = js._nc
-        await self.nc.subscribe(agent_contract.HEARTBEATS, cb=self._on_heartbeat)
+        assert self.bus is not None, "the host hands the worker its bus client first"
+        await self.bus.nc.subscribe(agent_contract.HEARTBEATS, cb=self._on_heartbeat)
         loop = asyncio.get_running_loop()
         self.app.on_saved(lambda recordings: loop.call_soon_threadsafe(self.wake.set))
         self._tasks = [asyncio.create_task(self._run(), name="scheduler-loop")]
@@ -190,15 +192,15 @@ class SchedulerWorker:
                        session: Any) -> Reply | None:
         """A command on the session's behalf: in its chain (its correlation id), caused by
         its last event (the placement for a start, the termination for a stop)."""
-        assert self.nc is not None
-        proof = self.signer.system_proof(ACTOR.system or "") if self.signer else None
+        assert self.bus is not None
         cause = caused_by(session, self.app.name, ACTOR)
-        envelope = Command(id=command_id, actor=ACTOR, data=data, proof=proof,
-                           correlation_id=cause.correlation_id, causation_id=cause.message_id)
         try:
-            msg = await self.nc.request(subject, envelope.model_dump_json().encode(),
-                                        timeout=self.request_timeout)
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
-            log.warning("no answer to %s (%s); will retry", subject, type(exc).__name__)
+            return await self.bus.command(subject, data, command_id, actor=ACTOR,
+                                          correlation_id=cause.correlation_id,
+                                          causation_id=cause.message_id,
+                                          timeout=self.request_timeout)
+        except BusError as exc:
+            if not exc.no_answer:
+                raise
+            log.warning("no answer to %s (%s); will retry", subject, exc.code)
             return None
-        return Reply.model_validate_json(msg.data)

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import nats.errors
 import psycopg
 
 from contracts import subjects
 from contracts.envelope import Actor
 from contracts.identity import Subjects as S
-from services.runtime.client import BusClient
+from services.runtime.client import BusClient, BusError
 from tests.support.identity import bootstrap, connect_as, start_identity, user_payload
 
 KNOWN_PASSWORD = "Kn0wn-Passw0rd!"
@@ -61,7 +60,9 @@ async def test_identity_state_survives_restart_on_each_backend(
             try:
                 user = await client.query_or_raise(S.USER_GET, {"email": "user1@example.com"})
                 break
-            except nats.errors.NoRespondersError:
+            except BusError as exc:
+                if exc.code != "service.unavailable" or exc.answered:
+                    raise
                 await asyncio.sleep(0.1)
         assert user["full_name"] == "Renamed" and user["status"] == "inactive"
         assert [k["is_active"] for k in user["keypairs"]] == [False]

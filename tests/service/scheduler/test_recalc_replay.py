@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from contracts.envelope import Actor
 from contracts.scheduler import Subjects as SS
+from services.runtime.client import UNTRACKED, BusClient
 from services.scheduler.lifecycle import Scheduler
 from services.scheduler.recalc import UsageRecalculator
 from tests.support.agent import AGENT_ID
@@ -43,7 +45,7 @@ async def test_the_replay_folds_the_agents_stream_also_what_the_store_never_reco
     # A scheduler with an empty store: none of these events is in its own record.
     fresh = UsageRecalculator(Scheduler(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}))
     assert fresh.replayed.from_store().events == 0
-    fresh.nc = stack.nc
+    fresh.use_bus(BusClient(stack.nc, Actor(system="scheduler"), positions=UNTRACKED))
     seen: list[tuple[str, int, int]] = []
     replayed = await fresh.replay(lambda stage, done, total: seen.append((stage, done, total)))
     assert replayed.open == {AGENT_ID: {kept: SLOTS}}

@@ -11,12 +11,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import nats.errors
 import pytest
 
 from contracts.envelope import Actor
 from contracts.storage import Subjects as SS
-from services.runtime.client import BusClient
+from services.runtime.client import BusClient, BusError
 from tests.support.identity import bootstrap, connect_as, start_identity
 from tests.support.process import spawn_service, stop
 from tests.support.quota import start_quota
@@ -58,7 +57,9 @@ async def create(client: BusClient, n: int, command_id: str) -> tuple[str, Any]:
     try:
         reply = await client.command(SS.FOLDER_CREATE, {"name": f"f{n:03d}"},
                                      command_id=command_id)
-    except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+    except BusError as exc:
+        if not exc.no_answer:
+            raise
         return command_id, None
     return command_id, reply
 
