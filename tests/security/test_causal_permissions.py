@@ -72,17 +72,22 @@ def _cost_line(stack: GatewayStack, service: str) -> str:
 RETRIES = 3  # a `replica.behind` answer is retryable (the service waited its bound, 1 s)
 
 
-def patched(client: httpx.Client, path: str, body: dict[str, Any],
-            retried: list[int]) -> httpx.Response:
-    """The PATCH as a client does it: a 503 `replica.behind` (the service could not yet see
+def asked(client: httpx.Client, method: str, path: str, body: dict[str, Any] | None,
+          retried: list[int]) -> httpx.Response:
+    """A request as a client makes it: a 503 `replica.behind` (the service could not yet see
     the writes the request names, within its bound) is asked again, never taken as a decision."""
-    answer = client.patch(path, json=body)
+    answer = client.request(method, path, json=body)
     for _ in range(RETRIES):
         if answer.status_code != 503 or "replica.behind" not in answer.text:
             break
         retried[0] += 1
-        answer = client.patch(path, json=body)
+        answer = client.request(method, path, json=body)
     return answer  # still `replica.behind` after the retries: counted as stale
+
+
+def patched(client: httpx.Client, path: str, body: dict[str, Any],
+            retried: list[int]) -> httpx.Response:
+    return asked(client, "PATCH", path, body, retried)
 
 
 def test_grant_then_use_and_revoke_then_use_over_http_are_never_stale(
@@ -93,21 +98,23 @@ def test_grant_then_use_and_revoke_then_use_over_http_are_never_stale(
     with stack.client() as root, stack.client(world["editor"]["access_key"],
                                                world["editor"]["secret_key"]) as editor:
         for n in range(ROUNDS):
-            deactivated = root.post(f"/roles/{role}/deactivate")
+            # the gateway's positions include the editor's writes: rbac may answer
+            # `replica.behind` to the root as well, asked again like any retryable answer
+            deactivated = asked(root, "POST", f"/roles/{role}/deactivate", None, retried)
             assert deactivated.status_code == 200, deactivated.text
             assert "rbac=" in deactivated.headers["x-baikal-positions"]
             revoked = patched(editor, f"/users/{world['victim']}", {"full_name": f"r{n}"},
                               retried)
             if revoked.status_code != 403:
                 stale.append(f"revoke round {n}: {revoked.status_code} {revoked.text[:120]}")
-            ok(root.post(f"/roles/{role}/activate"))
+            ok(asked(root, "POST", f"/roles/{role}/activate", None, retried))
             granted = patched(editor, f"/users/{world['victim']}", {"full_name": f"g{n}"},
                               retried)
             if granted.status_code != 200:
                 stale.append(f"grant round {n}: {granted.status_code} {granted.text[:120]}")
     print(_cost_line(stack, "identity"), f"retried {retried[0]}")
     assert stale == [], f"{len(stale)} stale answers in {2 * ROUNDS}: {stale[:5]}"
-    assert retried[0] <= 2 * ROUNDS // 100, f"{retried[0]} answers were `replica.behind`"
+    assert retried[0] <= 4 * ROUNDS // 100, f"{retried[0]} answers were `replica.behind`"
 
 
 async def _bus_rounds(stack: GatewayStack, world: dict[str, Any],
@@ -121,6 +128,12 @@ async def _bus_rounds(stack: GatewayStack, world: dict[str, Any],
         for n in range(ROUNDS):
             for verb, expect_ok in ((RS.ROLE_DEACTIVATE, False), (RS.ROLE_ACTIVATE, True)):
                 done = await root.command(verb, {"role_id": world["role_id"]})
+                for _ in range(RETRIES):  # the root's own change may be asked again too
+                    if done.ok or done.error is None or not done.error.code.endswith(
+                            "replica.behind"):
+                        break
+                    retried[0] += 1
+                    done = await root.command(verb, {"role_id": world["role_id"]})
                 assert done.ok, done
                 editor.positions = dict(root.positions)  # the position token, handed on
                 update = {"email": world["victim"], "full_name": f"b{n}"}
@@ -145,7 +158,7 @@ def test_grant_then_use_and_revoke_then_use_over_the_bus_are_never_stale(
     stale = stack.run(_bus_rounds(stack, world, retried), timeout=900)
     print(_cost_line(stack, "identity"), f"retried {retried[0]}")
     assert stale == [], f"{len(stale)} stale answers in {2 * ROUNDS}: {stale[:5]}"
-    assert retried[0] <= 2 * ROUNDS // 100, f"{retried[0]} answers were `replica.behind`"
+    assert retried[0] <= 4 * ROUNDS // 100, f"{retried[0]} answers were `replica.behind`"
 
 
 def test_a_new_user_may_request_a_session_at_once(stack: GatewayStack) -> None:
