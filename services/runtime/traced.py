@@ -24,19 +24,29 @@ from contracts.envelope import Actor
 from services.runtime.context import MessageContext, current, for_event, using
 from services.runtime.ids import stable_id_str
 
+class ActorFields(dict[str, str]):
+    """An event's actor as stored (a JSON object), read-only: the events stamped with the same
+    actor share one (a copy per event was one more dict for the collector to trace)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("an event's actor is read-only")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+
 # The last actor an event was stamped with, dumped once (`Actor` is frozen): a placement pass
 # stamps three events per session as the same system actor, a command a few as its caller.
-# Each event gets its own copy of the dict.
-_LAST_ACTOR: tuple[Actor | None, dict[str, str]] = (None, {})
+_LAST_ACTOR: tuple[Actor | None, ActorFields] = (None, ActorFields())
 
 
-def _actor_of(ctx: MessageContext) -> dict[str, str]:
+def _actor_of(ctx: MessageContext) -> ActorFields:
     global _LAST_ACTOR
     actor, dumped = _LAST_ACTOR
     if actor is not ctx.actor:
-        dumped = ctx.actor.model_dump(exclude_none=True)
+        dumped = ActorFields(ctx.actor.model_dump(exclude_none=True))
         _LAST_ACTOR = (ctx.actor, dumped)
-    return dict(dumped)
+    return dumped
 
 
 class Aggregate(domain.Aggregate):

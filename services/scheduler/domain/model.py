@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -77,11 +78,20 @@ class Session(Aggregate):
     def record_checks(self, failed: list[str]) -> None:
         self.failed_checks = list(failed)
 
-    @event("Scheduled")
+    # The placement pass's own events (Scheduled here, Reserved on two ledgers) are explicit
+    # event classes, triggered by keyword: the same stored topic and fields as `@event`, without
+    # its per-call signature mapping (measured: ~6% of a placement's instructions).
+    class Scheduled(Aggregate.Event):
+        agent_id: str
+
+        def apply(self, session: Session) -> None:
+            super().apply(session)
+            session._move(SCHEDULED, "placed")
+            session.agent_id = self.agent_id
+            session.failed_checks = []
+
     def schedule(self, agent_id: str) -> None:
-        self._move(SCHEDULED, "placed")
-        self.agent_id = agent_id
-        self.failed_checks = []
+        self.trigger_event(self.Scheduled, agent_id=agent_id)
 
     @event("Preparing")
     def prepare(self) -> None:
@@ -132,14 +142,28 @@ class Ledger(Aggregate):
     def create_id(kind: str, key: str) -> UUID:
         return ledger_id(kind, key)
 
-    @event("Reserved")
+    class Reserved(Aggregate.Event):  # explicit, as Session.Scheduled (a placement's events)
+        session_id: str
+        slots: dict[str, str]
+
+        def apply(self, ledger: Ledger) -> None:
+            super().apply(ledger)
+            ledger.reservations[self.session_id] = dict(self.slots)
+
+    class Released(Aggregate.Event):
+        session_id: str
+
+        def apply(self, ledger: Ledger) -> None:
+            super().apply(ledger)
+            ledger.reservations.pop(self.session_id, None)
+
     def reserve(self, session_id: str, slots: dict[str, str]) -> None:
-        self.reservations[session_id] = dict(slots)
+        self.trigger_event(self.Reserved, session_id=session_id, slots=slots)
 
-    @event("Released")
     def release(self, session_id: str) -> None:
-        self.reservations.pop(session_id, None)
+        self.trigger_event(self.Released, session_id=session_id)
 
 
+@lru_cache(maxsize=65536)  # a pure function, asked twice per placement (a SHA-1 each)
 def ledger_id(kind: str, key: str) -> UUID:
     return stable_id("ledger", kind, key)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from copy import deepcopy
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,6 +20,10 @@ from eventsourcing.domain import Aggregate, event
 from services.runtime import fastpaths
 from services.runtime.settings import ServiceSettings
 from services.runtime.store import Decision, ServiceApplication, stable_id, store_env
+
+
+class Tone(StrEnum):
+    DARK = "dark"
 
 
 class Shelf(Aggregate):
@@ -66,6 +71,24 @@ def test_the_quick_copy_equals_a_deepcopy_and_shares_nothing_mutable() -> None:
     quick.nested["odd"].append("x")
     assert "x" not in original.books and "x" not in original.counts
     assert "x" not in original.nested["odd"]
+
+
+def test_the_quick_copy_copies_lists_of_dicts_and_deep_nesting_independently() -> None:
+    original = stocked()
+    original.history = [{"status": "PENDING", "tags": ["a"]}, {"status": "SCHEDULED"}]
+    original.deep = {"a": {"b": {"c": {"d": {"e": ["deepest"]}}}}}  # past copy_plain's depth
+    original.odd = {"set": {1, 2}}  # not plain data: deep-copied
+    original.colour = [{"tone": Tone.DARK}]  # enum members: kept, as deepcopy keeps them
+    quick, deep = fastpaths.copy_aggregate(original), deepcopy(original)
+    assert vars(quick) == vars(deep) == vars(original)
+    quick.history[0]["status"] = "x"
+    quick.history[0]["tags"].append("x")
+    quick.deep["a"]["b"]["c"]["d"]["e"].append("x")
+    quick.odd["set"].add(3)
+    assert original.history[0] == {"status": "PENDING", "tags": ["a"]}
+    assert original.deep["a"]["b"]["c"]["d"]["e"] == ["deepest"]
+    assert original.odd["set"] == {1, 2}
+    assert quick.colour[0]["tone"] is Tone.DARK and quick.colour[0] is not original.colour[0]
 
 
 def test_collecting_unchecked_gathers_what_the_library_gathers() -> None:

@@ -5,6 +5,7 @@ service's aggregates are traced."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import importlib
 import inspect
 import pkgutil
@@ -56,7 +57,7 @@ def test_an_event_carries_the_context_it_was_triggered_in() -> None:
     assert lamp.correlation_id == "r-123"
 
 
-def test_each_event_has_its_own_actor_and_a_new_actor_is_taken() -> None:
+def test_events_share_a_read_only_actor_and_a_new_actor_is_taken() -> None:
     other = Actor(system="test")
     with using(handling("cmd-1", "r-123")):
         lamp = Lamp("porch")
@@ -65,8 +66,12 @@ def test_each_event_has_its_own_actor_and_a_new_actor_is_taken() -> None:
                               correlation_id="r-456")):
         lamp.switch(False)
     installed, switched, back = lamp.collect_events()
-    installed.actor["access_key"] = "changed"  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        installed.actor["access_key"] = "changed"  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        installed.actor.update(system="x")  # type: ignore[attr-defined]
     assert switched.actor == {"access_key": USER.access_key}  # type: ignore[attr-defined]
+    assert json.loads(json.dumps(switched.actor)) == {"access_key": USER.access_key}
     assert (back.actor, back.correlation_id, back.causation_id) == (  # type: ignore[attr-defined]
         {"system": "test"}, "r-456", "cmd-2")
 
