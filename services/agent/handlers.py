@@ -2,9 +2,9 @@
 one top-level function per message; `HANDLERS` is the table `services.runtime.serve`
 subscribes from `contracts.agent.SPECS` on this node's subjects.
 
-Only trusted system actors get here (the declared needs). Handlers run in the dispatcher's
-worker threads; the work runs on the agent's event loop (the runtimes are asyncio), and the
-thread waits for it up to the command timeout (`Supervisor.call`).
+Only trusted system actors get here (the declared needs). Handlers are `async def`: the
+dispatcher awaits them on the agent's event loop, where the runtimes (asyncio) work, up to the
+command timeout (`Supervisor.answer`); the store's writes go to threads from there.
 """
 
 from __future__ import annotations
@@ -23,24 +23,24 @@ def _origin(ctx: MessageContext) -> Origin:
     return Origin(ctx.message_id, ctx.actor, ctx.correlation_id)
 
 
-def start_container(supervisor: Supervisor, ctx: MessageContext, p: c.StartContainer
-                    ) -> dict[str, Any]:
-    return supervisor.call(supervisor.start_container(_origin(ctx), p))
+async def start_container(supervisor: Supervisor, ctx: MessageContext, p: c.StartContainer
+                       ) -> dict[str, Any]:
+    return await supervisor.answer(supervisor.start_container(_origin(ctx), p))
 
 
-def stop_container(supervisor: Supervisor, ctx: MessageContext, p: c.StopContainer
-                   ) -> dict[str, Any]:
-    return supervisor.call(supervisor.stop_container(_origin(ctx), p))
+async def stop_container(supervisor: Supervisor, ctx: MessageContext, p: c.StopContainer
+                      ) -> dict[str, Any]:
+    return await supervisor.answer(supervisor.stop_container(_origin(ctx), p))
 
 
-def list_containers(supervisor: Supervisor, ctx: MessageContext, q: c.ListContainers
-                    ) -> dict[str, Any]:
-    return supervisor.call(supervisor.list_containers(q))
+async def list_containers(supervisor: Supervisor, ctx: MessageContext, q: c.ListContainers
+                       ) -> dict[str, Any]:
+    return await supervisor.answer(supervisor.list_containers(q))
 
 
-def report_running(supervisor: Supervisor, ctx: MessageContext, q: c.ReportRunning
-                   ) -> dict[str, Any]:
-    return supervisor.call(supervisor.report_running())
+async def report_running(supervisor: Supervisor, ctx: MessageContext, q: c.ReportRunning
+                      ) -> dict[str, Any]:
+    return await supervisor.answer(supervisor.report_running())
 
 
 # Keyed by the spec's subject (with `{agent_id}`); served on this node's subjects.

@@ -13,7 +13,6 @@ import logging
 import platform
 import time
 from collections.abc import AsyncIterator, Coroutine
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -65,6 +64,7 @@ class Supervisor:
         self._locks: dict[str, asyncio.Lock] = {}
         self._allocating = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self._working: set[asyncio.Task[dict[str, Any]]] = set()  # commands' work (`answer`)
 
     # ---- component lifecycle (ServiceHost calls start before the dispatcher listens) --------
 
@@ -105,15 +105,25 @@ class Supervisor:
                 "running": len(self.view.running()),
                 **({"isolation": sandbox.status()} if sandbox is not None else {})}
 
-    def call(self, coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
-        """From a dispatcher worker thread: run on the agent's loop and wait for the reply."""
-        assert self.loop is not None, "the supervisor has not started"
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+    async def answer(self, work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+        """A command's work, awaited on the agent's loop (where the dispatcher awaits its
+        handler) up to the command timeout. Past it the work goes on (shielded, held in
+        `_working`, its failure logged) and the caller is told to ask again."""
+        task = asyncio.ensure_future(work)
+        self._working.add(task)
+        task.add_done_callback(self._work_done)
         try:
-            return future.result(self.settings.command_timeout_seconds)
-        except FutureTimeout:
+            return await asyncio.wait_for(asyncio.shield(task),
+                                          self.settings.command_timeout_seconds)
+        except TimeoutError:
             raise refuse("command.timeout", "the agent is still working on it; ask again with "
                          "the same session id for its state") from None
+
+    def _work_done(self, task: asyncio.Task[dict[str, Any]]) -> None:
+        self._working.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Also seen by the caller unless it timed out first: then only here.
+            log.warning("agent command work failed: %r", task.exception())
 
     @contextlib.asynccontextmanager
     async def session_lock(self, session_id: str) -> AsyncIterator[None]:

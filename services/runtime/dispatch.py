@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import json
 import logging
 import time
@@ -39,9 +40,11 @@ from services.runtime.store import WRITTEN
 
 log = logging.getLogger(__name__)
 
-# A route's handler: the message's context (built once, in `_run`) and its validated payload.
-# Services write theirs as `(deps, ctx, payload)` in a table; `runtime/serve.py` binds deps.
-Handler = Callable[[MessageContext, Any], dict[str, Any]]
+# A route's handler: the message's context (built once, in `_context`) and its validated
+# payload. Services write theirs as `(deps, ctx, payload)` in a table; `runtime/serve.py` binds
+# deps. An `async def` handler is awaited on the event loop (its blocking work goes to threads
+# itself: the agent's, whose runtimes are asyncio); any other runs in a worker thread.
+Handler = Callable[[MessageContext, Any], dict[str, Any] | Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Route:
     public: bool = False  # no proof asked (the bus login that hands one out)
     # A query whose handler reads in-memory state only: run on the event loop (see `_decide`).
     inline: bool = False
+    # An `async def` handler: awaited on the event loop (`_run_awaited`).
+    awaited: bool = False
 
 
 _REPLY: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
@@ -136,7 +141,8 @@ class Dispatcher:
         """Every command declares what it needs; the guard checks it before the handler."""
         if self.guard is None:
             raise RuntimeError(f"{subject}: commands need a permission guard")
-        self.routes[subject] = Route(subject, Command, payload, handler, needs)
+        self.routes[subject] = Route(subject, Command, payload, handler, needs,
+                                     awaited=inspect.iscoroutinefunction(handler))
 
     def query(self, subject: str, payload: type[BaseModel], handler: Handler,
               needs: Needs | None = None, public: bool = False, inline: bool = False) -> None:
@@ -150,7 +156,7 @@ class Dispatcher:
         elif needs is None or self.guard is None:
             raise RuntimeError(f"{subject}: queries declare a permission and need a guard")
         self.routes[subject] = Route(subject, Query, payload, handler, needs, public=public,
-                                     inline=inline)
+                                     inline=inline, awaited=inspect.iscoroutinefunction(handler))
 
     async def start(self, nc: Client) -> None:
         for subject in self.routes:
@@ -300,7 +306,10 @@ class Dispatcher:
                        ) -> tuple[dict[str, Any], int]:
         """In a worker thread; an in-memory query on the event loop instead (no hand-off to a
         thread and back: ~20 µs of CPU and two wake-ups per read), unless something in it
-        would wait (`MustBlock`): then in a worker thread after all, from the start."""
+        would wait (`MustBlock`): then in a worker thread after all, from the start. An
+        `async def` handler is awaited here, on the loop."""
+        if route.awaited:
+            return await self._run_awaited(route, envelope, payload)
         if route.inline and self.inline_queries:
             try:
                 with on_loop():
@@ -313,18 +322,41 @@ class Dispatcher:
     def _run(self, route: Route, envelope: Any, payload: BaseModel
              ) -> tuple[dict[str, Any], int]:
         WRITTEN.reset()
+        self._authorize(route, envelope, payload)
+        ctx = self._context(route, envelope)
+        with using(ctx):
+            return route.handler(ctx, payload), WRITTEN.position  # type: ignore[return-value]
+
+    async def _run_awaited(self, route: Route, envelope: Any, payload: BaseModel
+                           ) -> tuple[dict[str, Any], int]:
+        """An `async def` handler on the event loop, in the message's context (a task of its
+        own, so the context is this message's). The guard's check runs on the loop too,
+        unless it would wait (`MustBlock`): then in a worker thread. What the handler writes
+        is saved in threads of its own, so its reply names no position (0)."""
+        try:
+            with on_loop():
+                self._authorize(route, envelope, payload)
+        except MustBlock:
+            await asyncio.get_running_loop().run_in_executor(
+                self._pool, self._authorize, route, envelope, payload)
+        ctx = self._context(route, envelope)
+        with using(ctx):
+            return await route.handler(ctx, payload), 0  # type: ignore[misc]
+
+    def _authorize(self, route: Route, envelope: Any, payload: BaseModel) -> None:
         if route.needs is not None and self.guard is not None:
             self.guard.require(envelope.actor, route.needs, payload)
+
+    @staticmethod
+    def _context(route: Route, envelope: Any) -> MessageContext:
         # A query has no id of its own: its correlation id, else a fresh one, names it.
         # (Not getattr(envelope, "id", None): pydantic raises and catches inside it, ~2 µs.)
         own_id = envelope.id if route.envelope is Command else None
         message_id = own_id or envelope.correlation_id or uuid4().hex
-        ctx = MessageContext(subject=route.subject, message_id=message_id,
-                             actor=envelope.actor,
-                             correlation_id=envelope.correlation_id or message_id,
-                             causation_id=envelope.causation_id, after=envelope.after)
-        with using(ctx):
-            return route.handler(ctx, payload), WRITTEN.position
+        return MessageContext(subject=route.subject, message_id=message_id,
+                              actor=envelope.actor,
+                              correlation_id=envelope.correlation_id or message_id,
+                              causation_id=envelope.causation_id, after=envelope.after)
 
     def _error(self, code: str, exc: ValidationError) -> bytes:
         return self._error_bytes(code, "the request does not match the schema",

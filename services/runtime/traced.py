@@ -24,6 +24,7 @@ from contracts.envelope import Actor
 from services.runtime.context import MessageContext, current, for_event, using
 from services.runtime.ids import stable_id_str
 
+
 class ActorFields(dict[str, str]):
     """An event's actor as stored (a JSON object), read-only: the events stamped with the same
     actor share one (a copy per event was one more dict for the collector to trace)."""

@@ -240,3 +240,47 @@ async def test_without_reconcile_at_start_the_first_sweep_reports_what_ended_mea
         assert app.state("gone")["reason"] == "lost-while-agent-down"
     finally:
         await second.stop()
+
+
+class SlowRuntime(RecordingRuntime):
+    """A launch that waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = asyncio.Event()
+
+    async def launch(self, spec: LaunchSpec) -> str:
+        await asyncio.wait_for(self.go.wait(), timeout=10)
+        return await super().launch(spec)
+
+
+async def test_a_start_past_the_command_timeout_is_refused_and_still_finishes(tmp_path):
+    runtime = SlowRuntime()
+    sup = supervisor(tmp_path, runtime, h100s(0), command_timeout_seconds=0.2)
+    await sup.start()
+    try:
+        with pytest.raises(AgentError) as refused:
+            await sup.answer(sup.start_container(ORIGIN, start("s-slow")))
+        assert refused.value.code == "agent.command.timeout"
+        runtime.go.set()  # the work went on (shielded): asked again, the container is running
+        for _ in range(100):  # bounded: 5 s
+            if not sup._working:
+                break
+            await asyncio.sleep(0.05)
+        again = await sup.answer(sup.start_container(ORIGIN, start("s-slow")))
+        assert again["status"] == "running" and len(runtime.launched) == 1
+    finally:
+        await sup.stop()
+
+
+async def test_a_failure_of_a_command_s_work_reaches_the_handler_that_awaits_it(tmp_path):
+    runtime = RecordingRuntime()
+    sup = supervisor(tmp_path, runtime, h100s(0))
+    await sup.start()
+    try:
+        explodes = start("s-boom").model_copy(update={"image": "explodes"})
+        with pytest.raises(RuntimeError, match="engine bug"):
+            await sup.answer(sup.start_container(ORIGIN, explodes))
+        assert not sup._working
+    finally:
+        await sup.stop()

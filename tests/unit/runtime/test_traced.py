@@ -5,9 +5,9 @@ service's aggregates are traced."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import importlib
 import inspect
+import json
 import pkgutil
 from typing import Any
 from uuid import UUID
