@@ -24,13 +24,13 @@ import asyncio
 import contextlib
 import fcntl
 import os
-import socket
-import struct
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from starlette.requests import ClientDisconnect
+
+from services.gateway.rawsocket import RECEIVE, blocking_duplicate
 
 BODY_TO_FILE = "baikal.body_to_file"
 UPLOAD_PREFIX, UPLOAD_SUFFIX = "/folders/", "/file"  # routes/files.py `upload_file`
@@ -92,25 +92,15 @@ def _read_or_raise(read: Any, *args: Any) -> int:
 def receive_all(sock_fd: int, out_fd: int, left: int, digest: Digest | None) -> None:
     """In a worker thread: `left` bytes from the socket into `out_fd`, or an OSError.
 
-    The socket is blocking (with a receive timeout) for the transfer, as `sendfile._send_all`
-    makes it: the transport's reading is paused and nothing writes to it meanwhile, so each call
-    waits in the kernel without the GIL; it is non-blocking again before this returns."""
-    sock = os.dup(sock_fd)  # ours to close, whatever the transport does meanwhile
-    view = socket.socket(fileno=sock)  # for setsockopt only; detached, never closed by it
-    try:
-        view.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
-                        struct.pack("ll", int(STALL_SECONDS), 0))
-        os.set_blocking(sock, True)
+    The socket is blocking (with a receive timeout) for the transfer, as for
+    `sendfile._send_all` (rawsocket.py): the transport's reading is paused and nothing writes
+    to it meanwhile, so each call waits in the kernel without the GIL; it is non-blocking
+    again before this returns."""
+    with blocking_duplicate(sock_fd, RECEIVE, STALL_SECONDS) as sock:
         if digest is None:
             _splice_all(sock, out_fd, left)
         else:
             _hash_all(sock, out_fd, left, digest)
-    finally:
-        with contextlib.suppress(OSError):
-            os.set_blocking(sock, False)
-            view.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 0))
-        view.detach()
-        os.close(sock)
 
 
 def announced_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:

@@ -16,14 +16,12 @@ protocol offers uploads their zero-copy counterpart (bodyfile.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import socket
-import struct
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from services.gateway.bodyfile import BODY_TO_FILE, BodyToFile, announced_length, wants_body_to_file
+from services.gateway.rawsocket import SEND, blocking_duplicate
 
 PATHSEND = "http.response.pathsend"
 CHUNK = 16 * 1024 * 1024  # bytes per sendfile call
@@ -54,33 +52,21 @@ def http_protocol(enabled: bool, tls: bool) -> Any:
 def _send_all(sock_fd: int, path: str, expected: int) -> int:
     """In a worker thread: the whole file, or an OSError (client gone, stalled, file shrunk).
 
-    The socket is switched to blocking mode for the transfer (its reads are paused, and
-    nothing else writes to it meanwhile), with a send timeout, so each `sendfile` call waits
-    in the kernel without the GIL instead of waking a Python loop per buffer's worth; it is
-    non-blocking again before this returns."""
+    The socket is switched to blocking mode for the transfer (rawsocket.py; its reads are
+    paused, and nothing else writes to it meanwhile), with a send timeout, so each `sendfile`
+    call waits in the kernel without the GIL instead of waking a Python loop per buffer's
+    worth; it is non-blocking again before this returns."""
     sent = 0
-    out = os.dup(sock_fd)  # ours to close, whatever the transport does meanwhile
-    view = socket.socket(fileno=out)  # for setsockopt only; detached, never closed by it
-    try:
-        view.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
-                        struct.pack("ll", int(STALL_SECONDS), 0))
-        os.set_blocking(out, True)
-        with open(path, "rb") as source:
-            while sent < expected:
-                try:
-                    n = os.sendfile(out, source.fileno(), sent, min(CHUNK, expected - sent))
-                except BlockingIOError:  # SO_SNDTIMEO passed with nothing taken
-                    raise TimeoutError("the client took nothing for "
-                                       f"{STALL_SECONDS:.0f} s") from None
-                if n == 0:  # the file shrank under us: Content-Length can no longer hold
-                    raise OSError("the file ended before its announced length")
-                sent += n
-    finally:
-        with contextlib.suppress(OSError):
-            os.set_blocking(out, False)
-            view.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 0, 0))
-        view.detach()
-        os.close(out)
+    with blocking_duplicate(sock_fd, SEND, STALL_SECONDS) as out, open(path, "rb") as source:
+        while sent < expected:
+            try:
+                n = os.sendfile(out, source.fileno(), sent, min(CHUNK, expected - sent))
+            except BlockingIOError:  # SO_SNDTIMEO passed with nothing taken
+                raise TimeoutError("the client took nothing for "
+                                   f"{STALL_SECONDS:.0f} s") from None
+            if n == 0:  # the file shrank under us: Content-Length can no longer hold
+                raise OSError("the file ended before its announced length")
+            sent += n
     return sent
 
 
