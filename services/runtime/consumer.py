@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, Tracking
+from nats.aio.client import Client
 from nats.js.client import JetStreamContext
 from pydantic import ValidationError
 
@@ -19,7 +20,6 @@ from services.runtime.observability import Metrics
 from services.runtime.reader import (
     StoredMsg,
     StreamReader,
-    connection_of,
     follow,
     require_stream,
 )
@@ -63,6 +63,7 @@ class TrackedConsumer:
     def __init__(
         self,
         app: ServiceApplication,
+        nc: Client,
         js: JetStreamContext,
         producer: str,
         name: str,
@@ -82,7 +83,7 @@ class TrackedConsumer:
         self.handle = handle
         self.metrics = metrics
         self.max_attempts = max_attempts
-        self.reader = StreamReader(connection_of(js), self.stream, subjects.events_of(producer),
+        self.reader = StreamReader(nc, self.stream, subjects.events_of(producer),
                                    batch=batch)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

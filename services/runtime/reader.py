@@ -47,10 +47,6 @@ class StoredMsg:
         return json.loads(self.data)
 
 
-def connection_of(js: JetStreamContext) -> Client:
-    return js._nc  # the JetStream context is a view on one connection
-
-
 async def require_stream(js: JetStreamContext, stream: str) -> None:
     """Streams are created by the operator at provisioning, never by a component."""
     try:
