@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from starlette.requests import ClientDisconnect
 
-from services.gateway.rawsocket import RECEIVE, blocking_duplicate
+from services.gateway.rawsocket import RECEIVE, blocking_duplicate, flushed
 
 BODY_TO_FILE = "baikal.body_to_file"
 UPLOAD_PREFIX, UPLOAD_SUFFIX = "/folders/", "/file"  # routes/files.py `upload_file`
@@ -38,7 +38,6 @@ STALL_SECONDS = 60.0  # a client that sends nothing for this long is dropped
 PIPE_BYTES = 1024 * 1024  # the splice pipe's capacity (fs.pipe-max-size's default)
 HASH_BUFFER = 256 * 1024  # stays in the core's cache between read, hash and write
 MAX_ACTIVE = 8
-FLUSH_WAITS = 2000  # × 1 ms: a "100 Continue" leaves the transport's buffer first
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _pool = ThreadPoolExecutor(max_workers=MAX_ACTIVE, thread_name_prefix="gateway-splice")
 _active = [0]  # touched on the event loop only
@@ -165,7 +164,7 @@ class BodyToFile:
         if self.waiting_for_100_continue and not self.transport.is_closing():
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             self.waiting_for_100_continue = False
-        await self._flushed()
+        await flushed(self.transport, "the 100 Continue")  # before the socket is borrowed
         sock = self.transport.get_extra_info("socket")
         _active[0] += 1
         try:
@@ -177,13 +176,6 @@ class BodyToFile:
             raise ClientDisconnect() from exc
         finally:
             _active[0] -= 1
-
-    async def _flushed(self) -> None:
-        for _ in range(FLUSH_WAITS):
-            if self.transport.get_write_buffer_size() == 0:
-                return
-            await asyncio.sleep(0.001)
-        raise RuntimeError("the 100 Continue did not leave the transport's buffer")
 
     async def receive(self) -> dict[str, Any]:
         if not self.body_taken:

@@ -8,11 +8,14 @@ socket switched to blocking mode with a kernel timeout on the one direction the 
 waits in the kernel without the GIL; when the timeout passes with nothing moved the call raises
 `BlockingIOError`. On the way out, on success or on an exception, the socket is non-blocking
 again with no timeout (the mode belongs to the open file, which the transport shares) and the
-duplicate is closed; an error of the transfer itself propagates unchanged.
+duplicate is closed; an error of the transfer itself propagates unchanged. Before it is
+borrowed, what the transport still buffers (a response's headers, a "100 Continue") must have
+left (`flushed`): from then on only the worker thread writes to the socket.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -20,6 +23,7 @@ import struct
 from collections.abc import Iterator
 
 RECEIVE, SEND = socket.SO_RCVTIMEO, socket.SO_SNDTIMEO  # the direction a timeout applies to
+FLUSH_WAITS = 2000  # × 1 ms: how long the transport's buffer may take to empty
 
 
 def _timeval(seconds: float) -> bytes:
@@ -46,3 +50,13 @@ def blocking_duplicate(sock_fd: int, direction: int, timeout_seconds: float) -> 
             view.detach()
     finally:
         os.close(duplicate)
+
+
+async def flushed(transport: asyncio.WriteTransport, what: str) -> None:
+    """Once the transport's write buffer is empty (polled each millisecond, `FLUSH_WAITS`
+    times at most); else a RuntimeError naming `what` did not leave it."""
+    for _ in range(FLUSH_WAITS):
+        if transport.get_write_buffer_size() == 0:
+            return
+        await asyncio.sleep(0.001)
+    raise RuntimeError(f"{what} did not leave the transport's buffer")

@@ -21,12 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from services.gateway.bodyfile import BODY_TO_FILE, BodyToFile, announced_length, wants_body_to_file
-from services.gateway.rawsocket import SEND, blocking_duplicate
+from services.gateway.rawsocket import SEND, blocking_duplicate, flushed
 
 PATHSEND = "http.response.pathsend"
 CHUNK = 16 * 1024 * 1024  # bytes per sendfile call
 STALL_SECONDS = 60.0  # a client that takes nothing for this long is dropped
-FLUSH_WAITS = 2000  # × 1 ms: the headers leave the transport's buffer first
 # Downloads sent by sendfile at once, each holding a thread of its own pool for as long as its
 # client takes (never the default executor's threads, which the rest of the gateway uses);
 # beyond that, a download is read and sent in chunks as without this protocol.
@@ -84,7 +83,7 @@ if RequestResponseCycle is not None:
             if _active[0] >= MAX_ACTIVE:
                 await self._send_chunks(message["path"])
                 return
-            await self._flushed()
+            await flushed(self.transport, "the response headers")  # before the sendfile
             sock = self.transport.get_extra_info("socket")
             expected = self.expected_content_length
             loop = asyncio.get_running_loop()
@@ -118,13 +117,6 @@ if RequestResponseCycle is not None:
                     left -= len(chunk)
                     await super().send({"type": "http.response.body", "body": chunk,
                                         "more_body": left > 0})
-
-        async def _flushed(self) -> None:
-            for _ in range(FLUSH_WAITS):
-                if self.transport.get_write_buffer_size() == 0:
-                    return
-                await asyncio.sleep(0.001)
-            raise RuntimeError("the response headers did not leave the transport's buffer")
 
     class BodyToFileCycle(BodyToFile, RequestResponseCycle):  # type: ignore[misc]
         """An upload's cycle: `receive_into` (bodyfile.py) besides uvicorn's `receive`."""

@@ -22,6 +22,7 @@ from services.runtime.reader import (
     StreamReader,
     follow,
     require_stream,
+    stop_following,
 )
 from services.runtime.store import ServiceApplication, stable_id
 
@@ -96,11 +97,7 @@ class TrackedConsumer:
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self.reader.stop()
+        await stop_following(self.reader, self._stopping, self._task)
 
     async def _run(self) -> None:
         async def position() -> int:  # the tracking record committed with the last effect

@@ -1,9 +1,11 @@
 """rawsocket.blocking_duplicate: the zero-copy transfers' borrowed socket is blocking with a
 timeout inside the block, and non-blocking with no timeout (its duplicate closed) after it,
-whether the block ends normally or with an exception, which propagates."""
+whether the block ends normally or with an exception, which propagates; `flushed` waits for
+the transport's buffer to empty, bounded."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import struct
@@ -11,7 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.gateway.rawsocket import RECEIVE, SEND, blocking_duplicate
+from services.gateway import rawsocket
+from services.gateway.rawsocket import RECEIVE, SEND, blocking_duplicate, flushed
 
 NO_TIMEOUT = struct.pack("ll", 0, 0)
 
@@ -72,3 +75,31 @@ def test_a_receive_with_nothing_sent_raises_blocking_io_once_the_timeout_passes(
         with pytest.raises(BlockingIOError):  # what bodyfile turns into a TimeoutError
             os.read(duplicate, 1)
     assert not os.get_blocking(ours.fileno())
+
+
+class Transport:
+    """A write buffer that empties by one step per look (never, with `stuck`)."""
+
+    def __init__(self, buffered: int, stuck: bool = False) -> None:
+        self.buffered, self.stuck, self.looks = buffered, stuck, 0
+
+    def get_write_buffer_size(self) -> int:
+        self.looks += 1
+        if not self.stuck and self.buffered:
+            self.buffered -= 1
+        return self.buffered
+
+
+def test_flushed_returns_once_the_transport_buffer_is_empty() -> None:
+    transport = Transport(buffered=3)
+    asyncio.run(flushed(transport, "the headers"))  # type: ignore[arg-type]
+    assert transport.buffered == 0
+
+
+def test_a_buffer_that_never_empties_is_an_error_naming_what_stayed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rawsocket, "FLUSH_WAITS", 5)
+    transport = Transport(buffered=1, stuck=True)
+    with pytest.raises(RuntimeError, match="the 100 Continue did not leave"):
+        asyncio.run(flushed(transport, "the 100 Continue"))  # type: ignore[arg-type]
+    assert transport.looks == 5
