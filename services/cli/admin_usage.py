@@ -14,7 +14,7 @@ from services.cli.admin_client import CliError, GatewayClient
 from services.cli.admin_common import JsonFlag, cell, console, emit, gateway, reports_errors
 
 DRIFT_COLUMNS = ("subject", "slot", "tracked", "actual", "cause")
-# The scheduler's stages (services/scheduler/recalc.py STAGES) as the bars name them.
+# The scheduler's stages (services/scheduler/recalc_progress.py STAGES) as the bars name them.
 STAGES = {"replay": "replaying events", "agents": "asking agents", "compare": "comparing",
           "commit": "committing"}
 POLL_SECONDS = 0.2

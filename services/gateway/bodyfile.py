@@ -24,13 +24,13 @@ import asyncio
 import contextlib
 import fcntl
 import os
-import socket
-import struct
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from starlette.requests import ClientDisconnect
+
+from services.gateway.rawsocket import RECEIVE, blocking_duplicate, flushed
 
 BODY_TO_FILE = "baikal.body_to_file"
 UPLOAD_PREFIX, UPLOAD_SUFFIX = "/folders/", "/file"  # routes/files.py `upload_file`
@@ -38,7 +38,6 @@ STALL_SECONDS = 60.0  # a client that sends nothing for this long is dropped
 PIPE_BYTES = 1024 * 1024  # the splice pipe's capacity (fs.pipe-max-size's default)
 HASH_BUFFER = 256 * 1024  # stays in the core's cache between read, hash and write
 MAX_ACTIVE = 8
-FLUSH_WAITS = 2000  # × 1 ms: a "100 Continue" leaves the transport's buffer first
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _pool = ThreadPoolExecutor(max_workers=MAX_ACTIVE, thread_name_prefix="gateway-splice")
 _active = [0]  # touched on the event loop only
@@ -92,25 +91,15 @@ def _read_or_raise(read: Any, *args: Any) -> int:
 def receive_all(sock_fd: int, out_fd: int, left: int, digest: Digest | None) -> None:
     """In a worker thread: `left` bytes from the socket into `out_fd`, or an OSError.
 
-    The socket is blocking (with a receive timeout) for the transfer, as `sendfile._send_all`
-    makes it: the transport's reading is paused and nothing writes to it meanwhile, so each call
-    waits in the kernel without the GIL; it is non-blocking again before this returns."""
-    sock = os.dup(sock_fd)  # ours to close, whatever the transport does meanwhile
-    view = socket.socket(fileno=sock)  # for setsockopt only; detached, never closed by it
-    try:
-        view.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
-                        struct.pack("ll", int(STALL_SECONDS), 0))
-        os.set_blocking(sock, True)
+    The socket is blocking (with a receive timeout) for the transfer, as for
+    `sendfile._send_all` (rawsocket.py): the transport's reading is paused and nothing writes
+    to it meanwhile, so each call waits in the kernel without the GIL; it is non-blocking
+    again before this returns."""
+    with blocking_duplicate(sock_fd, RECEIVE, STALL_SECONDS) as sock:
         if digest is None:
             _splice_all(sock, out_fd, left)
         else:
             _hash_all(sock, out_fd, left, digest)
-    finally:
-        with contextlib.suppress(OSError):
-            os.set_blocking(sock, False)
-            view.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 0))
-        view.detach()
-        os.close(sock)
 
 
 def announced_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
@@ -175,7 +164,7 @@ class BodyToFile:
         if self.waiting_for_100_continue and not self.transport.is_closing():
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             self.waiting_for_100_continue = False
-        await self._flushed()
+        await flushed(self.transport, "the 100 Continue")  # before the socket is borrowed
         sock = self.transport.get_extra_info("socket")
         _active[0] += 1
         try:
@@ -187,13 +176,6 @@ class BodyToFile:
             raise ClientDisconnect() from exc
         finally:
             _active[0] -= 1
-
-    async def _flushed(self) -> None:
-        for _ in range(FLUSH_WAITS):
-            if self.transport.get_write_buffer_size() == 0:
-                return
-            await asyncio.sleep(0.001)
-        raise RuntimeError("the 100 Continue did not leave the transport's buffer")
 
     async def receive(self) -> dict[str, Any]:
         if not self.body_taken:

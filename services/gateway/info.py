@@ -4,7 +4,8 @@ How a service is found, in order: a URL from BAIKAL_SERVICE_URLS (compose, Kuber
 run files that services write under `<data_dir>/run/` (the embedded stack), whose `/health`
 answers version, store backend and uptime. A service with neither is probed over the bus: a
 request to one of its query subjects that any live instance answers (with a refusal: the probe
-is not a valid query) tells it is up; "no responders" tells it is down.
+is not a valid query) tells it is up; "no responders" (or no connection) that it is down, no
+answer within BAIKAL_INFO_TIMEOUT that it is unresponsive (the bus client's `probe`).
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
 
 from contracts.identity import Subjects as IdentitySubjects
 from contracts.quota import Subjects as QuotaSubjects
 from contracts.scheduler import Subjects as SchedulerSubjects
 from contracts.signing import API_VERSION
 from services.gateway.state import Gateway
+from services.runtime.client import TIMEOUT, UNAVAILABLE, BusError
 
 LICENSE = "Apache-2.0"
 STORE_BACKENDS = ["sqlite", "postgresql"]
@@ -80,17 +80,20 @@ def _version_text(raw: Any) -> str | None:
     return found.group(0).rstrip(">") if found else None
 
 
+# How a probe that found no answer reads on the page, by the client's code.
+NO_ANSWER_STATUS = {UNAVAILABLE: "down", TIMEOUT: "unresponsive"}
+
+
 async def _probe(gateway: Gateway, service: str) -> dict[str, Any]:
     row: dict[str, Any] = {"instance": service, "service": service, "source": "bus",
                            "version": None, "store": None}
-    assert gateway.nc is not None
     try:
-        await gateway.nc.request(PROBES[service], b"{}", timeout=gateway.settings.info_timeout)
-        return {**row, "status": "ok"}
-    except NoRespondersError:
-        return {**row, "status": "down"}
-    except NatsTimeout:
-        return {**row, "status": "unresponsive"}
+        await gateway.bus.client.probe(PROBES[service], timeout=gateway.settings.info_timeout)
+    except BusError as exc:
+        if exc.code not in NO_ANSWER_STATUS:
+            raise
+        return {**row, "status": NO_ANSWER_STATUS[exc.code]}
+    return {**row, "status": "ok"}
 
 
 async def gather(gateway: Gateway) -> dict[str, Any]:

@@ -16,19 +16,16 @@ protocol offers uploads their zero-copy counterpart (bodyfile.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import socket
-import struct
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from services.gateway.bodyfile import BODY_TO_FILE, BodyToFile, announced_length, wants_body_to_file
+from services.gateway.rawsocket import SEND, blocking_duplicate, flushed
 
 PATHSEND = "http.response.pathsend"
 CHUNK = 16 * 1024 * 1024  # bytes per sendfile call
 STALL_SECONDS = 60.0  # a client that takes nothing for this long is dropped
-FLUSH_WAITS = 2000  # × 1 ms: the headers leave the transport's buffer first
 # Downloads sent by sendfile at once, each holding a thread of its own pool for as long as its
 # client takes (never the default executor's threads, which the rest of the gateway uses);
 # beyond that, a download is read and sent in chunks as without this protocol.
@@ -54,33 +51,21 @@ def http_protocol(enabled: bool, tls: bool) -> Any:
 def _send_all(sock_fd: int, path: str, expected: int) -> int:
     """In a worker thread: the whole file, or an OSError (client gone, stalled, file shrunk).
 
-    The socket is switched to blocking mode for the transfer (its reads are paused, and
-    nothing else writes to it meanwhile), with a send timeout, so each `sendfile` call waits
-    in the kernel without the GIL instead of waking a Python loop per buffer's worth; it is
-    non-blocking again before this returns."""
+    The socket is switched to blocking mode for the transfer (rawsocket.py; its reads are
+    paused, and nothing else writes to it meanwhile), with a send timeout, so each `sendfile`
+    call waits in the kernel without the GIL instead of waking a Python loop per buffer's
+    worth; it is non-blocking again before this returns."""
     sent = 0
-    out = os.dup(sock_fd)  # ours to close, whatever the transport does meanwhile
-    view = socket.socket(fileno=out)  # for setsockopt only; detached, never closed by it
-    try:
-        view.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
-                        struct.pack("ll", int(STALL_SECONDS), 0))
-        os.set_blocking(out, True)
-        with open(path, "rb") as source:
-            while sent < expected:
-                try:
-                    n = os.sendfile(out, source.fileno(), sent, min(CHUNK, expected - sent))
-                except BlockingIOError:  # SO_SNDTIMEO passed with nothing taken
-                    raise TimeoutError("the client took nothing for "
-                                       f"{STALL_SECONDS:.0f} s") from None
-                if n == 0:  # the file shrank under us: Content-Length can no longer hold
-                    raise OSError("the file ended before its announced length")
-                sent += n
-    finally:
-        with contextlib.suppress(OSError):
-            os.set_blocking(out, False)
-            view.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 0, 0))
-        view.detach()
-        os.close(out)
+    with blocking_duplicate(sock_fd, SEND, STALL_SECONDS) as out, open(path, "rb") as source:
+        while sent < expected:
+            try:
+                n = os.sendfile(out, source.fileno(), sent, min(CHUNK, expected - sent))
+            except BlockingIOError:  # SO_SNDTIMEO passed with nothing taken
+                raise TimeoutError("the client took nothing for "
+                                   f"{STALL_SECONDS:.0f} s") from None
+            if n == 0:  # the file shrank under us: Content-Length can no longer hold
+                raise OSError("the file ended before its announced length")
+            sent += n
     return sent
 
 
@@ -98,7 +83,7 @@ if RequestResponseCycle is not None:
             if _active[0] >= MAX_ACTIVE:
                 await self._send_chunks(message["path"])
                 return
-            await self._flushed()
+            await flushed(self.transport, "the response headers")  # before the sendfile
             sock = self.transport.get_extra_info("socket")
             expected = self.expected_content_length
             loop = asyncio.get_running_loop()
@@ -132,13 +117,6 @@ if RequestResponseCycle is not None:
                     left -= len(chunk)
                     await super().send({"type": "http.response.body", "body": chunk,
                                         "more_body": left > 0})
-
-        async def _flushed(self) -> None:
-            for _ in range(FLUSH_WAITS):
-                if self.transport.get_write_buffer_size() == 0:
-                    return
-                await asyncio.sleep(0.001)
-            raise RuntimeError("the response headers did not leave the transport's buffer")
 
     class BodyToFileCycle(BodyToFile, RequestResponseCycle):  # type: ignore[misc]
         """An upload's cycle: `receive_into` (bodyfile.py) besides uvicorn's `receive`."""

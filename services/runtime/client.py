@@ -16,6 +16,8 @@ and storage), the CLI, tests and benchmarks.
 - **Correlation**: the chain a request joins. Given neither `correlation_id` nor
   `causation_id`, inside a message's handling its chain and its id as cause
   (`traced.request_trace`); outside, none (a chain starts).
+- **Probes**: `probe` asks whether a subject is served at all, with no envelope (the
+  gateway's information page), failing as any request does.
 - **Errors**: one exception, `BusError(code, message, details)`. An `Error{code}` reply is one
   (`answered`); so is what this client finds when no usable reply comes (`answered` False):
   `service.unavailable` (nobody subscribes to the subject, or no open connection),
@@ -57,6 +59,8 @@ NO_ANSWER = (UNAVAILABLE, TIMEOUT)
 # reply has no `positions`): its `data` object can be handed on as it came, without decoding
 # and encoding it again (`splice`; the gateway's BAIKAL_GATEWAY_REPLY_SPLICE switches it off).
 ACCEPTED_PREFIX = b'{"status":"accepted","data":{'
+
+PROBE = b"{}"  # `probe`'s payload: no envelope, refused by whoever answers
 
 M = TypeVar("M", bound=BaseModel)
 ProofSource = Callable[[Actor], "str | None"]
@@ -183,6 +187,13 @@ class BusClient:
         except REQUEST_FAILURES as exc:
             raise unanswered(exc, subject, wait) from None
         return bytes(msg.data)
+
+    async def probe(self, subject: str, timeout: float | None = None) -> None:
+        """Whether any instance serves `subject`: a request with no envelope (`PROBE`), so
+        no proof, positions or actor; any reply (a refusal: it is no valid message) is an
+        answer. None raises `BusError` as `send` does (`service.unavailable`,
+        `service.timeout`)."""
+        await self.send(subject, PROBE, timeout)
 
     def command_payload(self, data: dict[str, Any], actor: Actor | None = None,
                         command_id: str | None = None, correlation_id: str | None = None,

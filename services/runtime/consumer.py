@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, Tracking
+from nats.aio.client import Client
 from nats.js.client import JetStreamContext
 from pydantic import ValidationError
 
@@ -19,9 +20,9 @@ from services.runtime.observability import Metrics
 from services.runtime.reader import (
     StoredMsg,
     StreamReader,
-    connection_of,
     follow,
     require_stream,
+    stop_following,
 )
 from services.runtime.store import ServiceApplication, stable_id
 
@@ -63,6 +64,7 @@ class TrackedConsumer:
     def __init__(
         self,
         app: ServiceApplication,
+        nc: Client,
         js: JetStreamContext,
         producer: str,
         name: str,
@@ -82,7 +84,7 @@ class TrackedConsumer:
         self.handle = handle
         self.metrics = metrics
         self.max_attempts = max_attempts
-        self.reader = StreamReader(connection_of(js), self.stream, subjects.events_of(producer),
+        self.reader = StreamReader(nc, self.stream, subjects.events_of(producer),
                                    batch=batch)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -95,11 +97,7 @@ class TrackedConsumer:
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self.reader.stop()
+        await stop_following(self.reader, self._stopping, self._task)
 
     async def _run(self) -> None:
         async def position() -> int:  # the tracking record committed with the last effect

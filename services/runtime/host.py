@@ -89,7 +89,8 @@ class ServiceHost:
         self.bus: BusClient | None = None
         self.relay: OutboxRelay | None = None
         self.consumers: list[TrackedConsumer] = []
-        # Extra parts started after connecting (e.g. an ActorDirectory): start(js), stop().
+        # Extra parts started after connecting (e.g. an ActorDirectory): start(js), stop();
+        # a StreamReplica is given the connection first (use_connection), a Publisher the bus.
         self.components: list[Any] = []
         if guard is not None and guard.replica is not None:
             self.components.append(guard.replica)
@@ -129,12 +130,13 @@ class ServiceHost:
                                                    self.dispatcher.inactive)
             if isinstance(component, StreamReplica):
                 self._watch(component)
+                component.use_connection(self.nc)  # its reads go over the host's connection
             if isinstance(component, Publisher):
                 component.use_bus(self.bus)
             await component.start(js)
         for sub in self.subscriptions:
-            consumer = TrackedConsumer(self.app, js, sub.producer, sub.name, sub.handle,
-                                       self.metrics)
+            consumer = TrackedConsumer(self.app, self.nc, js, sub.producer, sub.name,
+                                       sub.handle, self.metrics)
             await consumer.start()
             self.consumers.append(consumer)
         await self.dispatcher.start(self.nc)

@@ -47,10 +47,6 @@ class StoredMsg:
         return json.loads(self.data)
 
 
-def connection_of(js: JetStreamContext) -> Client:
-    return js._nc  # the JetStream context is a view on one connection
-
-
 async def require_stream(js: JetStreamContext, stream: str) -> None:
     """Streams are created by the operator at provisioning, never by a component."""
     try:
@@ -157,11 +153,7 @@ class Follower:
         return self
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self.reader.stop()
+        await stop_following(self.reader, self._stopping, self._task)
 
     async def _run(self) -> None:
         async def position() -> int:
@@ -201,3 +193,15 @@ async def follow(reader: StreamReader, position: Callable[[], Awaitable[int]],
                 return
         if not batch or batch[-1].pending == 0:
             await reader.wait()
+
+
+async def stop_following(reader: StreamReader, stopping: asyncio.Event,
+                         task: asyncio.Task[None] | None) -> None:
+    """How a reader of a stream (`Follower`, `consumer.TrackedConsumer`) stops: its `follow`
+    loop told (`stopping`), its task cancelled and awaited until it has ended, then the
+    reader's wake-up subscription ended."""
+    stopping.set()
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    await reader.stop()

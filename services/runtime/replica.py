@@ -21,6 +21,7 @@ import threading
 from abc import ABC, abstractmethod
 from typing import Any
 
+from nats.aio.client import Client
 from nats.js.client import JetStreamContext
 
 from contracts import subjects
@@ -28,7 +29,6 @@ from services.runtime.reader import (
     Follower,
     StopFollowing,
     StoredMsg,
-    connection_of,
     require_stream,
 )
 
@@ -51,14 +51,22 @@ class StreamReplica(ABC):
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.lock = threading.RLock()
         self._follower: Follower | None = None
+        self.connection: Client | None = None  # the host's (`use_connection`), before start
         # Set when an event could not be folded: {"seq", "error"}; the replica stops there.
         self.stuck: dict[str, Any] | None = None
 
+    def use_connection(self, nc: Client) -> None:
+        """The NATS connection the stream is read over (the host's, which `js` is on)."""
+        self.connection = nc
+
     async def start(self, js: JetStreamContext) -> None:
         """Raises `StreamNotProvisioned` when the producer's stream does not exist."""
+        if self.connection is None:
+            raise RuntimeError(f"{type(self).__name__} has no connection: call "
+                               "use_connection(nc) before start(js)")
         stream = subjects.stream(self.producer)
         await require_stream(js, stream)
-        self._follower = Follower(connection_of(js), stream, subjects.events_of(self.producer),
+        self._follower = Follower(self.connection, stream, subjects.events_of(self.producer),
                                   self._on_message, position=self.position)
         await self._follower.start()
 

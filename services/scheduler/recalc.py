@@ -1,7 +1,9 @@
 """RECALCULATE USAGE: snapshot, replay, ask every live agent, plan, commit in one transaction.
 
-The pure decisions are in `domain/recalc.py`; this module reads the store, talks to the
-agents and commits. See the README ("RECALCULATE USAGE") for ordering and crash behaviour.
+This module runs the stages and talks to the agents; the pure decisions are in
+`domain/recalc.py`, what a run reads from and commits to the store in `recalc_store.py`, and
+where each run stands in `recalc_progress.py`. See the README ("RECALCULATE USAGE") for
+ordering and crash behaviour.
 """
 
 from __future__ import annotations
@@ -9,47 +11,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from contracts import agent as agent_contract
 from contracts.envelope import Actor
 from services.runtime.client import BusClient, BusError
 from services.scheduler.domain import recalc as r
-from services.scheduler.domain import slots as s
 from services.scheduler.domain.errors import refuse
-from services.scheduler.domain.model import (
-    PREPARING,
-    SCHEDULED,
-    TERMINATING,
-    Ledger,
-    Session,
-    ledger_id,
-)
-from services.scheduler.domain.usage import Recalculation
 from services.scheduler.lifecycle import Scheduler
+from services.scheduler.recalc_progress import Progress, RunProgress
+from services.scheduler.recalc_store import Snapshot, UsageStore
 from services.scheduler.replay import ContainerReplay
 
 log = logging.getLogger(__name__)
 ACTOR = Actor(system="scheduler")
-COMMIT_ATTEMPTS = 8
-LATEST = 2**62  # an explicit version bypasses the aggregate cache (placement mutates it)
-Progress = Callable[[str, int, int], None]
-STAGES = ("snapshot", "replay", "agents", "compare", "commit")
-KEPT_RUNS = 64  # progress of the latest runs, for the status query
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    facts: dict[str, r.SessionFact]
-    ledgers: dict[tuple[str, str], dict[str, dict[str, str]]]
 
 
 class UsageRecalculator:
@@ -69,7 +47,8 @@ class UsageRecalculator:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self.replayed = ContainerReplay(app)  # the fold so far, continued by each run
-        self._progress: dict[str, dict[str, Any]] = {}
+        self.store = UsageStore(app)  # the snapshot before, the commit after
+        self.run_progress = RunProgress()  # where each run stands, for `status`
         self.use_registry(registry or CollectorRegistry())
 
     def use_registry(self, registry: CollectorRegistry) -> None:
@@ -130,18 +109,18 @@ class UsageRecalculator:
         """Idempotent per run id: a repeated id (a redelivered command) returns what the
         first committed, and changes nothing. Each stage's progress is kept for `status`."""
         def report(stage: str, done: int, total: int) -> None:
-            self._note(run_id, stage, done, total)
+            self.run_progress.note(run_id, stage, done, total)
             if progress is not None:
                 progress(stage, done, total)
 
         async with self._lock:  # one run at a time per process; the store decides across
-            prior = await asyncio.to_thread(self._prior, run_id)
+            prior = await asyncio.to_thread(self.store.prior, run_id)
             if prior is not None:
                 return prior
             try:
                 result = await self._run(run_id, stop_orphans, agent_timeout, report)
             finally:  # committed, or failed with nothing committed: either way over
-                self._progress.get(run_id, {})["finished"] = True
+                self.run_progress.finish(run_id)
         self._observe(result)
         return result
 
@@ -149,7 +128,7 @@ class UsageRecalculator:
                    report: Progress) -> dict[str, Any]:
         began = time.monotonic()
         report("snapshot", 0, 1)
-        snapshot = await asyncio.to_thread(self.snapshot)  # before the agents answer
+        snapshot = await asyncio.to_thread(self.store.snapshot)  # before the agents answer
         report("snapshot", 1, 1)
         report("replay", 0, 0)
         replayed = await self.replay(report)
@@ -170,7 +149,7 @@ class UsageRecalculator:
         unanswered = sorted(a for a, rep in reports.items() if rep is None)
         report("commit", 0, 1)
         result = await asyncio.to_thread(
-            self.commit, run_id, snapshot, plan, replayed.events, asked, unanswered,
+            self.store.commit, run_id, snapshot, plan, replayed.events, asked, unanswered,
             len(stopped), began)
         report("commit", 1, 1)
         return result
@@ -189,47 +168,16 @@ class UsageRecalculator:
                 if kind == "agent" and entries and key in known}
         return sorted(alive | placed | lost)
 
-    def _note(self, run_id: str, stage: str, done: int, total: int) -> None:
-        entry = self._progress.get(run_id)
-        if entry is None:
-            while len(self._progress) >= KEPT_RUNS:
-                self._progress.pop(next(iter(self._progress)))
-            entry = self._progress[run_id] = {"run_id": run_id, "finished": False,
-                                              "stages": {}}
-        entry["stage"] = stage
-        entry["stages"][stage] = {"done": done, "total": total}
-
     def status(self, run_id: str) -> dict[str, Any]:
         """Where a run stands: each stage reached so far (done of total), the current one,
         finished once committed; a run this process never began (or a committed one no
         longer kept) reads `known: false`, or finished when its result is stored."""
-        entry = self._progress.get(run_id)
-        if entry is not None:
-            stages = dict(entry["stages"])
-            return {"run_id": run_id, "known": True, "finished": entry["finished"],
-                    "stage": entry["stage"],
-                    "stages": [{"stage": s, **stages[s]} for s in STAGES if s in stages]}
-        done = self._prior(run_id) is not None
+        kept = self.run_progress.status(run_id)
+        if kept is not None:
+            return kept
+        done = self.store.prior(run_id) is not None
         return {"run_id": run_id, "known": done, "finished": done, "stage": None,
                 "stages": []}
-
-    def _prior(self, run_id: str) -> dict[str, Any] | None:
-        found = self.app.find(Recalculation.create_id(run_id))
-        return _result(found) if isinstance(found, Recalculation) else None
-
-    def snapshot(self) -> Snapshot:
-        self.app.view.catch_up()  # what other instances wrote to this store, too
-        rows, ledgers = self.app.view.snapshot()
-        users = self.app.directory.users
-        facts = {}
-        for row in rows:
-            user = users.get(row["user_id"])
-            placed = s.to_wire(s.scale(s.from_wire(row["slots"]), row["cluster_size"]))
-            facts[row["session_id"]] = r.SessionFact(
-                row["session_id"], row["version"], row["status"], row["agent_id"],
-                row["access_key"], row["user_id"], row["project"],
-                user.domain if user is not None else None, placed)
-        return Snapshot(facts, ledgers)
 
     async def replay(self, progress: Progress | None = None) -> r.Replayed:
         """Every container event of the agents' stream, folded (services/scheduler/replay.py;
@@ -296,99 +244,6 @@ class UsageRecalculator:
         stopped = await asyncio.gather(*(one(o) for o in orphans))
         return frozenset(x for x in stopped if x is not None)
 
-    # ---- commit ----------------------------------------------------------------------------
-
-    def commit(self, run_id: str, snap: Snapshot, plan: r.Plan, events: int, asked: list[str],
-               unanswered: list[str], stopped: int, began: float) -> dict[str, Any]:
-        """All corrections, the drifts and the run's record in one transaction. A ledger or
-        session that changed since the snapshot (a placement, an agent event) conflicts and
-        the corrections are re-checked against fresh state; ones no longer true are left
-        for the next run (counted as `skipped`)."""
-        for _ in range(COMMIT_ATTEMPTS):
-            sessions, ledgers, applied, skipped = self._corrections(snap, plan)
-            found = r.drifts(snap.ledgers, applied, snap.facts)
-            run = Recalculation(run_id=run_id)
-            for d in found:
-                run.record_drift(d.subject, d.slot, d.tracked, d.actual, d.cause)
-            summary = {"drifts": len(found), "corrections": len(applied),
-                       "sessions_ended": len(sessions), "orphans": len(plan.orphans),
-                       "orphans_stopped": stopped, "skipped": skipped}
-            run.complete(summary, events, asked, unanswered,
-                         round(time.monotonic() - began, 6),
-                         [{"ledger": f"{c.ledger[0]}:{c.ledger[1]}", "session_id": c.session_id,
-                           "cause": c.cause} for c in applied],
-                         [{"agent_id": o.agent_id, "session_id": o.session_id,
-                           "container_id": o.container_id or "", "cause": o.cause}
-                          for o in plan.orphans])
-            try:
-                self.app.save(run, *sessions, *ledgers)
-            except IntegrityError:
-                prior = self._prior(run_id)
-                if prior is not None:
-                    return prior
-                self.app.forget(*sessions)
-                continue
-            return _result(run)
-        raise refuse("usage.recalculation_conflict", "the ledgers kept changing; run again")
-
-    def _corrections(self, snap: Snapshot, plan: r.Plan
-                     ) -> tuple[list[Session], list[Ledger], list[r.Correction], int]:
-        sessions: dict[str, Session] = {}
-        unchanged: dict[str, bool] = {}
-        skipped = 0
-        for end in plan.ends:
-            session = self._session(end.session_id)
-            if session is None or session.version != end.version:
-                unchanged[end.session_id] = False
-                skipped += 1
-                continue
-            if session.status in (SCHEDULED, PREPARING):
-                session.fail(end.reason)
-            else:
-                reason = session.reason if session.status == TERMINATING else end.reason
-                session.terminate(reason, None)
-            sessions[end.session_id] = session
-        ledgers: dict[tuple[str, str], Ledger] = {}
-        applied = []
-        for c in plan.corrections:
-            if not unchanged.setdefault(c.session_id, self._still(snap, c.session_id)):
-                skipped += 1
-                continue
-            ledger = ledgers.get(c.ledger) or self._ledger(*c.ledger)
-            if not r.same(ledger.reservations.get(c.session_id), c.tracked):
-                skipped += 1
-                continue
-            if c.actual is None:
-                ledger.release(c.session_id)
-            else:
-                ledger.reserve(c.session_id, c.actual)
-            ledgers[c.ledger] = ledger
-            applied.append(c)
-        return list(sessions.values()), list(ledgers.values()), applied, skipped
-
-    def _still(self, snap: Snapshot, session_id: str) -> bool:
-        """The session is as the plan saw it (or, for a phantom, still does not exist)."""
-        current = self._session(session_id)
-        fact = snap.facts.get(session_id)
-        if fact is None:
-            return current is None
-        return current is not None and current.version == fact.version
-
-    def _session(self, session_id: str) -> Session | None:
-        try:
-            found = self.app.find(UUID(session_id))
-        except ValueError:
-            return None
-        return found if isinstance(found, Session) else None
-
-    def _ledger(self, kind: str, key: str) -> Ledger:
-        try:
-            found = self.app.repository.get(ledger_id(kind, key), version=LATEST)
-        except AggregateNotFoundError:
-            return Ledger(kind=kind, key=key)
-        assert isinstance(found, Ledger)
-        return found
-
     def _observe(self, result: dict[str, Any]) -> None:
         self.runs_total.inc()
         self.duration.observe(result["duration"])
@@ -397,10 +252,6 @@ class UsageRecalculator:
             self.drift_runs.inc()
         for d in result.get("drifts", []):
             self.drift_total.labels(d["cause"]).inc()
-
-
-def _result(run: Recalculation) -> dict[str, Any]:
-    return {"run_id": run.run_id, **run.result, "drifts": list(run.drifts)}
 
 
 __all__ = ["UsageRecalculator", "Snapshot", "ACTOR"]

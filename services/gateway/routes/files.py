@@ -14,7 +14,8 @@ import os
 import shutil
 import stat
 import tempfile
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, Response
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import storage as sc
 from services.gateway.auth import DECLARED_DIGEST_SCOPE_KEY, check_declared_digest
-from services.gateway.bodyfile import BODY_TO_FILE
+from services.gateway.bodyfile import BODY_TO_FILE, Digest
 from services.gateway.errors import ERROR_RESPONSES, ApiError, ErrorResponse
 from services.gateway.routes.calls import Call, Reader, Writer, json_response
 
@@ -32,6 +33,7 @@ FolderPath = Annotated[str, Path(min_length=1, max_length=128)]
 FilePath = Annotated[str, Query(max_length=sc.PATH_MAX)]
 WRITE_CHUNK = 8 * 1024 * 1024  # bytes gathered before one write in a worker thread
 READ_CHUNK = 1024 * 1024
+Size = TypeVar("Size", int, int | None)  # what an upload's writer answers
 
 
 class Download(FileResponse):
@@ -182,23 +184,24 @@ def _temporary(parent: str) -> tuple[int, str]:
     return fd, tmp
 
 
-async def _receive_into(receive_into: Any, parent: str, real: str, room: int | None,
-                        declared: str | None) -> int | None:
-    """As `_receive`, the body taken from the socket by the protocol (bodyfile.py); None
-    (and no file) when it cannot take it now. The Content-Length it needs was checked against
-    `room` already, so the size cannot pass it (checked again all the same)."""
+async def _keep_upload(parent: str, real: str, declared: str | None,
+                       write: Callable[[int, Digest | None], Awaitable[Size]]) -> Size:
+    """The ending both upload paths share: `write(fd, digest)` fills a new temporary file
+    beside the target and answers its size (None: it took nothing, and no file is kept);
+    the file is closed, its SHA-256 checked against the one the signature `declared`, and
+    only then renamed over `real`: a reader never sees half a file. On any failure (the
+    write's, a digest that differs, the rename's) the temporary file is removed and the
+    error raised."""
     fd, tmp = _temporary(parent)
     digest = hashlib.sha256() if declared is not None else None
     try:
         try:
-            size: int | None = await receive_into(fd, digest)
+            size = await write(fd, digest)
         finally:
             os.close(fd)
         if size is None:
             os.unlink(tmp)
-            return None
-        if room is not None and size > room:
-            raise too_large(room)
+            return size
         if declared is not None and digest is not None:
             check_declared_digest(declared, digest.hexdigest())
         os.replace(tmp, real)
@@ -209,17 +212,31 @@ async def _receive_into(receive_into: Any, parent: str, real: str, room: int | N
     return size
 
 
+async def _receive_into(receive_into: Any, parent: str, real: str, room: int | None,
+                        declared: str | None) -> int | None:
+    """As `_receive`, the body taken from the socket by the protocol (bodyfile.py); None
+    (and no file) when it cannot take it now. The Content-Length it needs was checked against
+    `room` already, so the size cannot pass it (checked again all the same)."""
+
+    async def take(fd: int, digest: Digest | None) -> int | None:
+        size: int | None = await receive_into(fd, digest)
+        if size is not None and room is not None and size > room:
+            raise too_large(room)
+        return size
+
+    return await _keep_upload(parent, real, declared, take)
+
+
 async def _receive(request: Request, parent: str, real: str, room: int | None,
                    declared: str | None = None) -> int:
     """The body into a temporary file beside the target, then renamed over it: a reader
     never sees half a file, and an interrupted upload leaves none. Past `room` bytes the
     upload stops and nothing is kept; a body whose SHA-256 is not the one its signature
     declared (signature version 2 of a streamed body) is not kept either."""
-    fd, tmp = _temporary(parent)
-    size = 0
-    digest = hashlib.sha256() if declared is not None else None
-    try:
-        with os.fdopen(fd, "wb") as out:
+
+    async def stream(fd: int, digest: Digest | None) -> int:
+        size = 0
+        with os.fdopen(fd, "wb", closefd=False) as out:  # `_keep_upload` closes fd
             pending: list[bytes] = []
             gathered = 0
             async for chunk in request.stream():
@@ -233,15 +250,9 @@ async def _receive(request: Request, parent: str, real: str, room: int | None,
                     await asyncio.to_thread(out.writelines, pending)
                     size, pending, gathered = size + gathered, [], 0
             await asyncio.to_thread(out.writelines, pending)
-            size += gathered
-        if declared is not None and digest is not None:
-            check_declared_digest(declared, digest.hexdigest())
-        os.replace(tmp, real)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return size
+        return size + gathered
+
+    return await _keep_upload(parent, real, declared, stream)
 
 
 @router.post("/{name}/mkdir", response_model=FileDone, status_code=201,

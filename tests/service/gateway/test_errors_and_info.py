@@ -56,6 +56,7 @@ def test_a_service_nobody_answers_for_is_503_naming_it(tmp_path) -> None:
             async def swallow() -> object:
                 nc = await connect_as(stack.nats, "scheduler")
                 await nc.subscribe(SchedulerSubjects.SESSION_LIST, cb=ignore)
+                await nc.subscribe(SchedulerSubjects.AGENT_LIST, cb=ignore)  # /info's probe
                 await nc.flush()
                 return nc
 
@@ -64,6 +65,11 @@ def test_a_service_nobody_answers_for_is_503_naming_it(tmp_path) -> None:
             assert (slow.status_code, slow.json()["error"]["code"]) == (
                 504, "gateway.service.timeout")
             assert "scheduler did not answer within 0.5s" in slow.json()["error"]["message"]
+            # The information page reports it (its probe times out), and still answers.
+            info = root.get("/info")
+            assert info.status_code == 200
+            assert {s["service"]: s["status"] for s in info.json()["services"]}[
+                "scheduler"] == "unresponsive"
             stack.run(silent.close())  # type: ignore[attr-defined]
     finally:
         stack.stop()

@@ -92,11 +92,11 @@ def test_a_placement_committed_during_the_run_is_kept() -> None:
     h = Harness()
     agents = FakeAgents(h)
     pending = h.request()["session_id"]
-    snapshot = agents.snapshot()  # taken before the placement below
+    snapshot = agents.store.snapshot()  # taken before the placement below
     h.app.schedule_once()
     assert h.status(pending) == m.SCHEDULED
     plan = r.plan(snapshot.facts, snapshot.ledgers, {"agent-a": {}}, r.Replayed())
-    agents.commit(new_id(), snapshot, plan, 0, ["agent-a"], [], 0, 0.0)
+    agents.store.commit(new_id(), snapshot, plan, 0, ["agent-a"], [], 0, 0.0)
     assert set(h.reserved("keypair", ALICE_KEY)) == {pending}
 
 
@@ -140,11 +140,8 @@ def test_the_periodic_setting_runs_it_by_itself() -> None:
     agents = FakeAgents(h)
     agents.interval_seconds = 0.05
 
-    class Js:
-        _nc = None
-
     async def scenario() -> None:
-        await agents.start(Js())
+        await agents.start(None)  # it reads no stream: the JetStream context is unused
         for _ in range(100):
             if not h.app.view.by_status(m.RUNNING):
                 break
@@ -153,3 +150,22 @@ def test_the_periodic_setting_runs_it_by_itself() -> None:
 
     asyncio.run(scenario())
     assert h.app.view.by_status(m.RUNNING) == []  # the vanished container was noticed
+
+
+def test_the_status_of_a_run_lists_its_stages_and_a_forgotten_committed_run_reads_finished(
+        ) -> None:
+    h = Harness()
+    h.running()
+    agents = FakeAgents(h)
+    run_id = new_id()
+    agents.run_now(run_id)
+    status = agents.status(run_id)
+    assert status["known"] and status["finished"] and status["stage"] == "commit"
+    assert [s["stage"] for s in status["stages"]] == [
+        "snapshot", "replay", "agents", "compare", "commit"]
+    restarted = FakeAgents(h)  # keeps no progress: the stored result answers
+    assert restarted.status(run_id) == {"run_id": run_id, "known": True, "finished": True,
+                                        "stage": None, "stages": []}
+    unknown = new_id()
+    assert restarted.status(unknown) == {"run_id": unknown, "known": False, "finished": False,
+                                         "stage": None, "stages": []}
