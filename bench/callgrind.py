@@ -1,6 +1,7 @@
 """Instructions per request of one process of the `bench.gateway` stack, under callgrind.
 
     python -m bench.callgrind gateway|identity [--phase read|write|auth] [--seconds 15]
+                              [--gateway-env KEY=VALUE ...]
 
 A busy shared machine moves CPU time per request by ±50 % from one run to the next; the number
 of instructions a process executes per request (user space, counted by valgrind) barely moves,
@@ -32,12 +33,15 @@ def main() -> None:
     parser.add_argument("service", choices=("gateway", "identity"))
     parser.add_argument("--phase", choices=("read", "write", "auth"), default="read")
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--gateway-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="An environment variable for the gateway (repeatable), as "
+                             "bench.gateway's, e.g. BAIKAL_GATEWAY_ZERO_COPY_UPLOAD=false.")
     args = parser.parse_args()
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit("valgrind (with callgrind_control) is not installed")
     directory = Path(tempfile.mkdtemp(prefix="bench-callgrind-"))
     out = directory / "callgrind.out"
-    stack = bg.Stack(directory)
+    stack = bg.Stack(directory, gateway_env=dict(kv.split("=", 1) for kv in args.gateway_env))
     spawn = stack.spawn
 
     def spawn_under_callgrind(name: str, argv: list[str], env: dict[str, str] | None = None

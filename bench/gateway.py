@@ -12,7 +12,9 @@ from this process, every request signed anew as the Backend.AI SDK does:
 
   bare ASGI            GET /            a raw ASGI callable answering a small JSON body
   gateway auth only    GET /auth/whoami HMAC verified, keypair from the cache, no bus call;
-                                        served by FastAPI (dependency, response): its cost
+                                        a caller route, served in front of FastAPI since
+                                        2026-12-02 (FastAPI's with --gateway-env
+                                        BAIKAL_GATEWAY_DIRECT_READS=false)
   gateway read         GET /users/{e}   + identity `users.get` query over NATS; a query route,
                                         served in front of FastAPI (services/gateway/direct.py)
   gateway write        PATCH /users/{e} + identity `user.update` command (event store commit)

@@ -3,7 +3,9 @@
 A `query_route` (routes/calls.py) is an ordinary FastAPI route: it is in the OpenAPI document and
 FastAPI serves it whenever this layer does not. Here the same declaration is served directly:
 match the path, validate the path parameters with the route's own annotations, authenticate,
-check the role, send the query and pass the reply's JSON through. Whatever this layer does not
+check the role, send the query and pass the reply's JSON through. A `caller_route` (`GET
+/auth/whoami`: the body is the authenticated caller, no bus) is served alike, its body encoded
+by its own `answer` as the route's `json_response` encodes it. Whatever this layer does not
 fully recognise (another method, a root path, a request body, a parameter that fails validation)
 goes on to FastAPI, which answers it as it always did (422 with field paths, 405, ...).
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +23,11 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.routing import BaseRoute, Convertor, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.gateway.auth import require
+from contracts.values import UserRole
+from services.gateway.auth import Caller, require
 from services.gateway.errors import ApiError, error_body
 from services.gateway.metrics import REQUEST_ID_SCOPE_KEY
-from services.gateway.routes.calls import query_route_parts
+from services.gateway.routes.calls import caller_route_answer, json_body, query_route_parts
 from services.gateway.state import Gateway
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,8 @@ class DirectQuery:
     regex: re.Pattern[str]
     convertors: dict[str, Convertor[Any]]
     params: dict[str, TypeAdapter[Any]]
+    # A caller_route's body from the caller alone (subject empty, no query sent); else None.
+    answer: Callable[[Caller], dict[str, Any]] | None = None
 
     def data(self, path: str) -> dict[str, Any] | None:
         """The query's data from the path; None when it is not this route or not valid."""
@@ -56,17 +61,21 @@ class DirectQuery:
 
 def direct_queries(routers: Iterable[APIRouter],
                    earlier: Iterable[BaseRoute] = ()) -> list[DirectQuery]:
-    """Every `query_route` of the routers (in the order FastAPI matches them).
+    """Every `query_route` and `caller_route` of the routers (in the order FastAPI matches them).
 
-    Refuses, at start-up, a query route that an earlier GET route might also match: FastAPI
-    would serve that one first, so serving the query route here would change the answer.
+    Refuses, at start-up, such a route that an earlier GET route might also match: FastAPI
+    would serve that one first, so serving the route here would change the answer.
     """
     seen: list[BaseRoute] = list(earlier)
     found: list[DirectQuery] = []
     for router in routers:
         for route in router.routes:
-            parts = query_route_parts(getattr(route, "endpoint", None))
+            endpoint = getattr(route, "endpoint", None)
+            parts = query_route_parts(endpoint)
+            answer = caller_route_answer(endpoint)
             path = getattr(route, "path", "")
+            if answer is not None and parts is None:
+                parts = ("", UserRole.USER, {})  # no query, no path parameters
             if parts is not None and "GET" in (getattr(route, "methods", None) or ()):
                 subject, role, annotations = parts
                 clash = next((r for r in seen if _may_match_same(r, path)), None)
@@ -78,7 +87,8 @@ def direct_queries(routers: Iterable[APIRouter],
                 found.append(DirectQuery(
                     route=route, subject=subject, role=role, regex=regex,
                     convertors=convertors,
-                    params={name: TypeAdapter(annotations[name]) for name in convertors}))
+                    params={name: TypeAdapter(annotations[name]) for name in convertors},
+                    answer=answer))
             seen.append(route)
     return found
 
@@ -103,12 +113,20 @@ class DirectRoutes:
     def __init__(self, app: ASGIApp, gateway: Gateway, routes: list[DirectQuery]) -> None:
         self.app = app
         self.gateway = gateway
-        self.routes = routes
+        # Routes without path parameters by their path (one look-up, not a regex each); no two
+        # direct routes match one path (direct_queries refuses a shadowed one), so the order
+        # of the look-up and the templates' loop changes no answer.
+        self.fixed = {getattr(r.route, "path", ""): r for r in routes if not r.convertors}
+        self.routes = [r for r in routes if r.convertors]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path")
                 and not _has_body(scope)):
             path = scope["path"]
+            fixed = self.fixed.get(path)
+            if fixed is not None:
+                await self._serve(fixed, {}, scope, send)
+                return
             for route in self.routes:
                 data = route.data(path)
                 if data is not None:
@@ -123,8 +141,11 @@ class DirectRoutes:
         headers: dict[str, str] = {}
         try:
             caller = require(await gateway.auth.authenticate(scope, _no_body), route.role)
-            status, body = 200, await gateway.bus.query_json(
-                route.subject, data, caller.actor, scope[REQUEST_ID_SCOPE_KEY])
+            if route.answer is not None:
+                status, body = 200, json_body(route.answer(caller))
+            else:
+                status, body = 200, await gateway.bus.query_json(
+                    route.subject, data, caller.actor, scope[REQUEST_ID_SCOPE_KEY])
         except ApiError as exc:
             status, body, headers = exc.status, exc.body(), exc.headers
         except Exception:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from contracts.identity import Subjects as IdentitySubjects
 from contracts.values import canonical_email
-from services.gateway.auth import GATEWAY_ACTOR
+from services.gateway.auth import GATEWAY_ACTOR, Caller
 from services.gateway.errors import ERROR_RESPONSES, gateway_error
 from services.gateway.models import LoginBody, LoginOut, WhoAmI
-from services.gateway.routes.calls import AnyCaller, json_response
+from services.gateway.routes.calls import AnyCaller, caller_route, json_response
 from services.gateway.state import Gateway
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
@@ -31,8 +33,12 @@ async def login(body: LoginBody, request: Request) -> Response:
                           "access_key": creds["access_key"], "user": user})
 
 
+def whoami_data(caller: Caller) -> dict[str, Any]:
+    return {"access_key": caller.access_key, "user_id": caller.user_id, "email": caller.email,
+            "role": caller.role, "domain": caller.domain, "method": caller.method}
+
+
 @router.get("/whoami", response_model=WhoAmI, summary="The authenticated caller")
+@caller_route(whoami_data)  # also served by direct.py in front of FastAPI
 async def whoami(caller: AnyCaller) -> Response:
-    return json_response({"access_key": caller.access_key, "user_id": caller.user_id,
-                          "email": caller.email, "role": caller.role, "domain": caller.domain,
-                          "method": caller.method})
+    return json_response(whoami_data(caller))

@@ -150,13 +150,40 @@ def query_route_parts(endpoint: Callable[..., Any]) -> tuple[str, str, dict[str,
     return subject, role, params
 
 
+CALLER_ANSWER = "__baikal_caller_answer__"
+
+
+def caller_route(answer: Callable[[Caller], dict[str, Any]]
+                 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Marks a GET whose body is `answer(caller)` alone (no path parameters, no bus), so
+    `services.gateway.direct` may serve it in front of FastAPI too, as it does query routes.
+    The route itself must return `json_response(answer(caller))` for any authenticated user:
+    both paths then answer the same bytes."""
+
+    def mark(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(endpoint, CALLER_ANSWER, answer)
+        return endpoint
+
+    return mark
+
+
+def caller_route_answer(endpoint: object) -> Callable[[Caller], dict[str, Any]] | None:
+    """The `answer` a `caller_route` was marked with, else None."""
+    answer: Callable[[Caller], dict[str, Any]] | None = getattr(endpoint, CALLER_ANSWER, None)
+    return answer
+
+
 def json_bytes_response(body: bytes, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type="application/json")
 
 
+def json_body(data: Any) -> bytes:
+    """A route's JSON body as `json_response` encodes it (the direct layer encodes alike)."""
+    return json.dumps(data, default=str).encode()
+
+
 def json_response(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, default=str).encode(), status_code=status,
-                    media_type="application/json")
+    return Response(json_body(data), status_code=status, media_type="application/json")
 
 
 def body_data(body: Any, **extra: Any) -> dict[str, Any]:

@@ -78,3 +78,45 @@ def test_request_ids_bodies_and_other_methods_go_the_usual_way(root: httpx.Clien
     same(with_body, plain.request("GET", "/users/root@baikal.test", content=b"{}"))
     head = root.head("/users/root@baikal.test")
     assert head.status_code == plain.head("/users/root@baikal.test").status_code
+
+
+def test_whoami_answers_exactly_as_fastapi_does_for_each_way_of_signing(
+        stack: GatewayStack, root: httpx.Client, plain: httpx.Client) -> None:
+    """GET /auth/whoami (a caller_route, no bus) is served in front of FastAPI too: signed as
+    the superadmin and as a plain user, with a login token, unsigned and forged, the two
+    gateways answer the same status, bytes and stamped headers; what the direct layer leaves
+    to FastAPI (a trailing slash, another method) answers as FastAPI does."""
+    me = same(root.get("/auth/whoami"), plain.get("/auth/whoami"))
+    assert me.json()["access_key"] == stack.root["access_key"] and me.json()["method"] == "hmac"
+    assert same(root.get("/auth/whoami?x=1"), plain.get("/auth/whoami?x=1")).status_code == 200
+    created = root.post("/users", json=new_user("whoami")).json()
+    signed_as_user = stack.client(created["access_key"], created["secret_key"]).auth
+    for client in (root, plain):
+        client.auth = signed_as_user
+    try:
+        user = same(root.get("/auth/whoami"), plain.get("/auth/whoami"))
+        assert user.json()["email"] == "userwhoami@example.com"
+    finally:
+        root.auth = plain.auth = stack.client().auth
+    anonymous, other = httpx.Client(base_url=stack.url), httpx.Client(base_url=str(plain.base_url))
+    bearer = {}  # each gateway's own login token (tokens are signed with a gateway's key)
+    for client in (anonymous, other):
+        login = client.post("/auth/login", json={"email": "userwhoami@example.com",
+                                                 "password": "Passw0rd!"})
+        assert login.status_code == 200, login.text
+        bearer[client] = {"Authorization": f"Bearer {login.json()['token']}"}
+    by_token = same(anonymous.get("/auth/whoami", headers=bearer[anonymous]),
+                    other.get("/auth/whoami", headers=bearer[other]))
+    assert by_token.json()["method"] == "token"
+    unsigned = same(anonymous.get("/auth/whoami"), other.get("/auth/whoami"))
+    assert unsigned.json()["error"]["code"] == "gateway.auth.missing"
+    forged = {"Authorization": f"BackendAI signMethod=HMAC-SHA256, credential="
+                               f"{created['access_key']}:00", "X-BackendAI-Version": "v8",
+              "Date": "2020-01-01T00:00:00+00:00"}
+    skewed = same(anonymous.get("/auth/whoami", headers=forged),
+                  other.get("/auth/whoami", headers=forged))
+    assert skewed.json()["error"]["code"] == "gateway.auth.date_skew"
+    slash = root.get("/auth/whoami/")
+    assert slash.status_code == plain.get("/auth/whoami/").status_code
+    post = same(root.post("/auth/whoami"), plain.post("/auth/whoami"))
+    assert post.status_code == 405

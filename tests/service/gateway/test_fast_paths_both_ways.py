@@ -1,6 +1,7 @@
 """Every query route answers alike with the gateway's read fast paths on and off.
 
-Two fast paths serve the query routes (`query_route`, the only routes either one touches):
+Two fast paths serve the query routes (`query_route`, the only routes either one touches;
+`direct.py` also serves the `caller_route` GET /auth/whoami, asked here alike):
 `direct.py` (served in front of FastAPI; off: BAIKAL_GATEWAY_DIRECT_READS=false) and the
 reply splice (an accepted reply's `data` passed through undecoded; off:
 BAIKAL_GATEWAY_REPLY_SPLICE=false). Four gateways on one bus, one per combination: for every
@@ -31,6 +32,7 @@ SAMPLES: dict[str, list[str]] = {
     "/keypairs/{access_key}/effective-limits": [
         f"/keypairs/{ROOT_KEY}/effective-limits", "/keypairs/AKIANOTAKEY/effective-limits"],
     "/sessions/{session_id}": ["/sessions/x"],
+    "/auth/whoami": ["/auth/whoami"],  # a caller_route: no query, no reply to splice
     "/resource-policies/keypair/{name}": ["/resource-policies/keypair/default",
                                           "/resource-policies/keypair/nothing-here"],
     "/resource-policies/user/{name}": ["/resource-policies/user/default",

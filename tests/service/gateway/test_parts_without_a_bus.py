@@ -17,7 +17,7 @@ from services.gateway.direct import direct_queries
 from services.gateway.errors import ApiError
 from services.gateway.metrics import HttpMetrics
 from services.gateway.ratelimit import SlidingWindow
-from services.gateway.routes.calls import AdminReader, Reader, query_route
+from services.gateway.routes.calls import AdminReader, AnyCaller, Reader, caller_route, query_route
 from services.gateway.tokens import TokenIssuer
 
 
@@ -162,3 +162,23 @@ def test_query_routes_take_their_role_and_refuse_being_shadowed() -> None:
 
     with pytest.raises(TypeError, match="path parameters only"):
         direct_queries([with_query])
+
+
+def test_caller_routes_are_served_directly_only_without_path_parameters() -> None:
+    from services.gateway.routes.auth import router as auth_router
+    from services.gateway.routes.auth import whoami_data
+
+    (found,) = direct_queries([auth_router])
+    assert (found.route.path, found.role, found.subject, found.answer) == (
+        "/auth/whoami", "user", "", whoami_data)
+    assert found.data("/auth/whoami") == {} and found.data("/auth/whoami/") is None
+    with_parameter = APIRouter()
+
+    @with_parameter.get("/me/{name}")
+    @caller_route(whoami_data)
+    async def me_by_name(name: str, caller: AnyCaller) -> Response:
+        """A path parameter the caller's answer would never see."""
+        return Response()
+
+    with pytest.raises(TypeError, match="path parameters only"):
+        direct_queries([with_parameter])
