@@ -117,6 +117,8 @@ class StreamReplica(ABC):
             return True
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append((position, future))
+        if self._follower is not None:  # a write this replica has not read exists: read now
+            self._follower.reader.poke()
         try:
             await asyncio.wait_for(future, timeout)
             return True
