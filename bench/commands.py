@@ -170,14 +170,20 @@ class Stack:
         provision_blocking(f"nats://127.0.0.1:{self.nats_port}", self.passwords["provision"])
 
     def start_identity(self, extra_env: dict[str, str] | None = None, instance: int = 0) -> None:
+        self.start_service("identity", extra_env, instance)
+
+    def start_service(self, service: str, extra_env: dict[str, str] | None = None,
+                      instance: int = 0) -> None:
+        """`python -m services.<service>` on this stack's bus, data dir and cipher key (every
+        service of a stack shares the data dir, as under `baikal up`)."""
         from eventsourcing.cryptography import AESCipher
 
         self.cipher_key = self.cipher_key or AESCipher.create_key(32)
         env = {k: v for k, v in os.environ.items() if not k.startswith("BAIKAL_")}
         env |= {
             "BAIKAL_NATS_URL": self.nats_url,
-            "BAIKAL_NATS_USER": "identity",
-            "BAIKAL_NATS_PASSWORD": self.passwords["identity"],
+            "BAIKAL_NATS_USER": service,
+            "BAIKAL_NATS_PASSWORD": self.passwords[service],
             "BAIKAL_DATA_DIR": str(self.data_dir),
             "BAIKAL_CIPHER_KEY": self.cipher_key,
             "BAIKAL_STORE": "sqlite",
@@ -185,8 +191,8 @@ class Stack:
             "BAIKAL_INSTANCE": str(instance),
             "PYTHONUNBUFFERED": "1",
         } | trust.env() | (extra_env or {})
-        name = "identity" if instance == 0 else f"identity-{instance}"
-        self.spawn(name, [sys.executable, "-m", "services.identity"], env)
+        name = service if instance == 0 else f"{service}-{instance}"
+        self.spawn(name, [sys.executable, "-m", f"services.{service}"], env)
 
     @property
     def identities(self) -> list[str]:
@@ -396,10 +402,11 @@ def metric(text: str, name: str) -> float | None:
     return None
 
 
-async def wait_until_ready(stack: Stack, timeout: float, instance: int = 0) -> int:
-    """Waits for an identity instance's run file and its /health; returns its health port."""
+async def wait_until_ready(stack: Stack, timeout: float, instance: int = 0,
+                           service: str = "identity") -> int:
+    """Waits for a service instance's run file and its /health; returns its health port."""
     deadline = time.monotonic() + timeout
-    run_file = stack.data_dir / "run" / f"identity-{instance}.json"
+    run_file = stack.data_dir / "run" / f"{service}-{instance}.json"
     last = "nothing yet"
     while time.monotonic() < deadline:
         stack.check_alive()
@@ -414,7 +421,7 @@ async def wait_until_ready(stack: Stack, timeout: float, instance: int = 0) -> i
             except (OSError, ValueError, KeyError) as exc:
                 last = f"{type(exc).__name__}: {exc}"
         await asyncio.sleep(0.1)
-    raise TimeoutError(f"identity not healthy after {timeout}s ({last})\n{stack.tail('identity')}")
+    raise TimeoutError(f"{service} not healthy after {timeout}s ({last})\n{stack.tail(service)}")
 
 
 async def relay_published(port: int) -> float | None:

@@ -265,6 +265,85 @@ async def over_bus(n: int, rounds: int = 100,
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def percentiles(latencies: list[float]) -> tuple[float, float]:
+    ordered = sorted(latencies)
+    return ordered[len(ordered) // 2] * 1e3, ordered[int(len(ordered) * 0.99)] * 1e3
+
+
+async def as_deployed(n: int, blocks: int) -> dict[str, Any]:
+    """`permissions.check` against quota, identity and rbac each in its own process (as
+    `baikal up` runs them), beside raw nats-py request/reply to an echo responder process
+    with the same request and reply sizes: `blocks` alternating blocks of `n` sequential
+    requests each, medians of the blocks' p50 and p99, and rbac's own time per check (its
+    dispatcher's `bai_request_seconds`, from parse to reply sent)."""
+    from bench import commands as bc
+    from contracts.envelope import Actor
+    from contracts.identity import Subjects as IS
+    from services.runtime.bus import connect
+    from services.runtime.client import BusClient
+
+    stack = bc.Stack(Path(tempfile.mkdtemp(prefix="bench-rbac-deployed-")))
+    try:
+        stack.start_nats()
+        for service in ("quota", "identity", "rbac"):
+            stack.start_service(service)
+            await bc.wait_until_ready(stack, 60, service=service)
+        rbac_port = await bc.wait_until_ready(stack, 60, service="rbac")
+        stack.start_echo()
+        nc = await connect(stack.nats_url, user="admin", password=stack.passwords["admin"],
+                           name="bench-rbac")
+        try:
+            await bc.wait_for_echo(nc, 30, stack)
+            creds = await BusClient(nc, Actor(system="bootstrap")).command_or_raise(
+                IS.BOOTSTRAP, {"email": "root@bench.test", "password": "Sup3r-secret!"})
+            root = BusClient(nc, Actor(access_key=creds["access_key"]))
+            question = {"user_id": str(uuid.uuid4()), "operation": "read",
+                        "entity_type": "session", "scope_type": "domain", "scope_id": "x"}
+            for _ in range(200):  # bounded: rbac has learnt the superadmin (≤ 10 s)
+                if (await root.query(c.Subjects.CHECK, question)).ok:
+                    break
+                await asyncio.sleep(0.05)
+            payload = root.query_payload(question, None, None, None, None)
+            answer = await nc.request(c.Subjects.CHECK, payload, timeout=5)
+            echo = b"%06d" % len(answer.data) + payload[bc.SIZE_PREFIX:]
+
+            async def block(subject: str, body: bytes, checked: bool) -> list[float]:
+                times = []
+                for i in range(n + 100):  # the first 100 warm up
+                    started = time.perf_counter()
+                    msg = await nc.request(subject, body, timeout=5)
+                    if i >= 100:
+                        times.append(time.perf_counter() - started)
+                    if checked and b'"accepted"' not in msg.data[:40]:
+                        raise SystemExit(f"the check was refused: {msg.data[:200]!r}")
+                return times
+
+            raw, checks = [], []
+            for _ in range(blocks):
+                raw.append(percentiles(await block(bc.ECHO_SUBJECT, echo, False)))
+                checks.append(percentiles(await block(c.Subjects.CHECK, payload, True)))
+        finally:
+            await nc.close()
+        status, body = await asyncio.to_thread(
+            bc.http_get, f"http://127.0.0.1:{rbac_port}/metrics")
+        label = f'{{subject="{c.Subjects.CHECK}"}}'
+        text = body.decode() if status == 200 else ""
+        served = bc.metric(text, f"bai_request_seconds_sum{label}") or 0.0
+        count = bc.metric(text, f"bai_request_seconds_count{label}") or 1.0
+    finally:
+        stack.close()
+
+    def median(pairs: list[tuple[float, float]], k: int) -> float:
+        return sorted(p[k] for p in pairs)[len(pairs) // 2]
+
+    return {"deployed_raw_p50_ms": median(raw, 0), "deployed_raw_p99_ms": median(raw, 1),
+            "deployed_check_p50_ms": median(checks, 0),
+            "deployed_check_p99_ms": median(checks, 1),
+            "deployed_check_p99_blocks_ms": [round(p[1], 3) for p in checks],
+            "deployed_raw_p99_blocks_ms": [round(p[1], 3) for p in raw],
+            "deployed_rbac_us_per_check": served / count * 1e6}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=2000)
@@ -275,16 +354,21 @@ def main() -> None:
                         help="deactivate/activate rounds for the convergence measurement")
     parser.add_argument("--relay-poll-seconds", type=float, default=RELAY_POLL_SECONDS,
                         help="the services' relay poll (their default; 0.05 was used before)")
+    parser.add_argument("--deployed-blocks", type=int, default=3,
+                        help="blocks of --bus-checks against the services as separate "
+                             "processes, alternating with raw nats-py (0: skip)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = in_process(args.users, args.roles, args.checks)
     if args.bus_checks:
         result |= asyncio.run(over_bus(args.bus_checks, args.rounds, args.relay_poll_seconds))
+    if args.bus_checks and args.deployed_blocks:
+        result |= asyncio.run(as_deployed(args.bus_checks, args.deployed_blocks))
     if args.json:
         print(json.dumps(result, indent=2))
         return
     for k, v in result.items():
-        print(f"{k:>20}: {v:.3f}" if isinstance(v, float) else f"{k:>20}: {v}")
+        print(f"{k:>28}: {v:.3f}" if isinstance(v, float) else f"{k:>28}: {v}")
     if "casbin_us" in result:
         print(f"{'casbin / index':>20}: {result['casbin_us'] / result['index_us']:.1f}x")
 
