@@ -270,7 +270,8 @@ def percentiles(latencies: list[float]) -> tuple[float, float]:
     return ordered[len(ordered) // 2] * 1e3, ordered[int(len(ordered) * 0.99)] * 1e3
 
 
-async def as_deployed(n: int, blocks: int) -> dict[str, Any]:
+async def as_deployed(n: int, blocks: int, service_env: dict[str, str] | None = None
+                      ) -> dict[str, Any]:
     """`permissions.check` against quota, identity and rbac each in its own process (as
     `baikal up` runs them), beside raw nats-py request/reply to an echo responder process
     with the same request and reply sizes: `blocks` alternating blocks of `n` sequential
@@ -286,7 +287,7 @@ async def as_deployed(n: int, blocks: int) -> dict[str, Any]:
     try:
         stack.start_nats()
         for service in ("quota", "identity", "rbac"):
-            stack.start_service(service)
+            stack.start_service(service, service_env)
             await bc.wait_until_ready(stack, 60, service=service)
         rbac_port = await bc.wait_until_ready(stack, 60, service="rbac")
         stack.start_echo()
@@ -357,13 +358,16 @@ def main() -> None:
     parser.add_argument("--deployed-blocks", type=int, default=3,
                         help="blocks of --bus-checks against the services as separate "
                              "processes, alternating with raw nats-py (0: skip)")
+    parser.add_argument("--service-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting for the deployed services (e.g. BAIKAL_UVLOOP=false)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = in_process(args.users, args.roles, args.checks)
     if args.bus_checks:
         result |= asyncio.run(over_bus(args.bus_checks, args.rounds, args.relay_poll_seconds))
     if args.bus_checks and args.deployed_blocks:
-        result |= asyncio.run(as_deployed(args.bus_checks, args.deployed_blocks))
+        service_env = dict(item.split("=", 1) for item in args.service_env)
+        result |= asyncio.run(as_deployed(args.bus_checks, args.deployed_blocks, service_env))
     if args.json:
         print(json.dumps(result, indent=2))
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from importlib import metadata
@@ -28,7 +27,7 @@ from services.agent.supervisor import Supervisor
 from services.agent.translate import AgentTranslator
 from services.agent.views import ContainerView
 from services.runtime.errors import Unauthenticated
-from services.runtime.host import ServiceHost, process_edge
+from services.runtime.host import ServiceHost, process_edge, run_service
 from services.runtime.permissions import PermissionGuard
 from services.runtime.serve import serve as serve_specs
 from services.runtime.store import store_env
@@ -110,7 +109,7 @@ async def serve(settings: AgentSettings) -> None:
 def main() -> None:
     settings = AgentSettings()
     process_edge(settings)
-    asyncio.run(serve(settings))
+    run_service(serve(settings), settings)
 
 
 if __name__ == "__main__":

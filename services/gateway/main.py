@@ -16,7 +16,7 @@ import uvicorn
 from services.gateway.app import create_app
 from services.gateway.sendfile import http_protocol
 from services.gateway.settings import GatewaySettings
-from services.runtime.host import process_edge
+from services.runtime.host import process_edge, run_service
 
 log = logging.getLogger(__name__)
 STARTUP_TIMEOUT_SECONDS = 60.0
@@ -87,12 +87,7 @@ async def serve(settings: GatewaySettings,
 def main() -> None:
     settings = GatewaySettings()
     process_edge(settings)
-    try:  # uvloop where installed: the event loop is a large share of each request's CPU
-        import uvloop
-    except ImportError:
-        asyncio.run(serve(settings))
-    else:
-        uvloop.run(serve(settings))
+    run_service(serve(settings), settings)
 
 
 if __name__ == "__main__":

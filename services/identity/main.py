@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from pydantic_settings import SettingsConfigDict
 
 from contracts import identity as c
@@ -12,7 +10,7 @@ from services.identity.handlers import HANDLERS, IdentityDeps
 from services.identity.reactions import subscriptions
 from services.identity.translate import IdentityTranslator
 from services.identity.views import IdentityView
-from services.runtime.host import ServiceHost, process_edge
+from services.runtime.host import ServiceHost, process_edge, run_service
 from services.runtime.permissions import PermissionGuard
 from services.runtime.serve import serve
 from services.runtime.settings import ServiceSettings
@@ -46,7 +44,7 @@ def build(settings: IdentitySettings) -> ServiceHost:
 def main() -> None:
     settings = IdentitySettings()
     process_edge(settings)
-    asyncio.run(build(settings).run_until_signalled())
+    run_service(build(settings).run_until_signalled(), settings)
 
 
 if __name__ == "__main__":

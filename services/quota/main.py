@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from pydantic_settings import SettingsConfigDict
 
 from contracts import quota as c
@@ -13,7 +11,7 @@ from services.quota.reactions import subscriptions
 from services.quota.translate import QuotaTranslator
 from services.quota.views import PolicyView
 from services.runtime.actors import ActorDirectory
-from services.runtime.host import ServiceHost, process_edge
+from services.runtime.host import ServiceHost, process_edge, run_service
 from services.runtime.permissions import PermissionGuard
 from services.runtime.serve import serve
 from services.runtime.settings import ServiceSettings
@@ -45,7 +43,7 @@ def build(settings: QuotaSettings) -> ServiceHost:
 def main() -> None:
     settings = QuotaSettings()
     process_edge(settings)
-    asyncio.run(build(settings).run_until_signalled())
+    run_service(build(settings).run_until_signalled(), settings)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -242,6 +242,21 @@ def process_edge(settings: ServiceSettings) -> None:
     starts (so every thread inherits them)."""
     configure_logging(settings.log_level)
     settings.apply_cpu_affinity()
+
+
+def run_service(main: Coroutine[Any, Any, Any], settings: ServiceSettings) -> None:
+    """Run a service process's main coroutine to the end on its event loop: uvloop where
+    installed and `settings.uvloop` (BAIKAL_UVLOOP, on by default: the loop and nats-py's
+    reads are a large share of each message's CPU), else asyncio's own."""
+    if settings.uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)
 
 
 def configure_logging(level: str) -> None:

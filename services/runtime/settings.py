@@ -67,6 +67,9 @@ class ServiceSettings(BaseSettings):
     # gc.freeze() once the dispatcher is subscribed: what start-up loaded is left out of the
     # collector's work, which otherwise walks it in pauses of several ms (runtime/dispatch.py).
     gc_freeze: bool = True
+    # The process's event loop: uvloop where installed (a declared dependency off Windows),
+    # else asyncio's own; false: asyncio's (`host.run_service`).
+    uvloop: bool = True
     # The CPUs this process runs on. A Python service computes in one thread at a time (the
     # GIL), so spreading its threads over cores only adds cross-core GIL hand-offs: measured
     # on 2 cores, identity spent 1.3-1.5 ms of CPU per update unconfined and 0.8 ms on one

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from pydantic_settings import SettingsConfigDict
 
 from contracts import scheduler as c
 from contracts.permissions import Target
 from services.runtime.actors import ActorDirectory
-from services.runtime.host import ServiceHost, process_edge
+from services.runtime.host import ServiceHost, process_edge, run_service
 from services.runtime.permissions import PermissionGuard
 from services.runtime.serve import serve
 from services.runtime.settings import ServiceSettings
@@ -67,7 +65,7 @@ def main() -> None:
     settings = SchedulerSettings()
     process_edge(settings)
     host, _ = build(settings)
-    asyncio.run(host.run_until_signalled())
+    run_service(host.run_until_signalled(), settings)
 
 
 if __name__ == "__main__":

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from prometheus_client import Gauge
 from pydantic_settings import SettingsConfigDict
 
 from contracts import storage as c
 from contracts.storage import FolderStatus, Ownership
 from services.runtime.actors import ActorDirectory
-from services.runtime.host import ServiceHost, process_edge
+from services.runtime.host import ServiceHost, process_edge, run_service
 from services.runtime.permissions import PermissionGuard
 from services.runtime.serve import serve
 from services.runtime.settings import ServiceSettings
@@ -91,7 +89,7 @@ def folder_gauges(host: ServiceHost, view: StorageView) -> None:
 def main() -> None:
     settings = StorageSettings()
     process_edge(settings)
-    asyncio.run(build(settings).run_until_signalled())
+    run_service(build(settings).run_until_signalled(), settings)
 
 
 if __name__ == "__main__":
