@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 GPU_ENV_PREFIXES = ("NVIDIA_", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "CUDA_MPS_")
 
 
+def _log_late_failure(task: asyncio.Task[dict[str, Any]]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a command's work failed after its caller timed out: %r", task.exception())
+
+
 class Supervisor:
     def __init__(self, settings: AgentSettings, app: AgentApplication, view: ContainerView,
                  runtime: Runtime, probe: NvmlProbe, mps: MpsControl,
@@ -108,22 +113,18 @@ class Supervisor:
     async def answer(self, work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
         """A command's work, awaited on the agent's loop (where the dispatcher awaits its
         handler) up to the command timeout. Past it the work goes on (shielded, held in
-        `_working`, its failure logged) and the caller is told to ask again."""
+        `_working`; a failure then has no caller, so it is logged) and the caller is told to
+        ask again."""
         task = asyncio.ensure_future(work)
         self._working.add(task)
-        task.add_done_callback(self._work_done)
+        task.add_done_callback(self._working.discard)
         try:
             return await asyncio.wait_for(asyncio.shield(task),
                                           self.settings.command_timeout_seconds)
         except TimeoutError:
+            task.add_done_callback(_log_late_failure)
             raise refuse("command.timeout", "the agent is still working on it; ask again with "
                          "the same session id for its state") from None
-
-    def _work_done(self, task: asyncio.Task[dict[str, Any]]) -> None:
-        self._working.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # Also seen by the caller unless it timed out first: then only here.
-            log.warning("agent command work failed: %r", task.exception())
 
     @contextlib.asynccontextmanager
     async def session_lock(self, session_id: str) -> AsyncIterator[None]:
