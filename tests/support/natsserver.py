@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from nats.aio.client import Client
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
 
 from contracts.principals import Principal
 from services.cli.natsconf import new_passwords, render
@@ -69,3 +74,18 @@ def start_nats(directory: Path, wiretap: bool = False) -> NatsServer:
         passwords["wiretap"] = "wiretap-" + passwords["admin"]
         extra.append((WIRETAP, passwords["wiretap"]))
     return NatsServer(directory, free_port(), free_port(), passwords, extra=extra).start()
+
+
+async def until_answered(nc: Client, subject: str, payload: bytes = b"{}",
+                         attempts: int = 200) -> None:
+    """Until a request on `subject` from `nc` gets an answer (bounded: ~2 s). A subscription
+    that another connection has just flushed can still be missing from the server's interest
+    for a few milliseconds (seen as NoResponders on a loaded machine, about one run in five
+    after an in-process stack's tests): a test's first request must not race it."""
+    for _ in range(attempts):
+        try:
+            await nc.request(subject, payload, timeout=1)
+            return
+        except (NoRespondersError, NatsTimeout):
+            await asyncio.sleep(0.01)
+    raise TimeoutError(f"nothing answers {subject}")

@@ -30,7 +30,7 @@ from services.runtime.proofs import (
     public_key_of,
 )
 from tests.support.identity import connect_as
-from tests.support.natsserver import NatsServer
+from tests.support.natsserver import NatsServer, until_answered
 
 QUERY = "bai.qry.identity.users.list.v1"
 COMMAND = "bai.cmd.identity.user.update.v1"
@@ -78,6 +78,8 @@ async def bus(nats_server: NatsServer) -> AsyncIterator[tuple[Client, Service]]:
     caller_nc = await connect_as(nats_server, "gateway")
     service = Service(service_nc)
     await service.start()
+    await until_answered(caller_nc, QUERY)  # the service's interest reached the server
+    service.received.clear()
     yield caller_nc, service
     await caller_nc.close()
     await service_nc.close()

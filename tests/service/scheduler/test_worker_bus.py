@@ -28,7 +28,7 @@ from services.scheduler.domain import model as m
 from services.scheduler.worker import SchedulerWorker
 from tests.support.agent import AGENT_ID
 from tests.support.identity import connect_as
-from tests.support.natsserver import NatsServer
+from tests.support.natsserver import NatsServer, until_answered
 from tests.unit.scheduler.test_app import Harness, heartbeat
 
 KEY = new_private_key()
@@ -62,6 +62,12 @@ async def agent_answering(nats_server: NatsServer, reply: bytes,
 
     await nc.subscribe(agent_contract.start_subject(AGENT_ID), cb=on_start)
     await nc.flush(timeout=5)
+    prober = await connect_as(nats_server, "scheduler")  # may send the agent's commands
+    try:
+        await until_answered(prober, agent_contract.start_subject(AGENT_ID))
+    finally:
+        await prober.close()
+    heard.clear()
     return nc
 
 
